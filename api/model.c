@@ -1,0 +1,129 @@
+/* model.c - lookups over the generated model tables (api/model.h). */
+#include "api/model.h"
+
+#include <string.h>
+
+/* strcmp ordering between a counted string and a NUL-terminated one. */
+static int cmp_counted(const char *a, size_t alen, const char *b) {
+    size_t blen = strlen(b);
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0) {
+        return c;
+    }
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static const struct model_op *find_by_name(const struct model_service *svc, const char *name,
+                                           size_t len) {
+    size_t lo = 0, hi = svc->n_ops;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_counted(name, len, svc->ops[mid].name);
+        if (c == 0) {
+            return &svc->ops[mid];
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+static const struct model_op *find_by_snake(const struct model_service *svc, const char *name,
+                                            size_t len) {
+    size_t lo = 0, hi = svc->n_ops;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct model_op *op = &svc->ops[svc->ops_by_snake[mid]];
+        int c = cmp_counted(name, len, op->snake_name);
+        if (c == 0) {
+            return op;
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+const struct model_op *model_find_op(const struct model_service *svc, const char *name,
+                                     size_t len) {
+    if (name == NULL || len == 0) {
+        return NULL;
+    }
+    /* SES names start with a capital letter, boto3's with a lowercase one. */
+    if (name[0] >= 'A' && name[0] <= 'Z') {
+        return find_by_name(svc, name, len);
+    }
+    return find_by_snake(svc, name, len);
+}
+
+const struct model_member *model_find_member(const struct model_shape *shape, const char *name) {
+    for (uint16_t i = 0; i < shape->n_members; i++) {
+        if (strcmp(shape->members[i].name, name) == 0) {
+            return &shape->members[i];
+        }
+    }
+    return NULL;
+}
+
+const struct model_member *model_find_wire_member(const struct model_shape *shape,
+                                                  const char *name, size_t len) {
+    for (uint16_t i = 0; i < shape->n_members; i++) {
+        const struct model_member *m = &shape->members[i];
+        const char *wire = m->wire_name != NULL ? m->wire_name : m->name;
+        if (cmp_counted(name, len, wire) == 0) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+const struct model_error *model_find_error(const struct model_service *svc, const char *code) {
+    size_t lo = 0, hi = svc->n_errors;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(code, svc->errors[mid].code);
+        if (c == 0) {
+            return &svc->errors[mid];
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+const char *model_type_name(enum model_type t) {
+    switch (t) {
+    case MODEL_STRUCTURE:
+        return "structure";
+    case MODEL_LIST:
+        return "list";
+    case MODEL_MAP:
+        return "map";
+    case MODEL_STRING:
+        return "string";
+    case MODEL_INTEGER:
+        return "integer";
+    case MODEL_LONG:
+        return "long";
+    case MODEL_DOUBLE:
+        return "double";
+    case MODEL_FLOAT:
+        return "float";
+    case MODEL_BOOLEAN:
+        return "boolean";
+    case MODEL_TIMESTAMP:
+        return "timestamp";
+    case MODEL_BLOB:
+        return "blob";
+    }
+    return "unknown";
+}

@@ -1,0 +1,128 @@
+/* config.h - the configuration: one JSON file, every key optional, the AWS
+ * environment conventions on top, turned into an immutable snapshot.
+ *
+ * A snapshot is refcounted: the proxy holds the current one, each request
+ * holds the one it started under, and SIGHUP swaps in a new one without
+ * touching requests in flight. Nothing in a snapshot changes after
+ * config_load() returns. Errors name the file, the line and the key.
+ *
+ * The snapshot holds no secret: only the *paths* of secret files. */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signer/check.h"
+
+#define CONFIG_MAX_LISTEN 16
+
+struct config_op_limit {
+    char *name; /* operation name, or "*" */
+    double rate;
+    double burst;
+};
+
+struct config_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    int prefix;
+};
+
+struct config {
+    int refs;
+    char *path; /* NULL when built from defaults only */
+
+    char *listen[CONFIG_MAX_LISTEN];
+    size_t n_listen;
+    char *region;
+    /* Resolved endpoint: AWS_ENDPOINT_URL_SES, AWS_ENDPOINT_URL, "endpoint",
+     * else https://email.<region>.amazonaws.com. */
+    char *endpoint;
+    int endpoint_tls;
+    char *endpoint_host;
+    int endpoint_port;
+
+    struct {
+        char *source; /* "chain", "static", "env", ... */
+        char *profile;
+        char *access_key_id;
+        char *secret_access_key_file;
+        char *session_token_file;
+    } credentials;
+
+    struct {
+        int connect_timeout_ms;
+        int timeout_ms;
+        int max_idle_connections;
+        char *ca_file;
+    } upstream;
+
+    int retry_max_attempts;
+
+    struct {
+        char *backend; /* "local" | "redis" */
+        char *redis_url;
+        int max_wait_ms;
+        int max_queue;
+        double send_rate; /* recipients per second; 0 with send_rate_auto */
+        int send_rate_auto;
+        struct config_op_limit *ops;
+        size_t n_ops;
+    } throttle;
+
+    struct {
+        struct config_cidr *allow_clients;
+        size_t n_allow_clients;
+        char **allow_actions;
+        size_t n_allow_actions;
+        char **deny_actions;
+        size_t n_deny_actions;
+    } policy;
+
+    struct {
+        size_t max_body_bytes;
+        int max_connections;
+        int header_timeout_ms;
+        int idle_timeout_ms;
+        size_t max_header_bytes;
+    } limits;
+
+    struct {
+        int level; /* enum log_level */
+        int json;
+    } log;
+
+    int drain_timeout_ms;
+};
+
+/* Loads path (NULL = defaults only), applies the environment (envp-style
+ * lookup through getenv) and validates. Returns a snapshot with refs = 1, or
+ * NULL with err naming file:line:key. */
+struct config *config_load(const char *path, struct sp_err *err);
+
+/* Replaces the listeners (command line --listen). */
+int config_set_listen(struct config *cfg, char *const *listen, size_t n, struct sp_err *err)
+    SP_WARN_UNUSED;
+
+struct config *config_ref(struct config *cfg);
+void config_unref(struct config *cfg);
+
+/* Limit for an operation: its own entry, else "*", else the model's
+ * documented rate (burst 1). Returns 0 and rate 0 when not throttled. */
+void config_op_limit(const struct config *cfg, const char *op, unsigned documented_rate,
+                     double *rate, double *burst);
+
+/* 1 when the action passes allow_actions/deny_actions (glob patterns). */
+int config_action_allowed(const struct config *cfg, const char *op);
+
+/* 1 when a client address (sockaddr) is inside allow_clients. Unix-socket
+ * clients (family AF_UNIX) are always allowed: the socket's file mode is
+ * their policy. */
+struct sockaddr;
+int config_client_allowed(const struct config *cfg, const struct sockaddr *sa);
+
+/* Parses "a.b.c.d/n" or "x::y/n" (no prefix = host). */
+int config_parse_cidr(const char *s, struct config_cidr *out);
+
+#endif

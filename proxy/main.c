@@ -1,0 +1,189 @@
+/* main.c - command line, signals, the event loop.
+ *
+ *   ses-proxy [--config FILE] [--listen HOST:PORT]... [--check-config]
+ *             [--version] [--help]
+ *
+ * SIGHUP reloads the config file (a bad file keeps the old config and says
+ * why); SIGTERM and SIGINT stop accepting, let in-flight and queued calls
+ * finish up to drain_timeout_ms, answer the rest with 503, and exit 0. */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/config.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/server.h"
+
+struct main_state {
+    struct proxy *px;
+    const char *config_path;
+    char *listen[CONFIG_MAX_LISTEN];
+    size_t n_listen;
+    struct event *drain_tick;
+    int drain_ms_left;
+};
+
+static void usage(FILE *f) {
+    fputs("usage: ses-proxy [--config FILE] [--listen HOST:PORT|unix:PATH]... [--check-config]\n"
+          "                 [--version] [--help]\n"
+          "\n"
+          "A request-signing sidecar for Amazon SES: plain JSON calls in, SigV4-signed\n"
+          "SES Query API calls out. See README.md.\n"
+          "\n"
+          "  --config FILE    JSON configuration (conf/ses-proxy.json shows every key)\n"
+          "  --listen ADDR    listen here instead of the file's \"listen\" (repeatable)\n"
+          "  --check-config   validate the configuration and exit (0 = valid)\n"
+          "  --version        print the version and exit\n"
+          "  --help           this text\n",
+          f);
+}
+
+static struct config *load(struct main_state *m, struct sp_err *err) {
+    struct config *cfg = config_load(m->config_path, err);
+    if (cfg != NULL && m->n_listen > 0 && config_set_listen(cfg, m->listen, m->n_listen, err) < 0) {
+        config_unref(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg) {
+    (void)sig;
+    (void)what;
+    struct main_state *m = arg;
+    struct sp_err err;
+    sp_err_clear(&err);
+    struct config *cfg = load(m, &err);
+    if (cfg == NULL) {
+        log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error",
+                  err.msg, NULL);
+        return;
+    }
+    if (proxy_reload(m->px, cfg, &err) < 0) {
+        log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error",
+                  err.msg, NULL);
+        return;
+    }
+    log_event(LOG_INFO, "configuration reloaded", "file",
+              m->config_path != NULL ? m->config_path : "(defaults)", NULL);
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct main_state *m = arg;
+    struct proxy *px = m->px;
+    if (server_busy_count(px->server) == 0) {
+        event_base_loopexit(px->base, NULL);
+        return;
+    }
+    m->drain_ms_left -= 50;
+    if (m->drain_ms_left <= 0) {
+        log_event(LOG_WARN, "drain timeout: answering the calls still in progress with 503",
+                  NULL);
+        server_abort_busy(px->server);
+        /* Let the 503s be written, then stop. */
+        struct timeval tv = {0, 200000};
+        event_base_loopexit(px->base, &tv);
+        return;
+    }
+    struct timeval tv = {0, 50000};
+    evtimer_add(m->drain_tick, &tv);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    struct main_state *m = arg;
+    struct proxy *px = m->px;
+    if (px->draining) {
+        return;
+    }
+    log_event(LOG_INFO, "draining", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    px->draining = 1;
+    server_stop_listening(px->server);
+    m->drain_ms_left = px->cfg->drain_timeout_ms;
+    m->drain_tick = evtimer_new(px->base, on_drain_tick, m);
+    if (m->drain_tick == NULL) {
+        event_base_loopexit(px->base, NULL);
+        return;
+    }
+    on_drain_tick(-1, 0, m);
+}
+
+int main(int argc, char **argv) {
+    struct main_state m;
+    memset(&m, 0, sizeof(m));
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            m.config_path = argv[++i];
+        } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            if (m.n_listen == CONFIG_MAX_LISTEN) {
+                fprintf(stderr, "ses-proxy: too many --listen\n");
+                return 2;
+            }
+            m.listen[m.n_listen++] = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("ses-proxy %s\n", SP_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "ses-proxy: unknown or incomplete argument: %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct sp_err err;
+    sp_err_clear(&err);
+    struct config *cfg = load(&m, &err);
+    if (cfg == NULL) {
+        fprintf(stderr, "ses-proxy: %s\n", err.msg);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n", m.config_path ? m.config_path : "(defaults)");
+        config_unref(cfg);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct event_base *base = event_base_new();
+    if (base == NULL) {
+        fprintf(stderr, "ses-proxy: cannot create the event loop\n");
+        config_unref(cfg);
+        return 1;
+    }
+    m.px = proxy_new(base, cfg, &err);
+    if (m.px == NULL) {
+        fprintf(stderr, "ses-proxy: %s\n", err.msg);
+        log_event(LOG_ERROR, "cannot start", "error", err.msg, NULL);
+        config_unref(cfg);
+        event_base_free(base);
+        return 1;
+    }
+    struct event *hup = evsignal_new(base, SIGHUP, on_sighup, &m);
+    struct event *term = evsignal_new(base, SIGTERM, on_sigterm, &m);
+    struct event *intr = evsignal_new(base, SIGINT, on_sigterm, &m);
+    if (hup == NULL || term == NULL || intr == NULL || evsignal_add(hup, NULL) < 0 ||
+        evsignal_add(term, NULL) < 0 || evsignal_add(intr, NULL) < 0) {
+        fprintf(stderr, "ses-proxy: cannot install signal handlers\n");
+        return 1;
+    }
+    event_base_dispatch(base);
+    log_event(LOG_INFO, "stopped", NULL);
+    event_free(hup);
+    event_free(term);
+    event_free(intr);
+    if (m.drain_tick != NULL) {
+        event_free(m.drain_tick);
+    }
+    proxy_free(m.px);
+    event_base_free(base);
+    return 0;
+}

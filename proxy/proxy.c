@@ -1,0 +1,146 @@
+/* proxy.c - building and tearing down struct proxy (see proxy.h). */
+#include "proxy/proxy.h"
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/config.h"
+#include "proxy/creds.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+#include "proxy/throttle.h"
+#include "proxy/upstream.h"
+
+/* (Re)sets every operation's bucket and the send-rate bucket from cfg. */
+static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_err *err) {
+    const struct model_service *svc = px->svc;
+    throttle_set_limits(px->throttle, (size_t)cfg->throttle.max_queue,
+                        (uint64_t)cfg->throttle.max_wait_ms * 1000u);
+    uint64_t now = px->throttle->now();
+    for (size_t i = 0; i < svc->n_ops; i++) {
+        double rate, burst;
+        config_op_limit(cfg, svc->ops[i].name, svc->ops[i].rate_per_second, &rate, &burst);
+        struct throttle_bucket *b = px->op_buckets[i];
+        if (b != NULL) {
+            /* A bucket with waiters keeps existing even if now unlimited:
+             * rate <= 0 lets the queue through on the next timer. */
+            throttle_bucket_set_rate(b, rate, burst, now);
+        } else if (rate > 0) {
+            b = throttle_bucket_new(px->throttle, svc->ops[i].name, rate, burst);
+            ENSURE_REF(b, err);
+            px->op_buckets[i] = b;
+        }
+    }
+    if (!cfg->throttle.send_rate_auto) {
+        double rate = cfg->throttle.send_rate;
+        if (px->send_bucket == NULL) {
+            px->send_bucket = throttle_bucket_new(px->throttle, "send_rate", rate, rate);
+            ENSURE_REF(px->send_bucket, err);
+        } else {
+            throttle_bucket_set_rate(px->send_bucket, rate, rate, now);
+        }
+    }
+    return 0;
+}
+
+struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_err *err) {
+    struct proxy *px = calloc(1, sizeof(*px));
+    if (px == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    px->base = base;
+    px->cfg = cfg;
+    px->svc = &model_ses;
+    sigv4_key_cache_init(&px->keys);
+    log_set_level((enum log_level)cfg->log.level);
+    px->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (px->dns == NULL) {
+        /* No resolv.conf (a scratch container): numeric endpoints still
+         * work; names fail per request with BadGateway. */
+        log_event(LOG_WARN, "no DNS configuration; only numeric upstream hosts will resolve",
+                  NULL);
+        px->dns = evdns_base_new(base, 0);
+    }
+    px->op_buckets = calloc(px->svc->n_ops, sizeof(*px->op_buckets));
+    px->throttle = throttle_new(base, NULL, (size_t)cfg->throttle.max_queue,
+                                (uint64_t)cfg->throttle.max_wait_ms * 1000u);
+    px->creds = creds_store_new(base);
+    if (px->dns == NULL || px->op_buckets == NULL || px->throttle == NULL || px->creds == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        goto fail;
+    }
+    if (apply_throttle(px, cfg, err) < 0) {
+        goto fail;
+    }
+    if (cfg->throttle.send_rate_auto) {
+        log_event(LOG_WARN,
+                  "throttle.send_rate \"auto\" is not implemented yet: sending calls are not "
+                  "throttled by the account's send rate; set a number",
+                  NULL);
+    }
+    struct sp_err cerr;
+    sp_err_clear(&cerr);
+    if (creds_store_load(px->creds, cfg, &cerr) < 0) {
+        /* Not fatal: readyz says why, calls get 503 until a reload. */
+        log_event(LOG_ERROR, "no credentials", "reason", cerr.msg, NULL);
+    }
+    px->upstream = upstream_new(base, px->dns, cfg, err);
+    if (px->upstream == NULL) {
+        goto fail;
+    }
+    px->server = server_new(px, err);
+    if (px->server == NULL) {
+        goto fail;
+    }
+    log_event(LOG_INFO, "ses-proxy started", "version", SP_VERSION, "region", cfg->region,
+              "endpoint", cfg->endpoint, NULL);
+    return px;
+fail:
+    px->cfg = NULL; /* the caller still owns cfg on failure */
+    proxy_free(px);
+    return NULL;
+}
+
+void proxy_free(struct proxy *px) {
+    if (px == NULL) {
+        return;
+    }
+    server_free(px->server); /* aborts requests: frees tickets and upstream reqs */
+    upstream_free(px->upstream);
+    if (px->op_buckets != NULL) {
+        for (size_t i = 0; i < px->svc->n_ops; i++) {
+            throttle_bucket_free(px->op_buckets[i]);
+        }
+        free(px->op_buckets);
+    }
+    throttle_bucket_free(px->send_bucket);
+    throttle_free(px->throttle);
+    creds_store_free(px->creds);
+    sigv4_key_cache_clear(&px->keys);
+    if (px->dns != NULL) {
+        evdns_base_free(px->dns, 0);
+    }
+    config_unref(px->cfg);
+    free(px);
+}
+
+int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
+    if (apply_throttle(px, cfg, err) < 0) {
+        config_unref(cfg);
+        return -1;
+    }
+    struct sp_err cerr;
+    sp_err_clear(&cerr);
+    if (creds_store_load(px->creds, cfg, &cerr) < 0) {
+        log_event(LOG_WARN, "reload: credentials not reloaded; keeping the current ones",
+                  "reason", cerr.msg, NULL);
+    }
+    log_set_level((enum log_level)cfg->log.level);
+    config_unref(px->cfg);
+    px->cfg = cfg;
+    return 0;
+}

@@ -1,0 +1,57 @@
+/* proxy.h - struct proxy: the one object all of the daemon's state hangs off.
+ *
+ * Owned by main(); built by proxy_new() from a config snapshot, torn down by
+ * proxy_free(). The config snapshot is the only shared, refcounted,
+ * immutable thing: SIGHUP swaps px->cfg, in-flight requests keep their own. */
+#ifndef SP_PROXY_H
+#define SP_PROXY_H
+
+#include <stdint.h>
+
+#include "api/model.h"
+#include "signer/check.h"
+#include "signer/sigv4.h"
+
+struct event_base;
+struct evdns_base;
+struct config;
+struct server;
+struct upstream;
+struct throttle;
+struct throttle_bucket;
+struct creds_store;
+
+struct proxy_stats {
+    uint64_t requests_total;
+    uint64_t upstream_requests_total;
+    uint64_t retries_total;
+    uint64_t throttled_total;
+    uint64_t errors_total;
+};
+
+struct proxy {
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct config *cfg; /* current snapshot (one reference) */
+    const struct model_service *svc;
+    struct server *server;
+    struct upstream *upstream;
+    struct throttle *throttle;
+    struct throttle_bucket **op_buckets; /* svc->n_ops entries, NULL = unthrottled */
+    struct throttle_bucket *send_bucket; /* recipients per second, or NULL */
+    struct creds_store *creds;
+    struct sigv4_key_cache keys;
+    struct proxy_stats stats;
+    int draining;
+    uint64_t next_request_seq;
+};
+
+struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_err *err);
+void proxy_free(struct proxy *px);
+
+/* Applies a new config snapshot (takes the caller's reference): policy,
+ * limits and throttle rates change at once; listeners and the endpoint
+ * keep the old values until restart (they would drop connections). */
+int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) SP_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,815 @@
+/* request.c - one proxied call from its head to its one reply.
+ *
+ * Phases: route -> parse (JSON or SDK form) -> policy -> validate ->
+ * serialize -> throttle (may queue) -> sign + send upstream (may retry with
+ * backoff, re-entering the throttle) -> answer. The state is one struct req,
+ * freed only in req_finish() (after the reply) or request_abort() (client
+ * gone); every asynchronous step it waits on (throttle ticket, upstream
+ * exchange, backoff timer) is cancelled there, so no callback outlives it. */
+#include "proxy/request.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/form.h"
+#include "api/query.h"
+#include "api/validate.h"
+#include "api/xmljson.h"
+#include "proxy/config.h"
+#include "proxy/creds.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/server.h"
+#include "proxy/throttle.h"
+#include "proxy/upstream.h"
+
+#define CT_JSON "application/json"
+#define CT_XML "text/xml"
+#define FORM_CT "application/x-www-form-urlencoded; charset=utf-8"
+
+enum phase { P_THROTTLE, P_UPSTREAM, P_BACKOFF, P_DONE };
+
+struct req {
+    struct proxy *px;
+    struct server_conn *conn;
+    struct config *cfg; /* the snapshot this call started under */
+    const struct model_op *op;
+    int passthrough; /* SDK mode: SES's XML back untouched, our errors as XML */
+    enum phase phase;
+    char request_id[65];
+    char client[64];
+    struct evbuffer *form; /* the body to sign and send; kept for retries */
+    char payload_hash[65];
+    double recipients;
+    struct throttle_ticket ticket;
+    struct upstream_req *ureq;
+    struct event *backoff;
+    int attempts; /* upstream attempts made */
+    char ses_request_id[80];
+    uint64_t t_start_us, t_throttle_us, t_upstream_us;
+};
+
+/* ---------------------------------------------------------------- replies */
+
+static int sink_evbuffer(void *ctx, const void *data, size_t len) {
+    return evbuffer_add(ctx, data, len);
+}
+
+static void access_log(const struct req *r, int status, const char *code) {
+    if (!log_enabled(LOG_INFO)) {
+        return;
+    }
+    uint64_t now = throttle_monotonic_us();
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "msg", "request", "request_id",
+        r->request_id, "client", r->client, "action", r->op != NULL ? r->op->name : "",
+        "status", status, "attempts", r->attempts, "throttle_wait_ms",
+        r->t_throttle_us > r->t_start_us ? (double)(r->t_throttle_us - r->t_start_us) / 1000.0
+                                         : 0.0,
+        "duration_ms", (double)(now - r->t_start_us) / 1000.0);
+    if (o == NULL) {
+        return;
+    }
+    if (r->ses_request_id[0] != '\0') {
+        json_object_set_new(o, "ses_request_id", json_string(r->ses_request_id));
+    }
+    if (code != NULL) {
+        json_object_set_new(o, "error", json_string(code));
+    }
+    json_object_set_new(o, "mode", json_string(r->passthrough ? "sdk" : "json"));
+    log_json(LOG_INFO, o);
+    json_decref(o);
+}
+
+static void error_json(struct evbuffer *out, const char *request_id, int status,
+                       const char *code, const char *message) {
+    json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type",
+                          status < 500 ? "Sender" : "Receiver", "Code", code, "Message",
+                          message, "ResponseMetadata", "RequestId", request_id,
+                          "HTTPStatusCode", status, "RetryAttempts", 0);
+    if (o == NULL) { /* message was not UTF-8: never echo it raw */
+        o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type", "Sender",
+                      "Code", code, "Message", "(message not shown)", "ResponseMetadata",
+                      "RequestId", request_id, "HTTPStatusCode", status, "RetryAttempts", 0);
+    }
+    char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s != NULL) {
+        evbuffer_add(out, s, strlen(s));
+    }
+    free(s);
+    json_decref(o);
+}
+
+/* Our own error, as JSON or (SDK mode) as SES-style XML. */
+static void error_body(struct evbuffer *out, int xml, const char *request_id, int status,
+                       const char *code, const char *message) {
+    if (!xml) {
+        error_json(out, request_id, status, code, message);
+        return;
+    }
+    if (xmljson_write_error(status < 500 ? "Sender" : "Receiver", code, message, request_id,
+                            sink_evbuffer, out) < 0) {
+        /* Only on out of memory; an SDK still gets a parseable document. */
+        evbuffer_drain(out, evbuffer_get_length(out));
+        (void)evbuffer_add_printf(out, "<ErrorResponse><Error><Code>%s</Code></Error>"
+                                       "</ErrorResponse>", code);
+    }
+}
+
+void request_reply_error(struct server_conn *conn, const char *request_id, int xml, int status,
+                         const char *code, const char *message, int retry_after_s) {
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        return;
+    }
+    error_body(body, xml, request_id, status, code, message);
+    char ra[24];
+    struct server_header h = {"Retry-After", ra};
+    snprintf(ra, sizeof(ra), "%d", retry_after_s);
+    server_respond(conn, status, xml ? CT_XML : CT_JSON, body, &h, retry_after_s > 0 ? 1 : 0);
+    evbuffer_free(body);
+}
+
+static void req_free(struct req *r) {
+    throttle_cancel(&r->ticket);
+    if (r->ureq != NULL) {
+        upstream_cancel(r->ureq);
+    }
+    if (r->backoff != NULL) {
+        event_free(r->backoff);
+    }
+    if (r->form != NULL) {
+        evbuffer_free(r->form);
+    }
+    config_unref(r->cfg);
+    free(r);
+}
+
+/* The one place a reply leaves for a request that reached the pipeline. */
+static void req_finish(struct req *r, int status, const char *ct, struct evbuffer *body,
+                       const char *code, int retry_after_s) {
+    r->phase = P_DONE;
+    if (status >= 400) {
+        r->px->stats.errors_total++;
+    }
+    access_log(r, status, code);
+    if (r->conn != NULL) {
+        char ra[24];
+        struct server_header h = {"Retry-After", ra};
+        snprintf(ra, sizeof(ra), "%d", retry_after_s);
+        server_respond(r->conn, status, ct, body, &h, retry_after_s > 0 ? 1 : 0);
+        r->conn = NULL;
+    }
+    req_free(r);
+}
+
+static void req_fail(struct req *r, int status, const char *code, const char *message,
+                     int retry_after_s) {
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        req_free(r);
+        return;
+    }
+    error_body(body, r->passthrough, r->request_id, status, code, message);
+    req_finish(r, status, r->passthrough ? CT_XML : CT_JSON, body, code, retry_after_s);
+    evbuffer_free(body);
+}
+
+void request_abort(struct req *r) {
+    r->conn = NULL;
+    if (r->phase != P_DONE) {
+        access_log(r, 499, "ClientClosedRequest");
+    }
+    req_free(r);
+}
+
+/* --------------------------------------------------------------- upstream */
+
+static void send_upstream(struct req *r);
+static void on_granted(void *arg);
+
+static int payload_hash(struct req *r, struct sp_err *err) {
+    struct sigv4_sha256 h;
+    GUARD(sigv4_sha256_init(&h, err));
+    int n = evbuffer_peek(r->form, -1, NULL, NULL, 0);
+    struct evbuffer_iovec stack[16];
+    struct evbuffer_iovec *v = n <= 16 ? stack : malloc(sizeof(*v) * (size_t)n);
+    if (v == NULL) {
+        sigv4_sha256_clear(&h);
+        return sp_fail(err, "InternalError", "out of memory");
+    }
+    evbuffer_peek(r->form, -1, NULL, v, n);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = sigv4_sha256_update(&h, v[i].iov_base, v[i].iov_len, err);
+    }
+    if (v != stack) {
+        free(v);
+    }
+    if (rc < 0) {
+        sigv4_sha256_clear(&h);
+        return -1;
+    }
+    return sigv4_sha256_final_hex(&h, r->payload_hash, err);
+}
+
+/* Signs and builds the whole upstream request into out. */
+static int build_request(struct req *r, const struct creds *c, struct evbuffer *out,
+                         struct sp_err *err) {
+    struct proxy *px = r->px;
+    const char *host = upstream_host_header(px->upstream);
+    if (r->payload_hash[0] == '\0') {
+        GUARD(payload_hash(r, err));
+    }
+    struct sigv4_header hdrs[2] = {
+        {"Host", 4, host, strlen(host)},
+        {"Content-Type", 12, FORM_CT, sizeof(FORM_CT) - 1},
+    };
+    struct sigv4_request sreq = {"POST", "/", 1, NULL, 0, hdrs, 2, r->payload_hash};
+    struct sigv4_params p = {r->cfg->region, px->svc->signing_name, time(NULL), 1, 0, 0};
+    struct sigv4_creds sc = {c->access_key_id, c->secret_access_key, c->session_token};
+    struct sigv4_signed s;
+    GUARD(sigv4_sign(&px->keys, &sc, &p, &sreq, &s, err));
+    evbuffer_add_printf(out,
+                        "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: " FORM_CT
+                        "\r\nContent-Length: %zu\r\nX-Amz-Date: %s\r\n",
+                        host, evbuffer_get_length(r->form), s.amz_date);
+    if (s.security_token != NULL) {
+        evbuffer_add_printf(out, "X-Amz-Security-Token: %s\r\n", s.security_token);
+    }
+    evbuffer_add_printf(out, "Authorization: %s\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n\r\n",
+                        s.authorization);
+    /* By reference: a 10 MB message is not copied for each attempt. */
+    evbuffer_add_buffer_reference(out, r->form);
+    return 0;
+}
+
+/* botocore "standard" retry: full jitter over base 2^(attempt-1) s, capped
+ * at 20 s. */
+static void schedule_retry(struct req *r);
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct req *r = arg;
+    r->px->stats.retries_total++;
+    /* A retry is another call to SES: it takes a token again. */
+    throttle_ticket_init(&r->ticket, on_granted, r);
+    struct proxy *px = r->px;
+    struct throttle_bucket *b = px->op_buckets[r->op - px->svc->ops];
+    throttle_ticket_add(&r->ticket, b, 1);
+    if (r->op->op_class == MODEL_OP_SEND) {
+        throttle_ticket_add(&r->ticket, px->send_bucket, r->recipients);
+    }
+    uint64_t wait;
+    r->phase = P_THROTTLE;
+    switch (throttle_acquire(px->throttle, &r->ticket, &wait)) {
+    case THROTTLE_GRANTED:
+        send_upstream(r);
+        break;
+    case THROTTLE_QUEUED:
+        break;
+    case THROTTLE_REFUSED:
+        req_fail(r, 429, "Throttling", "Rate exceeded (retry could not get a slot in time)",
+                 (int)((wait + 999999) / 1000000));
+        break;
+    }
+}
+
+static void schedule_retry(struct req *r) {
+    double cap = pow(2.0, r->attempts - 1);
+    if (cap > 20) {
+        cap = 20;
+    }
+    double delay = cap * ((double)arc4random() / 4294967296.0);
+    if (r->backoff == NULL) {
+        r->backoff = evtimer_new(r->px->base, on_backoff, r);
+        if (r->backoff == NULL) {
+            req_fail(r, 500, "InternalError", "out of memory", 0);
+            return;
+        }
+    }
+    struct timeval tv = {(time_t)delay, (suseconds_t)((delay - floor(delay)) * 1e6)};
+    r->phase = P_BACKOFF;
+    evtimer_add(r->backoff, &tv);
+}
+
+static int may_retry(const struct req *r) { return r->attempts < r->cfg->retry_max_attempts; }
+
+static void free_cleanup(const void *data, size_t len, void *arg) {
+    (void)len;
+    (void)arg;
+    free((void *)(uintptr_t)data);
+}
+
+/* Answers a JSON-mode call from SES's XML. */
+static void answer_json(struct req *r, struct upstream_req *u, json_t *doc) {
+    json_t *meta = json_object_get(doc, "ResponseMetadata");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(doc, "ResponseMetadata", meta);
+    }
+    if (json_object_get(meta, "RequestId") == NULL && u->amzn_request_id[0] != '\0') {
+        json_object_set_new(meta, "RequestId", json_string(u->amzn_request_id));
+    }
+    json_object_set_new(meta, "HTTPStatusCode", json_integer(u->status));
+    json_object_set_new(meta, "RetryAttempts", json_integer(r->attempts - 1));
+    struct evbuffer *body = evbuffer_new();
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (body == NULL || s == NULL) {
+        free(s);
+        if (body != NULL) {
+            evbuffer_free(body);
+        }
+        req_fail(r, 500, "InternalError", "out of memory", 0);
+        return;
+    }
+    evbuffer_add_reference(body, s, strlen(s), free_cleanup, NULL);
+    json_t *err = json_object_get(doc, "Error");
+    req_finish(r, u->status, CT_JSON, body,
+               err != NULL ? json_string_value(json_object_get(err, "Code")) : NULL, 0);
+    evbuffer_free(body);
+}
+
+/* Parses SES's XML answer; NULL when it is not SES XML. */
+static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error) {
+    struct xmljson *x = xmljson_new(r->px->svc, r->op);
+    if (x == NULL) {
+        return NULL;
+    }
+    struct sp_err err;
+    sp_err_clear(&err);
+    int n = evbuffer_peek(u->body, -1, NULL, NULL, 0);
+    int rc = 0;
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(u->body, &pos, 0, EVBUFFER_PTR_SET);
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(u->body, -1, &pos, &v, 1) < 1) {
+            break;
+        }
+        rc = xmljson_feed(x, v.iov_base, v.iov_len, 0, &err);
+        evbuffer_ptr_set(u->body, &pos, v.iov_len, EVBUFFER_PTR_ADD);
+    }
+    json_t *doc = NULL;
+    if (rc == 0 && xmljson_feed(x, "", 0, 1, &err) == 0 &&
+        xmljson_finish(x, &doc, is_error, &err) == 0) {
+        xmljson_free(x);
+        return doc;
+    }
+    if (log_enabled(LOG_DEBUG)) {
+        log_event(LOG_DEBUG, "upstream answer is not SES XML", "request_id", r->request_id,
+                  "error", err.msg, NULL);
+    }
+    xmljson_free(x);
+    return NULL;
+}
+
+static int is_retryable_error(int status, json_t *doc) {
+    if (status == 500 || status == 502 || status == 503 || status == 504) {
+        return 1;
+    }
+    json_t *e = json_object_get(doc, "Error");
+    const char *code = json_string_value(json_object_get(e, "Code"));
+    const char *msg = json_string_value(json_object_get(e, "Message"));
+    if (code == NULL) {
+        return 0;
+    }
+    if (strcmp(code, "Throttling") == 0 || strcmp(code, "ThrottlingException") == 0 ||
+        strcmp(code, "RequestThrottled") == 0) {
+        /* No retry can fix a spent daily quota. */
+        return msg == NULL || strstr(msg, "Daily message quota exceeded") == NULL;
+    }
+    return 0;
+}
+
+static void on_upstream(struct upstream_req *u, void *arg) {
+    struct req *r = arg;
+    r->ureq = NULL; /* freed by upstream after we return */
+    if (u->amzn_request_id[0] != '\0') {
+        snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
+    }
+    if (u->error != NULL) {
+        /* Before the request was fully written SES cannot have acted on it;
+         * after, a sending call may already have sent mail, so it is not
+         * repeated (README: "Retries"). */
+        int safe = !u->written || r->op->op_class != MODEL_OP_SEND;
+        if (u->error != upstream_err_tls && safe && may_retry(r)) {
+            schedule_retry(r);
+            return;
+        }
+        req_fail(r, upstream_error_status(u->error), upstream_error_code(u->error), u->error,
+                 0);
+        return;
+    }
+    int is_error = 0;
+    json_t *doc = parse_answer(r, u, &is_error);
+    if (doc == NULL && !(r->passthrough && u->status < 300)) {
+        if (u->status >= 500 && may_retry(r)) {
+            schedule_retry(r);
+            return;
+        }
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the upstream answered HTTP %d with a body that is not SES XML",
+                 u->status);
+        req_fail(r, 502, "BadGateway", msg, 0);
+        return;
+    }
+    const char *rid = json_string_value(
+        json_object_get(json_object_get(doc, "ResponseMetadata"), "RequestId"));
+    if (rid != NULL) {
+        snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", rid);
+    }
+    if (is_error && is_retryable_error(u->status, doc) && may_retry(r)) {
+        json_decref(doc);
+        schedule_retry(r);
+        return;
+    }
+    if (r->passthrough) {
+        /* SES's bytes and status, untouched. */
+        const char *code = is_error ? json_string_value(json_object_get(
+                                          json_object_get(doc, "Error"), "Code"))
+                                    : NULL;
+        req_finish(r, u->status, CT_XML, u->body, code, 0);
+    } else {
+        answer_json(r, u, doc);
+    }
+    json_decref(doc);
+}
+
+static void send_upstream(struct req *r) {
+    struct proxy *px = r->px;
+    if (r->t_throttle_us == 0) {
+        r->t_throttle_us = throttle_monotonic_us();
+    }
+    const char *why = NULL;
+    struct creds *c = creds_store_current(px->creds, time(NULL), &why);
+    if (c == NULL) {
+        req_fail(r, 503, "CredentialsUnavailable", why, 0);
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (out == NULL || build_request(r, c, out, &err) < 0) {
+        if (out != NULL) {
+            evbuffer_free(out);
+        }
+        /* The signer's messages never contain a secret. */
+        req_fail(r, 500, "InternalError", err.code != NULL ? err.msg : "out of memory", 0);
+        return;
+    }
+    r->attempts++;
+    r->phase = P_UPSTREAM;
+    px->stats.upstream_requests_total++;
+    r->ureq = upstream_send(px->upstream, out, on_upstream, r);
+    evbuffer_free(out);
+    if (r->ureq == NULL) {
+        req_fail(r, 500, "InternalError", "out of memory", 0);
+    }
+}
+
+static void on_granted(void *arg) { send_upstream(arg); }
+
+/* ------------------------------------------------------------- recipients */
+
+static double count_list(json_t *dest, const char *key) {
+    return (double)json_array_size(json_object_get(dest, key));
+}
+
+static double count_destination(json_t *dest) {
+    return count_list(dest, "ToAddresses") + count_list(dest, "CcAddresses") +
+           count_list(dest, "BccAddresses");
+}
+
+/* Recipients as SES counts them against the send rate. */
+static double recipients_json(const struct model_op *op, json_t *params) {
+    double n = 0;
+    if (strcmp(op->name, "SendRawEmail") == 0) {
+        n = (double)json_array_size(json_object_get(params, "Destinations"));
+    } else if (strcmp(op->name, "SendBulkTemplatedEmail") == 0) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(params, "Destinations"), i, d) {
+            n += count_destination(json_object_get(d, "Destination"));
+        }
+    } else {
+        n = count_destination(json_object_get(params, "Destination"));
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* --------------------------------------------------------------- routing */
+
+static void reply_simple(struct server_conn *conn, int status, const char *ct, const char *text) {
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL) {
+        return;
+    }
+    evbuffer_add(b, text, strlen(text));
+    server_respond(conn, status, ct, b, NULL, 0);
+    evbuffer_free(b);
+}
+
+static void handle_get(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
+    if (strcmp(sr->path, "/healthz") == 0) {
+        reply_simple(conn, 200, CT_JSON, "{\"status\":\"ok\"}");
+    } else if (strcmp(sr->path, "/readyz") == 0) {
+        const char *why = NULL;
+        if (px->draining) {
+            reply_simple(conn, 503, CT_JSON, "{\"status\":\"draining\"}");
+        } else if (creds_store_current(px->creds, time(NULL), &why) == NULL) {
+            json_t *o = json_pack("{s:s, s:s}", "status", "unavailable", "reason", why);
+            char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            reply_simple(conn, 503, CT_JSON, s != NULL ? s : "{\"status\":\"unavailable\"}");
+            free(s);
+            json_decref(o);
+        } else {
+            reply_simple(conn, 200, CT_JSON, "{\"status\":\"ready\"}");
+        }
+    } else if (strcmp(sr->path, "/metrics") == 0) {
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL) {
+            return;
+        }
+        evbuffer_add_printf(
+            b,
+            "# HELP ses_proxy_requests_total Calls received.\n"
+            "# TYPE ses_proxy_requests_total counter\nses_proxy_requests_total %llu\n"
+            "# HELP ses_proxy_upstream_requests_total Requests sent to SES.\n"
+            "# TYPE ses_proxy_upstream_requests_total counter\n"
+            "ses_proxy_upstream_requests_total %llu\n"
+            "# HELP ses_proxy_retries_total Upstream retries.\n"
+            "# TYPE ses_proxy_retries_total counter\nses_proxy_retries_total %llu\n"
+            "# HELP ses_proxy_throttled_total Calls refused with 429.\n"
+            "# TYPE ses_proxy_throttled_total counter\nses_proxy_throttled_total %llu\n"
+            "# HELP ses_proxy_errors_total Calls answered with a status >= 400.\n"
+            "# TYPE ses_proxy_errors_total counter\nses_proxy_errors_total %llu\n",
+            (unsigned long long)px->stats.requests_total,
+            (unsigned long long)px->stats.upstream_requests_total,
+            (unsigned long long)px->stats.retries_total,
+            (unsigned long long)px->stats.throttled_total,
+            (unsigned long long)px->stats.errors_total);
+        server_respond(conn, 200, "text/plain; version=0.0.4", b, NULL, 0);
+        evbuffer_free(b);
+    } else {
+        request_reply_error(conn, sr->request_id, 0, 404, "NotFound",
+                            "no such endpoint; calls are POST / or POST /{Action}", 0);
+    }
+}
+
+/* json_load_callback source over an evbuffer: no contiguous copy of a big
+ * body is ever made. */
+static size_t json_from_evbuffer(void *buffer, size_t buflen, void *data) {
+    int n = evbuffer_remove(data, buffer, buflen);
+    return n < 0 ? (size_t)-1 : (size_t)n;
+}
+
+static int first_byte_is_brace(struct evbuffer *b) {
+    struct evbuffer_ptr p = evbuffer_search(b, "{", 1, NULL);
+    if (p.pos < 0) {
+        return 0;
+    }
+    unsigned char pre[64];
+    size_t n = p.pos < 64 ? (size_t)p.pos : 64;
+    if ((size_t)p.pos > n) {
+        return 0;
+    }
+    evbuffer_copyout(b, pre, n);
+    for (size_t i = 0; i < n; i++) {
+        if (pre[i] != ' ' && pre[i] != '\t' && pre[i] != '\r' && pre[i] != '\n') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Starts the throttle for a call whose op and form body are ready. */
+static struct req *admit(struct req *r) {
+    struct proxy *px = r->px;
+    throttle_ticket_init(&r->ticket, on_granted, r);
+    throttle_ticket_add(&r->ticket, px->op_buckets[r->op - px->svc->ops], 1);
+    if (r->op->op_class == MODEL_OP_SEND) {
+        throttle_ticket_add(&r->ticket, px->send_bucket, r->recipients);
+    }
+    uint64_t wait = 0;
+    r->phase = P_THROTTLE;
+    switch (throttle_acquire(px->throttle, &r->ticket, &wait)) {
+    case THROTTLE_GRANTED:
+        send_upstream(r);
+        break;
+    case THROTTLE_QUEUED:
+        break;
+    case THROTTLE_REFUSED: {
+        px->stats.throttled_total++;
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "Rate exceeded: %s would wait %.1f s, over throttle.max_wait_ms or "
+                 "throttle.max_queue",
+                 r->op->name, (double)wait / 1e6);
+        req_fail(r, 429, "Throttling", msg, (int)((wait + 999999) / 1000000));
+        return NULL;
+    }
+    }
+    /* The reply may already be out (granted, then failed at once). */
+    return r->phase == P_DONE ? NULL : r;
+}
+
+static struct req *start_form(struct req *r, struct server_request *sr) {
+    struct proxy *px = r->px;
+    r->passthrough = 1;
+    size_t len = evbuffer_get_length(sr->body);
+    const char *body = (const char *)evbuffer_pullup(sr->body, -1);
+    struct sp_err err;
+    sp_err_clear(&err);
+    char action[128];
+    size_t alen = 0;
+    if (form_check(body, len, &err) < 0) {
+        req_fail(r, 400, "MalformedRequest", err.msg, 0);
+        return NULL;
+    }
+    int found = form_get(body, len, "Action", action, sizeof(action), &alen, &err);
+    if (found <= 0) {
+        req_fail(r, 400, "InvalidAction", "the form has no Action", 0);
+        return NULL;
+    }
+    r->op = model_find_op(px->svc, action, alen);
+    if (r->op == NULL || strcmp(r->op->name, action) != 0) {
+        r->op = NULL;
+        req_fail(r, 400, "InvalidAction", "no such SES operation", 0);
+        return NULL;
+    }
+    if (!config_action_allowed(r->cfg, r->op->name)) {
+        req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
+        return NULL;
+    }
+    r->recipients = 1;
+    if (r->op->op_class == MODEL_OP_SEND) {
+        /* Count .member entries of recipient lists in the form. */
+        struct form_cursor cur;
+        struct form_pair pair;
+        double n = 0;
+        form_cursor_init(&cur, body, len);
+        while (form_next(&cur, &pair) == 1) {
+            static const char *const lists[] = {"ToAddresses.member.", "CcAddresses.member.",
+                                                "BccAddresses.member.", "Destinations.member."};
+            for (size_t i = 0; i < 4; i++) {
+                /* SendRawEmail: Destinations.member.N; bulk:
+                 * Destinations.member.N.Destination.ToAddresses.member.M */
+                const char *needle = lists[i];
+                char key[256];
+                size_t klen;
+                struct sp_err e2;
+                if (form_decode(pair.key, pair.key_len, key, sizeof(key), &klen, &e2) == 0 &&
+                    strstr(key, needle) != NULL) {
+                    const char *after = strstr(key, needle) + strlen(needle);
+                    if (strchr(after, '.') == NULL) {
+                        n += 1;
+                    }
+                }
+            }
+        }
+        r->recipients = n < 1 ? 1 : n;
+    }
+    r->form = evbuffer_new();
+    if (r->form == NULL) {
+        req_fail(r, 500, "InternalError", "out of memory", 0);
+        return NULL;
+    }
+    evbuffer_add_buffer(r->form, sr->body); /* moves the chains, no copy */
+    return admit(r);
+}
+
+static struct req *start_json(struct req *r, struct server_request *sr, const char *path_action) {
+    struct proxy *px = r->px;
+    json_t *params;
+    if (evbuffer_get_length(sr->body) == 0) {
+        if (path_action == NULL) {
+            req_fail(r, 400, "InvalidAction", "no Action: POST / needs a JSON body with \"Action\"",
+                     0);
+            return NULL;
+        }
+        params = json_object();
+    } else {
+        json_error_t jerr;
+        params = json_load_callback(json_from_evbuffer, sr->body,
+                                    JSON_REJECT_DUPLICATES, &jerr);
+        if (params == NULL) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "body is not valid JSON (UTF-8): %s at line %d column %d",
+                     jerr.text, jerr.line, jerr.column);
+            req_fail(r, 400, "MalformedRequest", msg, 0);
+            return NULL;
+        }
+        if (!json_is_object(params)) {
+            json_decref(params);
+            req_fail(r, 400, "MalformedRequest", "body must be a JSON object", 0);
+            return NULL;
+        }
+    }
+    json_t *action = json_object_get(params, "Action");
+    const char *name = path_action;
+    if (action != NULL) {
+        if (!json_is_string(action)) {
+            json_decref(params);
+            req_fail(r, 400, "InvalidAction", "\"Action\" must be a string", 0);
+            return NULL;
+        }
+        name = json_string_value(action);
+        if (path_action != NULL) {
+            const struct model_op *a = model_find_op(px->svc, path_action, strlen(path_action));
+            const struct model_op *b = model_find_op(px->svc, name, json_string_length(action));
+            if (a != b) {
+                json_decref(params);
+                req_fail(r, 400, "InvalidAction",
+                         "the Action in the path and in the body differ", 0);
+                return NULL;
+            }
+        }
+    }
+    if (name == NULL) {
+        json_decref(params);
+        req_fail(r, 400, "InvalidAction", "no Action: give \"Action\" or POST /{Action}", 0);
+        return NULL;
+    }
+    r->op = model_find_op(px->svc, name, action != NULL && name == json_string_value(action)
+                                             ? json_string_length(action)
+                                             : strlen(name));
+    if (r->op == NULL) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "no such SES operation: %.120s", name);
+        json_decref(params);
+        req_fail(r, 400, "InvalidAction", msg, 0);
+        return NULL;
+    }
+    json_object_del(params, "Action");
+    if (!config_action_allowed(r->cfg, r->op->name)) {
+        json_decref(params);
+        req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
+        return NULL;
+    }
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (validate_params(px->svc, r->op, params, &err) < 0) {
+        json_decref(params);
+        req_fail(r, 400, err.code != NULL ? err.code : "ValidationError", err.msg, 0);
+        return NULL;
+    }
+    r->recipients = r->op->op_class == MODEL_OP_SEND ? recipients_json(r->op, params) : 1;
+    r->form = evbuffer_new();
+    if (r->form == NULL ||
+        query_serialize(px->svc, r->op, params, sink_evbuffer, r->form, &err) < 0) {
+        json_decref(params);
+        req_fail(r, 500, "InternalError", err.code != NULL ? err.msg : "out of memory", 0);
+        return NULL;
+    }
+    json_decref(params);
+    return admit(r);
+}
+
+struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
+    px->stats.requests_total++;
+    if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
+        handle_get(px, conn, sr);
+        return NULL;
+    }
+    if (strcmp(sr->method, "POST") != 0) {
+        request_reply_error(conn, sr->request_id, 0, 405, "MethodNotAllowed",
+                            "calls are POST / or POST /{Action}", 0);
+        return NULL;
+    }
+    struct req *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        request_reply_error(conn, sr->request_id, 0, 500, "InternalError", "out of memory", 0);
+        return NULL;
+    }
+    r->px = px;
+    r->conn = conn;
+    r->cfg = config_ref(px->cfg);
+    r->t_start_us = throttle_monotonic_us();
+    memcpy(r->request_id, sr->request_id, sizeof(r->request_id));
+    memcpy(r->client, sr->client, sizeof(r->client));
+    if (px->draining) {
+        req_fail(r, 503, "ServiceUnavailable", "the proxy is shutting down", 0);
+        return NULL;
+    }
+    const char *path_action = NULL;
+    if (strcmp(sr->path, "/") != 0) {
+        path_action = sr->path + 1;
+        if (strchr(path_action, '/') != NULL || *path_action == '\0') {
+            req_fail(r, 404, "NotFound", "calls are POST / or POST /{Action}", 0);
+            return NULL;
+        }
+    }
+    if (sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)) {
+        return start_form(r, sr);
+    }
+    return start_json(r, sr, path_action);
+}

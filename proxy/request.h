@@ -1,0 +1,27 @@
+/* request.h - one proxied call: route, validate, throttle, sign, forward,
+ * answer. The per-request state struct lives in request.c; it is freed in
+ * exactly one place, after the one reply is sent or the client is gone. */
+#ifndef SP_REQUEST_H
+#define SP_REQUEST_H
+
+struct proxy;
+struct server_conn;
+struct server_request;
+struct req;
+
+/* Starts handling a complete request. Returns the request's state, which
+ * the server keeps to abort it, or NULL when it was answered at once. */
+struct req *request_start(struct proxy *px, struct server_conn *conn,
+                          struct server_request *sr);
+
+/* The client went away: drop the queue place / upstream exchange, free. */
+void request_abort(struct req *r);
+
+
+/* Answers conn with one of the proxy's own errors: JSON per DESIGN.md, or
+ * SES-style XML for SDK pass-through clients (xml = 1). retry_after_s > 0
+ * adds Retry-After. */
+void request_reply_error(struct server_conn *conn, const char *request_id, int xml, int status,
+                         const char *code, const char *message, int retry_after_s);
+
+#endif

@@ -1,0 +1,655 @@
+/* server.c - inbound HTTP/1.1 connections and their limits (see server.h).
+ *
+ * Why not evhttp: it answers an oversized body with its own HTML page
+ * (DESIGN wants a JSON 413 before the body is read), has one timeout for
+ * every phase, and offers no hook to refuse a client by address before
+ * reading. Owning the loop here costs one small, fuzzed head parser
+ * (http1.c) and gives each phase its own deadline.
+ *
+ * A connection is IDLE (waiting for a request, idle timeout), HEAD (first
+ * byte seen, head timeout), BODY (reading Content-Length bytes; the same
+ * timeout, re-armed on progress), BUSY (request handed off; reading stays
+ * on so that a hang-up is noticed and aborts the request), WRITING, and
+ * then IDLE again or closed. */
+#include "proxy/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proxy/config.h"
+#include "proxy/http1.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/request.h"
+
+enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
+
+struct server_conn {
+    struct server *s;
+    struct bufferevent *bev;
+    struct event *timer;
+    enum conn_state state;
+    int keep_alive;
+    int close_after_write;
+    uint64_t body_len;
+    struct server_request sr;
+    struct req *req;
+    LIST_ENTRY(server_conn) link;
+};
+
+struct server {
+    struct proxy *px;
+    struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
+    char *unix_paths[CONFIG_MAX_LISTEN];
+    size_t n_listeners;
+    int listening_paused;
+    LIST_HEAD(, server_conn) conns;
+    size_t n_conns;
+    size_t n_busy;
+    uint64_t seq;
+};
+
+static void conn_free(struct server_conn *c);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+const char *server_reason(int status) {
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+static void arm_ms(struct server_conn *c, int ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+static const struct config *cfg_of(const struct server_conn *c) { return c->s->px->cfg; }
+
+static void make_request_id(struct server *s, char out[65]) {
+    /* Unique per process and start: a random prefix taken once plus a
+     * counter, shaped like the UUIDs SES uses. */
+    static uint32_t prefix;
+    if (prefix == 0) {
+        prefix = (uint32_t)arc4random() | 1u;
+    }
+    uint64_t n = ++s->seq;
+    snprintf(out, 65, "%08x-%04x-4%03x-a%03x-%012llx", prefix, (unsigned)(n >> 48) & 0xffff,
+             (unsigned)(n >> 36) & 0xfff, (unsigned)(n >> 24) & 0xfff,
+             (unsigned long long)(n & 0xffffffffffffULL));
+}
+
+/* X-Request-Id from a client is echoed only when it is short and plain. */
+static int request_id_ok(const char *v, size_t len) {
+    if (len == 0 || len > 64) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.' || ch == ':')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void pause_listeners(struct server *s, int pause) {
+    if (pause == s->listening_paused) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listeners[i] != NULL) {
+            if (pause) {
+                evconnlistener_disable(s->listeners[i]);
+            } else {
+                evconnlistener_enable(s->listeners[i]);
+            }
+        }
+    }
+    s->listening_paused = pause;
+}
+
+static void conn_free(struct server_conn *c) {
+    struct server *s = c->s;
+    if (c->req != NULL) {
+        struct req *r = c->req;
+        c->req = NULL;
+        request_abort(r);
+    }
+    if (c->state == S_BUSY) {
+        s->n_busy--;
+    }
+    LIST_REMOVE(c, link);
+    s->n_conns--;
+    bufferevent_free(c->bev);
+    event_free(c->timer);
+    evbuffer_free(c->sr.body);
+    free(c);
+    if (s->n_conns < (size_t)s->px->cfg->limits.max_connections && !s->px->draining) {
+        pause_listeners(s, 0);
+    }
+}
+
+/* A reply produced by the server itself, before any request module state. */
+static void reply_error(struct server_conn *c, int status, const char *code, const char *msg) {
+    c->keep_alive = 0;
+    if (c->sr.request_id[0] == '\0') {
+        make_request_id(c->s, c->sr.request_id);
+    }
+    request_reply_error(c, c->sr.request_id, c->sr.body_kind == BODY_FORM, status, code, msg, 0);
+}
+
+static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(out, cap, "%s:%d", host, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(out, cap, "[%s]:%d", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(out, cap, "unix");
+    }
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg) {
+    (void)l;
+    (void)socklen;
+    struct server *s = arg;
+    const struct config *cfg = s->px->cfg;
+    if (s->n_conns >= (size_t)cfg->limits.max_connections || s->px->draining) {
+        /* Over the limit the listener is paused; a connection that raced in
+         * is closed at once rather than queued without bound. */
+        evutil_closesocket(fd);
+        pause_listeners(s, 1);
+        return;
+    }
+    struct server_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->s = s;
+    c->bev = bufferevent_socket_new(s->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(s->px->base, on_timer, c);
+    c->sr.body = evbuffer_new();
+    if (c->bev == NULL || c->timer == NULL || c->sr.body == NULL) {
+        if (c->bev != NULL) {
+            bufferevent_free(c->bev); /* closes fd */
+        } else {
+            evutil_closesocket(fd);
+        }
+        if (c->timer != NULL) {
+            event_free(c->timer);
+        }
+        if (c->sr.body != NULL) {
+            evbuffer_free(c->sr.body);
+        }
+        free(c);
+        return;
+    }
+    LIST_INSERT_HEAD(&s->conns, c, link);
+    s->n_conns++;
+    peer_string(sa, c->sr.client, sizeof(c->sr.client));
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (s->n_conns >= (size_t)cfg->limits.max_connections) {
+        pause_listeners(s, 1);
+    }
+    if (!config_client_allowed(cfg, sa)) {
+        /* Refused before a byte of the request is read. */
+        log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client,
+                  NULL);
+        c->state = S_BUSY;
+        s->n_busy++;
+        reply_error(c, 403, "AccessDenied", "client address is not in policy.allow_clients");
+        return;
+    }
+    c->state = S_IDLE;
+    arm_ms(c, cfg->limits.idle_timeout_ms);
+}
+
+/* Copies what the request module needs out of the parsed head. */
+static int take_head(struct server_conn *c, const struct http1_head *h) {
+    struct server_request *sr = &c->sr;
+    if (h->method_len >= sizeof(sr->method)) {
+        reply_error(c, 405, "MethodNotAllowed", "method not allowed");
+        return -1;
+    }
+    memcpy(sr->method, h->method, h->method_len);
+    sr->method[h->method_len] = '\0';
+    size_t plen = h->target_len;
+    const char *q = memchr(h->target, '?', plen);
+    if (q != NULL) {
+        plen = (size_t)(q - h->target);
+    }
+    if (plen >= sizeof(sr->path)) {
+        reply_error(c, 400, "MalformedRequest", "request path too long");
+        return -1;
+    }
+    memcpy(sr->path, h->target, plen);
+    sr->path[plen] = '\0';
+    const struct http1_header *rid = http1_find(h, "x-request-id");
+    if (rid != NULL && request_id_ok(rid->value, rid->value_len)) {
+        memcpy(sr->request_id, rid->value, rid->value_len);
+        sr->request_id[rid->value_len] = '\0';
+    } else {
+        make_request_id(c->s, sr->request_id);
+    }
+    const struct http1_header *ct = http1_find(h, "content-type");
+    sr->body_kind = BODY_NONE;
+    if (ct != NULL) {
+        size_t n = strcspn(ct->value, ";");
+        if (n > ct->value_len) {
+            n = ct->value_len;
+        }
+        while (n > 0 && (ct->value[n - 1] == ' ' || ct->value[n - 1] == '\t')) {
+            n--;
+        }
+        if (http1_token_eq(ct->value, n, "application/x-www-form-urlencoded")) {
+            sr->body_kind = BODY_FORM;
+        } else if (http1_token_eq(ct->value, n, "application/json") ||
+                   http1_token_eq(ct->value, n, "text/plain") ||
+                   http1_token_eq(ct->value, n, "application/x-amz-json-1.0")) {
+            sr->body_kind = BODY_JSON;
+        } else {
+            sr->body_kind = BODY_OTHER;
+        }
+    }
+    c->keep_alive = h->keep_alive;
+    if (h->chunked) {
+        reply_error(c, 411, "LengthRequired",
+                    "chunked request bodies are not accepted; send Content-Length");
+        return -1;
+    }
+    c->body_len = h->has_content_length ? h->content_length : 0;
+    if (c->body_len > cfg_of(c)->limits.max_body_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %zu bytes",
+                 (unsigned long long)c->body_len, cfg_of(c)->limits.max_body_bytes);
+        reply_error(c, 413, "RequestEntityTooLarge", msg);
+        return -1;
+    }
+    if (h->expect_continue && c->body_len > 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        bufferevent_write(c->bev, cont, sizeof(cont) - 1);
+    }
+    return 0;
+}
+
+static void dispatch(struct server_conn *c) {
+    struct server *s = c->s;
+    c->state = S_BUSY;
+    s->n_busy++;
+    evtimer_del(c->timer);
+    struct req *r = request_start(s->px, c, &c->sr);
+    /* request_start may already have answered (state left BUSY) */
+    if (c->state == S_BUSY || c->state == S_WRITING) {
+        c->req = c->state == S_BUSY ? r : NULL;
+    }
+}
+
+/* Parses as much as the input allows. */
+static void process(struct server_conn *c) {
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    const struct config *cfg = cfg_of(c);
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        if (c->state == S_IDLE) {
+            if (avail == 0) {
+                return;
+            }
+            c->state = S_HEAD;
+            arm_ms(c, cfg->limits.header_timeout_ms);
+        }
+        if (c->state == S_HEAD) {
+            size_t look = avail < cfg->limits.max_header_bytes ? avail
+                                                               : cfg->limits.max_header_bytes;
+            const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+            struct http1_head h;
+            const char *why = "malformed request";
+            long n = http1_parse_request(buf, look, &h, &why);
+            if (n == HTTP1_INCOMPLETE) {
+                if (avail >= cfg->limits.max_header_bytes) {
+                    reply_error(c, 431, "RequestHeaderFieldsTooLarge",
+                                "request head is over limits.max_header_bytes");
+                }
+                return;
+            }
+            if (n < 0) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "malformed HTTP request: %s", why);
+                reply_error(c, 400, "MalformedRequest", msg);
+                return;
+            }
+            evbuffer_drain(c->sr.body, evbuffer_get_length(c->sr.body));
+            c->sr.request_id[0] = '\0';
+            int ok = take_head(c, &h);
+            evbuffer_drain(in, (size_t)n);
+            if (ok < 0) {
+                return;
+            }
+            c->state = S_BODY;
+            arm_ms(c, cfg->limits.header_timeout_ms);
+            avail = evbuffer_get_length(in);
+        }
+        if (c->state == S_BODY) {
+            size_t have = evbuffer_get_length(c->sr.body);
+            size_t want = (size_t)c->body_len - have;
+            size_t take = avail < want ? avail : want;
+            if (take > 0) {
+                evbuffer_remove_buffer(in, c->sr.body, take);
+                arm_ms(c, cfg->limits.header_timeout_ms); /* progress */
+            }
+            if (take < want) {
+                return;
+            }
+            dispatch(c);
+            if (c->state != S_IDLE) {
+                return;
+            }
+            continue;
+        }
+        /* BUSY or WRITING: pipelined bytes wait; a flood stops reading. */
+        if (avail > cfg->limits.max_header_bytes * 4) {
+            bufferevent_disable(c->bev, EV_READ);
+        }
+        return;
+    }
+}
+
+static void on_read(struct bufferevent *bev, void *arg) {
+    struct server_conn *c = arg;
+    if (c->state == S_LINGER) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    process(c);
+}
+
+/* Closing right after a reply while the client may still be sending (an
+ * oversized body we refused) would make the kernel answer its bytes with a
+ * reset, which can destroy our reply before the client reads it. So: send
+ * FIN, read and discard for a short while, then close (lingering close, as
+ * nginx and Apache do). */
+#define LINGER_MS 2000
+
+static void linger(struct server_conn *c) {
+    c->state = S_LINGER;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    bufferevent_enable(c->bev, EV_READ);
+    arm_ms(c, LINGER_MS);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void on_write(struct bufferevent *bev, void *arg) {
+    struct server_conn *c = arg;
+    if (c->state != S_WRITING || evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        return;
+    }
+    if (c->close_after_write || !c->keep_alive || c->s->px->draining) {
+        linger(c);
+        return;
+    }
+    c->state = S_IDLE;
+    bufferevent_enable(c->bev, EV_READ);
+    arm_ms(c, cfg_of(c)->limits.idle_timeout_ms);
+    process(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg) {
+    (void)bev;
+    (void)what;
+    /* EOF or error: the client is gone. A request in progress is aborted
+     * (its queue place given back); nothing more can be written. */
+    conn_free(arg);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct server_conn *c = arg;
+    if (c->state == S_HEAD || c->state == S_BODY) {
+        reply_error(c, 408, "RequestTimeout", "the request was not received in time");
+        return;
+    }
+    conn_free(c); /* idle too long, or a reply the client does not read */
+}
+
+void server_respond(struct server_conn *c, int status, const char *content_type,
+                    struct evbuffer *body, const struct server_header *extra, size_t n_extra) {
+    struct server *s = c->s;
+    if (c->state == S_BUSY) {
+        s->n_busy--;
+    }
+    c->req = NULL;
+    c->state = S_WRITING;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    int close = !c->keep_alive || s->px->draining;
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "X-Request-Id: %s\r\n",
+                        status, server_reason(status), content_type,
+                        evbuffer_get_length(body), c->sr.request_id);
+    for (size_t i = 0; i < n_extra; i++) {
+        evbuffer_add_printf(out, "%s: %s\r\n", extra[i].name, extra[i].value);
+    }
+    static const char closing[] = "Connection: close\r\n\r\n";
+    if (close) {
+        evbuffer_add(out, closing, sizeof(closing) - 1);
+    } else {
+        evbuffer_add(out, "\r\n", 2);
+    }
+    evbuffer_add_buffer(out, body);
+    c->close_after_write = close;
+    /* Give the client as long to read the reply as to send a request. */
+    arm_ms(c, cfg_of(c)->limits.idle_timeout_ms);
+}
+
+size_t server_conn_count(const struct server *s) { return s->n_conns; }
+size_t server_busy_count(const struct server *s) { return s->n_busy; }
+
+static struct evconnlistener *listen_unix(struct server *s, const char *path, struct sp_err *err) {
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        sp_fail(err, "ConfigError", "listen: unix socket path too long: %s", path);
+        return NULL;
+    }
+    strcpy(sun.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(path); /* a stale socket from an earlier run */
+    }
+    struct evconnlistener *l =
+        evconnlistener_new_bind(s->px->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, 1024,
+                                (struct sockaddr *)&sun, (int)sizeof(sun));
+    if (l == NULL) {
+        sp_fail(err, "ConfigError", "listen: cannot bind unix:%s: %s", path, strerror(errno));
+    }
+    return l;
+}
+
+static struct evconnlistener *listen_tcp(struct server *s, const char *addr, struct sp_err *err) {
+    char host[256];
+    const char *port;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - addr - 1) >= sizeof(host)) {
+            sp_fail(err, "ConfigError", "listen: \"%s\" is not [v6addr]:port", addr);
+            return NULL;
+        }
+        memcpy(host, addr + 1, (size_t)(close - addr - 1));
+        host[close - addr - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
+            sp_fail(err, "ConfigError", "listen: \"%s\" is not host:port", addr);
+            return NULL;
+        }
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port = colon + 1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        sp_fail(err, "ConfigError", "listen: %s: %s", addr, gai_strerror(rc));
+        return NULL;
+    }
+    struct evconnlistener *l = evconnlistener_new_bind(
+        s->px->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+        res->ai_addr, (int)res->ai_addrlen);
+    if (l == NULL) {
+        sp_fail(err, "ConfigError", "listen: cannot bind %s: %s", addr, strerror(errno));
+    }
+    freeaddrinfo(res);
+    return l;
+}
+
+struct server *server_new(struct proxy *px, struct sp_err *err) {
+    struct server *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    s->px = px;
+    LIST_INIT(&s->conns);
+    const struct config *cfg = px->cfg;
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const char *a = cfg->listen[i];
+        struct evconnlistener *l;
+        if (strncmp(a, "unix:", 5) == 0) {
+            l = listen_unix(s, a + 5, err);
+            if (l != NULL) {
+                s->unix_paths[s->n_listeners] = strdup(a + 5);
+            }
+        } else {
+            l = listen_tcp(s, a, err);
+        }
+        if (l == NULL) {
+            server_free(s);
+            return NULL;
+        }
+        s->listeners[s->n_listeners++] = l;
+        log_event(LOG_INFO, "listening", "address", a, NULL);
+    }
+    return s;
+}
+
+void server_stop_listening(struct server *s) {
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listeners[i] != NULL) {
+            evconnlistener_free(s->listeners[i]);
+            s->listeners[i] = NULL;
+        }
+        if (s->unix_paths[i] != NULL) {
+            unlink(s->unix_paths[i]);
+            free(s->unix_paths[i]);
+            s->unix_paths[i] = NULL;
+        }
+    }
+    /* Idle keep-alive connections would only wait; close them now. Busy ones
+     * close after their reply (px->draining). */
+    struct server_conn *c, *next;
+    for (c = LIST_FIRST(&s->conns); c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
+        if (c->state == S_IDLE) {
+            conn_free(c);
+        }
+    }
+}
+
+void server_free(struct server *s) {
+    if (s == NULL) {
+        return;
+    }
+    server_stop_listening(s);
+    struct server_conn *c;
+    while ((c = LIST_FIRST(&s->conns)) != NULL) {
+        conn_free(c);
+    }
+    free(s);
+}
+
+void server_abort_busy(struct server *s) {
+    struct server_conn *c, *next;
+    for (c = LIST_FIRST(&s->conns); c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
+        if (c->state == S_BUSY && c->req != NULL) {
+            struct req *r = c->req;
+            c->req = NULL;
+            request_abort(r);
+            c->keep_alive = 0;
+            request_reply_error(c, c->sr.request_id, c->sr.body_kind == BODY_FORM, 503,
+                                "ServiceUnavailable",
+                                "the proxy shut down before this call could finish", 0);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+/* throttle.h - token buckets with FIFO queues and a deadline.
+ *
+ * Each bucket has a rate (tokens per second) and a burst. A call takes
+ * `tokens` from each bucket named in its request in turn (an operation's
+ * own bucket, then the account's send-rate bucket, counted in recipients).
+ * A call without tokens waits in the bucket's FIFO queue; when the queue is
+ * full, or when the time it would wait passes max_wait_ms, it is refused at
+ * once with the wait it would have needed (for Retry-After).
+ *
+ * A call wanting more tokens than the burst waits for a full bucket and then
+ * takes all it asked for: the bucket goes negative, so the long-run rate is
+ * still the configured one.
+ *
+ * The bucket arithmetic takes `now` in monotonic microseconds and is pure
+ * (throttle_bucket_*), so tests drive it with an injected clock; struct
+ * throttle adds the queues and one libevent timer per bucket. */
+#ifndef SP_THROTTLE_H
+#define SP_THROTTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "signer/check.h"
+
+struct event_base;
+struct event;
+struct throttle_ticket;
+
+/* Monotonic clock in microseconds; injectable for tests. */
+typedef uint64_t (*throttle_clock_fn)(void);
+uint64_t throttle_monotonic_us(void);
+
+struct throttle_bucket {
+    char name[64];
+    double rate;  /* tokens per second; <= 0 means unlimited */
+    double burst; /* capacity */
+    double tokens;
+    uint64_t last_us;
+    /* queue */
+    TAILQ_HEAD(, throttle_ticket) queue;
+    size_t queued;
+    double queued_tokens;
+    struct event *timer;
+    struct throttle *owner;
+};
+
+/* Pure arithmetic. */
+void throttle_bucket_init(struct throttle_bucket *b, const char *name, double rate, double burst,
+                          uint64_t now);
+void throttle_bucket_refill(struct throttle_bucket *b, uint64_t now);
+/* Microseconds until `tokens` more could be served after everything queued
+ * (0 = now). */
+uint64_t throttle_bucket_wait_us(struct throttle_bucket *b, double tokens, uint64_t now);
+/* Takes tokens if available now (and nothing is queued); 1 taken, 0 not. */
+int throttle_bucket_try_take(struct throttle_bucket *b, double tokens, uint64_t now);
+void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst, uint64_t now);
+
+/* Called when every stage granted its tokens. Never called after cancel. */
+typedef void (*throttle_granted_fn)(void *arg);
+
+#define THROTTLE_MAX_STAGES 2
+
+struct throttle_ticket {
+    struct throttle_bucket *stages[THROTTLE_MAX_STAGES];
+    double tokens[THROTTLE_MAX_STAGES];
+    int n_stages;
+    int stage;            /* stage being waited on */
+    uint64_t deadline_us; /* absolute monotonic */
+    throttle_granted_fn cb;
+    void *arg;
+    int queued;
+    TAILQ_ENTRY(throttle_ticket) link;
+};
+
+struct throttle {
+    struct event_base *base;
+    throttle_clock_fn now;
+    size_t max_queue;
+    uint64_t max_wait_us;
+    uint64_t waits_total, rejected_total; /* metrics */
+};
+
+struct throttle *throttle_new(struct event_base *base, throttle_clock_fn clock, size_t max_queue,
+                              uint64_t max_wait_us);
+void throttle_free(struct throttle *t);
+void throttle_set_limits(struct throttle *t, size_t max_queue, uint64_t max_wait_us);
+
+/* A bucket owned by t (the caller keeps the pointer; freed with
+ * throttle_bucket_free before throttle_free). */
+struct throttle_bucket *throttle_bucket_new(struct throttle *t, const char *name, double rate,
+                                            double burst);
+/* Frees a bucket; only when nothing waits in its queue. */
+void throttle_bucket_free(struct throttle_bucket *b);
+
+enum throttle_result { THROTTLE_GRANTED = 0, THROTTLE_QUEUED = 1, THROTTLE_REFUSED = 2 };
+
+/* Starts a ticket (caller-owned memory, filled by throttle_ticket_add).
+ * GRANTED: all tokens taken now, cb not called. QUEUED: cb runs later from
+ * the event loop. REFUSED: nothing taken; *retry_after_us says when trying
+ * again could succeed. */
+void throttle_ticket_init(struct throttle_ticket *tk, throttle_granted_fn cb, void *arg);
+void throttle_ticket_add(struct throttle_ticket *tk, struct throttle_bucket *b, double tokens);
+enum throttle_result throttle_acquire(struct throttle *t, struct throttle_ticket *tk,
+                                      uint64_t *retry_after_us);
+/* Gives a queued ticket's place back (client gone, drain). Safe on a ticket
+ * that is not queued. */
+void throttle_cancel(struct throttle_ticket *tk);
+
+#endif

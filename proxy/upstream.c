@@ -1,0 +1,583 @@
+/* upstream.c - HTTP/1.1 keep-alive client to SES (see upstream.h).
+ *
+ * A connection moves CONNECTING -> (request written) -> HEAD -> BODY ->
+ * IDLE (back in the pool) or closed. One timer per connection is re-aimed
+ * at each phase (h2o's http1client): the connect timeout while connecting,
+ * the request deadline while a request is out, the idle limit in the pool.
+ * Completion is always reported through a deferred event so that a caller
+ * is never re-entered from inside upstream_send(). */
+#include "proxy/upstream.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "proxy/config.h"
+#include "proxy/http1.h"
+#include "proxy/log.h"
+#include "proxy/throttle.h"
+
+const char upstream_err_connect[] = "cannot connect to the upstream";
+const char upstream_err_connect_timeout[] = "connecting to the upstream timed out";
+const char upstream_err_timeout[] = "the upstream did not answer in time";
+const char upstream_err_tls[] = "TLS handshake with the upstream failed (certificate or protocol)";
+const char upstream_err_reset[] = "the upstream closed the connection before the response ended";
+const char upstream_err_protocol[] = "the upstream sent a malformed HTTP response";
+const char upstream_err_too_large[] = "the upstream response is too large";
+
+/* Responses from SES are small; this only stops a broken peer. */
+#define MAX_RESPONSE_HEAD 65536
+#define MAX_RESPONSE_BODY (64u << 20)
+/* Below the idle limits of AWS's load balancers, so a pooled connection is
+ * not usually closed under us just as we reuse it. */
+#define IDLE_KEEP_MS 20000
+
+int upstream_error_status(const char *error) {
+    if (error == upstream_err_timeout || error == upstream_err_connect_timeout) {
+        return 504;
+    }
+    return 502;
+}
+
+const char *upstream_error_code(const char *error) {
+    return upstream_error_status(error) == 504 ? "GatewayTimeout" : "BadGateway";
+}
+
+enum conn_state { C_CONNECTING, C_HEAD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_TRAILER,
+                  C_IDLE, C_DONE };
+
+struct upstream_conn {
+    struct upstream *u;
+    struct bufferevent *bev;
+    struct event *timer;
+    struct event *done_ev; /* deferred completion */
+    enum conn_state state;
+    int connected;
+    int keep_alive;
+    int close_delimited;
+    uint64_t body_left; /* Content-Length or current chunk */
+    struct upstream_req *req;
+    LIST_ENTRY(upstream_conn) link;
+};
+
+LIST_HEAD(conn_list, upstream_conn);
+
+struct upstream {
+    struct event_base *base;
+    struct evdns_base *dns;
+    SSL_CTX *ssl_ctx; /* NULL for plain http */
+    char *host;
+    int port;
+    char host_header[300];
+    int connect_timeout_ms;
+    int timeout_ms;
+    size_t max_idle;
+    struct conn_list idle;
+    struct conn_list busy;
+    size_t n_idle, n_busy;
+};
+
+static void conn_free(struct upstream_conn *c);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_done(evutil_socket_t fd, short what, void *arg);
+
+static void arm_ms(struct upstream_conn *c, int ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+static SSL_CTX *make_ssl_ctx(const struct config *cfg, struct sp_err *err) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        sp_fail(err, "InternalError", "SSL_CTX_new failed");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = cfg->upstream.ca_file != NULL
+                 ? SSL_CTX_load_verify_locations(ctx, cfg->upstream.ca_file, NULL)
+                 : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        sp_fail(err, "ConfigError", "cannot load CA certificates%s%s",
+                cfg->upstream.ca_file ? " from " : "",
+                cfg->upstream.ca_file ? cfg->upstream.ca_file : "");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return ctx;
+}
+
+struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
+                              const struct config *cfg, struct sp_err *err) {
+    struct upstream *u = calloc(1, sizeof(*u));
+    if (u == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    u->base = base;
+    u->dns = dns;
+    u->host = strdup(cfg->endpoint_host);
+    u->port = cfg->endpoint_port;
+    u->connect_timeout_ms = cfg->upstream.connect_timeout_ms;
+    u->timeout_ms = cfg->upstream.timeout_ms;
+    u->max_idle = (size_t)cfg->upstream.max_idle_connections;
+    LIST_INIT(&u->idle);
+    LIST_INIT(&u->busy);
+    int default_port = cfg->endpoint_tls ? 443 : 80;
+    int v6 = strchr(u->host, ':') != NULL;
+    if (u->port == default_port) {
+        snprintf(u->host_header, sizeof(u->host_header), v6 ? "[%s]" : "%s", u->host);
+    } else {
+        snprintf(u->host_header, sizeof(u->host_header), v6 ? "[%s]:%d" : "%s:%d", u->host,
+                 u->port);
+    }
+    if (cfg->endpoint_tls && (u->ssl_ctx = make_ssl_ctx(cfg, err)) == NULL) {
+        free(u->host);
+        free(u);
+        return NULL;
+    }
+    if (u->host == NULL) {
+        upstream_free(u);
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    return u;
+}
+
+void upstream_free(struct upstream *u) {
+    if (u == NULL) {
+        return;
+    }
+    struct upstream_conn *c;
+    while ((c = LIST_FIRST(&u->idle)) != NULL) {
+        conn_free(c);
+    }
+    while ((c = LIST_FIRST(&u->busy)) != NULL) {
+        if (c->req != NULL) {
+            struct upstream_req *r = c->req;
+            c->req = NULL;
+            evbuffer_free(r->body);
+            free(r);
+        }
+        conn_free(c);
+    }
+    SSL_CTX_free(u->ssl_ctx);
+    free(u->host);
+    free(u);
+}
+
+const char *upstream_host_header(const struct upstream *u) { return u->host_header; }
+
+size_t upstream_idle_count(const struct upstream *u) { return u->n_idle; }
+size_t upstream_busy_count(const struct upstream *u) { return u->n_busy; }
+
+static void conn_unlink(struct upstream_conn *c) {
+    if (c->state == C_IDLE) {
+        c->u->n_idle--;
+    } else {
+        c->u->n_busy--;
+    }
+    LIST_REMOVE(c, link);
+}
+
+static void conn_free(struct upstream_conn *c) {
+    conn_unlink(c);
+    if (c->bev != NULL) {
+        /* For TLS this sends close_notify when it can; the socket closes
+         * with the bufferevent (BEV_OPT_CLOSE_ON_FREE). */
+        bufferevent_free(c->bev);
+    }
+    event_free(c->timer);
+    event_free(c->done_ev);
+    free(c);
+}
+
+static struct upstream_conn *conn_new(struct upstream *u) {
+    struct upstream_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->u = u;
+    c->timer = evtimer_new(u->base, on_timer, c);
+    c->done_ev = event_new(u->base, -1, 0, on_done, c);
+    if (u->ssl_ctx != NULL) {
+        SSL *ssl = SSL_new(u->ssl_ctx);
+        if (ssl != NULL) {
+            /* SNI and host name verification. */
+            SSL_set_tlsext_host_name(ssl, u->host);
+            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (SSL_set1_host(ssl, u->host) != 1) {
+                SSL_free(ssl);
+                ssl = NULL;
+            }
+        }
+        if (ssl != NULL) {
+            c->bev = bufferevent_openssl_socket_new(u->base, -1, ssl,
+                                                    BUFFEREVENT_SSL_CONNECTING,
+                                                    BEV_OPT_CLOSE_ON_FREE);
+            if (c->bev == NULL) {
+                SSL_free(ssl);
+            }
+        }
+    } else {
+        c->bev = bufferevent_socket_new(u->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    c->state = C_CONNECTING;
+    LIST_INSERT_HEAD(&u->busy, c, link);
+    u->n_busy++;
+    if (c->bev == NULL || c->timer == NULL || c->done_ev == NULL) {
+        conn_free(c);
+        return NULL;
+    }
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    arm_ms(c, u->connect_timeout_ms);
+    if (bufferevent_socket_connect_hostname(c->bev, u->dns, AF_UNSPEC, u->host, u->port) < 0) {
+        /* Reported through the deferred completion like any failure. */
+        c->state = C_DONE;
+    }
+    return c;
+}
+
+/* Ends the current exchange with an error or a complete response; the
+ * callback runs from on_done. */
+static void complete(struct upstream_conn *c, const char *error) {
+    struct upstream_req *r = c->req;
+    if (r == NULL) {
+        conn_free(c);
+        return;
+    }
+    r->error = error;
+    r->done_us = throttle_monotonic_us();
+    if (error != NULL) {
+        c->keep_alive = 0;
+    }
+    c->state = C_DONE;
+    evtimer_del(c->timer);
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    event_active(c->done_ev, 0, 0);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct upstream_conn *c = arg;
+    struct upstream *u = c->u;
+    struct upstream_req *r = c->req;
+    c->req = NULL;
+    if (r != NULL && r->error == NULL && c->keep_alive && u->n_idle < u->max_idle &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+        conn_unlink(c);
+        c->state = C_IDLE;
+        LIST_INSERT_HEAD(&u->idle, c, link);
+        u->n_idle++;
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        arm_ms(c, IDLE_KEEP_MS);
+    } else {
+        conn_free(c);
+    }
+    if (r != NULL) {
+        r->conn = NULL;
+        r->cb(r, r->arg);
+        evbuffer_free(r->body);
+        free(r);
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct upstream_conn *c = arg;
+    if (c->state == C_IDLE) {
+        conn_free(c);
+        return;
+    }
+    complete(c, c->connected ? upstream_err_timeout : upstream_err_connect_timeout);
+}
+
+static void on_write(struct bufferevent *bev, void *arg) {
+    struct upstream_conn *c = arg;
+    if (c->req != NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        c->req->written = 1;
+    }
+}
+
+static int parse_head(struct upstream_conn *c, struct evbuffer *in) {
+    struct upstream_req *r = c->req;
+    size_t avail = evbuffer_get_length(in);
+    size_t look = avail < MAX_RESPONSE_HEAD ? avail : MAX_RESPONSE_HEAD;
+    const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+    struct http1_head h;
+    const char *why = NULL;
+    long n = http1_parse_response(buf, look, &h, &why);
+    if (n == HTTP1_INCOMPLETE) {
+        if (avail >= MAX_RESPONSE_HEAD) {
+            complete(c, upstream_err_protocol);
+            return -1;
+        }
+        return 0;
+    }
+    if (n < 0) {
+        complete(c, upstream_err_protocol);
+        return -1;
+    }
+    if (h.status >= 100 && h.status < 200) { /* interim response: skip it */
+        evbuffer_drain(in, (size_t)n);
+        return 1;
+    }
+    r->status = h.status;
+    r->got_head = 1;
+    const struct http1_header *rid = http1_find(&h, "x-amzn-requestid");
+    if (rid != NULL && rid->value_len < sizeof(r->amzn_request_id)) {
+        memcpy(r->amzn_request_id, rid->value, rid->value_len);
+        r->amzn_request_id[rid->value_len] = '\0';
+    }
+    c->keep_alive = h.keep_alive;
+    if (h.chunked) {
+        c->state = C_CHUNK_SIZE;
+    } else if (h.has_content_length) {
+        if (h.content_length > MAX_RESPONSE_BODY) {
+            complete(c, upstream_err_too_large);
+            return -1;
+        }
+        c->body_left = h.content_length;
+        c->state = C_BODY;
+    } else if (h.status == 204 || h.status == 304) {
+        c->body_left = 0;
+        c->state = C_BODY;
+    } else {
+        c->close_delimited = 1;
+        c->keep_alive = 0;
+        c->state = C_BODY;
+    }
+    evbuffer_drain(in, (size_t)n);
+    return 1;
+}
+
+/* Moves what it can of the body; returns 1 when the response is complete. */
+static int read_body(struct upstream_conn *c, struct evbuffer *in) {
+    struct upstream_req *r = c->req;
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        if (c->state == C_BODY) {
+            if (c->close_delimited) {
+                evbuffer_remove_buffer(in, r->body, avail);
+                if (evbuffer_get_length(r->body) > MAX_RESPONSE_BODY) {
+                    complete(c, upstream_err_too_large);
+                    return -1;
+                }
+                return 0;
+            }
+            size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
+            evbuffer_remove_buffer(in, r->body, take);
+            c->body_left -= take;
+            return c->body_left == 0;
+        }
+        if (c->state == C_CHUNK_SIZE) {
+            size_t look = avail < 1100 ? avail : 1100;
+            const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+            uint64_t size;
+            long n = http1_parse_chunk_size(buf, look, &size);
+            if (n == 0) {
+                return 0;
+            }
+            if (n < 0 || evbuffer_get_length(r->body) + size > MAX_RESPONSE_BODY) {
+                complete(c, n < 0 ? upstream_err_protocol : upstream_err_too_large);
+                return -1;
+            }
+            evbuffer_drain(in, (size_t)n);
+            c->body_left = size;
+            c->state = size == 0 ? C_CHUNK_TRAILER : C_CHUNK_DATA;
+        } else if (c->state == C_CHUNK_DATA) {
+            if (c->body_left > 0) {
+                size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
+                evbuffer_remove_buffer(in, r->body, take);
+                c->body_left -= take;
+                if (c->body_left > 0) {
+                    return 0;
+                }
+                avail = evbuffer_get_length(in);
+            }
+            if (avail < 2) {
+                return 0;
+            }
+            char crlf[2];
+            evbuffer_remove(in, crlf, 2);
+            if (crlf[0] != '\r' || crlf[1] != '\n') {
+                complete(c, upstream_err_protocol);
+                return -1;
+            }
+            c->state = C_CHUNK_SIZE;
+        } else if (c->state == C_CHUNK_TRAILER) {
+            /* Trailer fields until an empty line. */
+            size_t len;
+            char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+            if (line == NULL) {
+                if (avail > MAX_RESPONSE_HEAD) {
+                    complete(c, upstream_err_protocol);
+                    return -1;
+                }
+                return 0;
+            }
+            free(line);
+            if (len == 0) {
+                return 1;
+            }
+        } else {
+            return 0;
+        }
+    }
+}
+
+static void on_read(struct bufferevent *bev, void *arg) {
+    struct upstream_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    if (c->state == C_IDLE || c->req == NULL) {
+        /* Bytes on an idle connection: the peer is confused; drop it. */
+        if (c->state == C_IDLE) {
+            conn_free(c);
+        } else {
+            evbuffer_drain(in, evbuffer_get_length(in));
+        }
+        return;
+    }
+    if (c->req->first_byte_us == 0) {
+        c->req->first_byte_us = throttle_monotonic_us();
+    }
+    while (c->state == C_HEAD) {
+        int rc = parse_head(c, in);
+        if (rc <= 0) {
+            return;
+        }
+    }
+    if (c->state == C_DONE) {
+        return;
+    }
+    if (read_body(c, in) == 1) {
+        complete(c, NULL);
+    }
+}
+
+static const char *tls_failure(struct upstream_conn *c) {
+    unsigned long e;
+    int tls = 0;
+    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+        tls = 1;
+        if (log_enabled(LOG_DEBUG)) {
+            char buf[256];
+            ERR_error_string_n(e, buf, sizeof(buf));
+            log_event(LOG_DEBUG, "upstream TLS error", "error", buf, NULL);
+        }
+    }
+    return tls ? upstream_err_tls : NULL;
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg) {
+    (void)bev;
+    struct upstream_conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        c->connected = 1;
+        if (c->state == C_CONNECTING) {
+            c->state = C_HEAD;
+            if (c->req != NULL) {
+                uint64_t spent = (throttle_monotonic_us() - c->req->started_us) / 1000;
+                int left = c->u->timeout_ms - (int)spent;
+                arm_ms(c, left > 1 ? left : 1);
+            }
+        }
+        return;
+    }
+    if (c->state == C_IDLE) {
+        conn_free(c);
+        return;
+    }
+    if (c->state == C_DONE) {
+        return;
+    }
+    const char *tls = c->u->ssl_ctx != NULL ? tls_failure(c) : NULL;
+    if (what & BEV_EVENT_EOF) {
+        if (c->state == C_BODY && c->close_delimited) {
+            evbuffer_remove_buffer(bufferevent_get_input(c->bev), c->req->body,
+                                   evbuffer_get_length(bufferevent_get_input(c->bev)));
+            complete(c, NULL);
+            return;
+        }
+        complete(c, c->connected ? (tls ? tls : upstream_err_reset) : upstream_err_connect);
+        return;
+    }
+    if (!c->connected) {
+        complete(c, tls != NULL ? tls : upstream_err_connect);
+    } else {
+        complete(c, tls != NULL ? tls : upstream_err_reset);
+    }
+}
+
+struct upstream_req *upstream_send(struct upstream *u, struct evbuffer *request,
+                                   upstream_done_fn cb, void *arg) {
+    struct upstream_req *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->body = evbuffer_new();
+    if (r->body == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->u = u;
+    r->cb = cb;
+    r->arg = arg;
+    r->started_us = throttle_monotonic_us();
+    struct upstream_conn *c = LIST_FIRST(&u->idle);
+    if (c != NULL) {
+        conn_unlink(c);
+        LIST_INSERT_HEAD(&u->busy, c, link);
+        u->n_busy++;
+        c->state = C_HEAD;
+        r->reused = 1;
+        r->conn = c;
+        arm_ms(c, u->timeout_ms);
+    } else {
+        c = conn_new(u);
+        if (c == NULL) {
+            evbuffer_free(r->body);
+            free(r);
+            return NULL;
+        }
+    }
+    c->req = r;
+    c->keep_alive = 0;
+    c->close_delimited = 0;
+    c->body_left = 0;
+    r->conn = c;
+    if (c->state == C_DONE) { /* connect could not even start */
+        complete(c, upstream_err_connect);
+        return r;
+    }
+    if (bufferevent_write_buffer(c->bev, request) < 0) {
+        complete(c, upstream_err_connect);
+    }
+    return r;
+}
+
+void upstream_cancel(struct upstream_req *r) {
+    struct upstream_conn *c = r->conn;
+    if (c != NULL) {
+        c->req = NULL;
+        conn_free(c);
+    }
+    evbuffer_free(r->body);
+    free(r);
+}

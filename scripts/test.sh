@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. the normal build with -Werror: unit, fuzz-corpus replay and integration tests;
+#   2. the same suite built with ASan+UBSan (no recovery);
+#   3. the libFuzzer targets, briefly (FUZZ_SECONDS each, default 20);
+#   4. the unit tests under valgrind memcheck;
+#   5. clang-format over the C sources.
+# Stops at the first failing stage and exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+jobs=$(nproc)
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+stage "build (-Werror)"
+cmake -S . -B build -DWERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+stage "tests"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+stage "build with ASan+UBSan"
+cmake -S . -B build-asan -DWERROR=ON -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+stage "tests under ASan+UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
+
+stage "fuzz targets (libFuzzer, ${FUZZ_SECONDS:-20} s each)"
+CC=clang cmake -S . -B build-fuzz -DFUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$jobs"
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}" build-fuzz
+
+stage "unit tests under valgrind"
+(cd build && ctest -L unit -T memcheck --output-on-failure >/tmp/ses-proxy-memcheck.log 2>&1) || {
+  cat /tmp/ses-proxy-memcheck.log; exit 1; }
+if grep -q "Defects:" /tmp/ses-proxy-memcheck.log; then
+  grep -A20 "Defects:" /tmp/ses-proxy-memcheck.log
+  for f in build/Testing/Temporary/MemoryChecker.*.log; do
+    [ -s "$f" ] && { echo "== $f"; cat "$f"; }
+  done
+  exit 1
+fi
+echo "valgrind: no defects"
+
+stage "clang-format"
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find signer api proxy tests -name '*.[ch]')
+clang-format --dry-run --Werror $files
+echo "clang-format: clean"
+
+stage "all tests passed"

@@ -1,0 +1,563 @@
+/* xmljson_test.c - unit tests for api/xmljson: SES XML to boto3-shaped JSON,
+ * refusals (BadGateway), streaming in chunks, and the XML error document.
+ * The exhaustive comparison with botocore is tests/integ/test_xmljson_oracle.py;
+ * these pin the documented examples and the limits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/model.h"
+#include "api/xmljson.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (cond) {                                                                            \
+            passed++;                                                                          \
+        } else {                                                                               \
+            failed++;                                                                          \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);           \
+        }                                                                                      \
+    } while (0)
+
+#define NS "xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\""
+
+static const struct model_op *op_named(const char *name) {
+    const struct model_op *op = model_find_op(&model_ses, name, strlen(name));
+    if (op == NULL) {
+        fprintf(stderr, "no operation %s\n", name);
+        exit(2);
+    }
+    return op;
+}
+
+/* Parses xml in one go for op (NULL = error only); returns the JSON or NULL,
+ * with err filled. */
+static json_t *parse(const char *opname, const char *xml, size_t len, int *is_error,
+                     struct sp_err *err) {
+    json_t *out = NULL;
+    int e = -1;
+    sp_err_clear(err);
+    const struct model_op *op = opname != NULL ? op_named(opname) : NULL;
+    if (xmljson_parse(&model_ses, op, xml, len, &out, &e, err) < 0) {
+        return NULL;
+    }
+    if (is_error != NULL) {
+        *is_error = e;
+    }
+    return out;
+}
+
+/* Feeds xml to a new parser in pieces of `step` bytes (0 = pseudo-random
+ * sizes 1..13) and finishes it. */
+static json_t *parse_chunked(const char *opname, const char *xml, size_t step, int *is_error,
+                             struct sp_err *err) {
+    struct xmljson *x = xmljson_new(&model_ses, opname != NULL ? op_named(opname) : NULL);
+    json_t *out = NULL;
+    size_t len = strlen(xml), off = 0;
+    unsigned seed = 7;
+    sp_err_clear(err);
+    if (x == NULL) {
+        return NULL;
+    }
+    while (off < len) {
+        seed = seed * 1103515245u + 12345u;
+        size_t n = step != 0 ? step : 1 + (seed >> 16) % 13;
+        if (n > len - off) {
+            n = len - off;
+        }
+        if (xmljson_feed(x, xml + off, n, 0, err) < 0) {
+            xmljson_free(x);
+            return NULL;
+        }
+        off += n;
+    }
+    if (xmljson_feed(x, NULL, 0, 1, err) < 0 || xmljson_finish(x, &out, is_error, err) < 0) {
+        out = NULL;
+    }
+    xmljson_free(x);
+    return out;
+}
+
+/* The JSON for xml equals `want` (JSON text), types included. */
+static int gives(const char *opname, const char *xml, const char *want) {
+    struct sp_err err;
+    int is_error = -1;
+    json_t *got = parse(opname, xml, strlen(xml), &is_error, &err);
+    json_t *exp = json_loads(want, 0, NULL);
+    int ok = got != NULL && exp != NULL && json_equal(got, exp) && is_error == 0;
+    if (!ok) {
+        char *s = got != NULL ? json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+        fprintf(stderr, "  %s: got %s (%s)\n  want %s\n", opname, s != NULL ? s : "NULL",
+                err.msg, want);
+        free(s);
+    }
+    json_decref(got);
+    json_decref(exp);
+    return ok;
+}
+
+/* xml is refused with BadGateway and a message containing `why`. */
+static int refused(const char *opname, const char *xml, size_t len, const char *why) {
+    struct sp_err err;
+    json_t *got = parse(opname, xml, len, NULL, &err);
+    int ok = got == NULL && err.code != NULL && strcmp(err.code, "BadGateway") == 0 &&
+             strstr(err.msg, why) != NULL;
+    if (!ok) {
+        fprintf(stderr, "  %s: expected BadGateway '%s', got %s: %s\n", opname, why,
+                err.code != NULL ? err.code : "success", err.msg);
+    }
+    json_decref(got);
+    return ok;
+}
+
+/* ---- the documented examples ------------------------------------------- */
+
+static const char SET_MAIL_FROM[] =
+    "<SetIdentityMailFromDomainResponse " NS ">\n"
+    "  <SetIdentityMailFromDomainResult/>\n"
+    "  <ResponseMetadata>\n"
+    "    <RequestId>9662c15b-c469-11e1-99d1-797d6ecd6414</RequestId>\n"
+    "  </ResponseMetadata>\n"
+    "</SetIdentityMailFromDomainResponse>\n";
+
+static const char SEND_QUOTA[] =
+    "<GetSendQuotaResponse " NS ">\n"
+    "  <GetSendQuotaResult><Max24HourSend>200.0</Max24HourSend><MaxSendRate>1.0</MaxSendRate>"
+    "<SentLast24Hours>0.0</SentLast24Hours></GetSendQuotaResult>\n"
+    "  <ResponseMetadata><RequestId>273021c6-c866-11e0-b926-699e21c3af9e</RequestId>"
+    "</ResponseMetadata>\n"
+    "</GetSendQuotaResponse>";
+
+static const char VERIFICATION_ATTRS[] =
+    "<GetIdentityVerificationAttributesResponse " NS ">\n"
+    "  <GetIdentityVerificationAttributesResult>\n"
+    "    <VerificationAttributes>\n"
+    "      <entry>\n"
+    "        <key>domain.example.com</key>\n"
+    "        <value>\n"
+    "          <VerificationStatus>Pending</VerificationStatus>\n"
+    "          <VerificationToken>QTKknzFg2J4ygwa+XvHAxUl1hyHoY0gVfZdfjIedHZ0=</VerificationToken>\n"
+    "        </value>\n"
+    "      </entry>\n"
+    "      <entry><key>user@example.com</key><value><VerificationStatus>Success"
+    "</VerificationStatus></value></entry>\n"
+    "    </VerificationAttributes>\n"
+    "  </GetIdentityVerificationAttributesResult>\n"
+    "  <ResponseMetadata><RequestId>r-map</RequestId></ResponseMetadata>\n"
+    "</GetIdentityVerificationAttributesResponse>";
+
+static const char LIST_IDENTITIES[] =
+    "<ListIdentitiesResponse " NS ">\n"
+    "  <ListIdentitiesResult>\n"
+    "    <Identities>\n"
+    "      <member>example.com</member>\n"
+    "      <member>user@example.com</member>\n"
+    "      <member>j\xc3\xb6rg&amp;co@&#x1F4E7;.example</member>\n"
+    "    </Identities>\n"
+    "    <NextToken><![CDATA[tok<en>&]]></NextToken>\n"
+    "  </ListIdentitiesResult>\n"
+    "  <ResponseMetadata><RequestId>r-list</RequestId></ResponseMetadata>\n"
+    "</ListIdentitiesResponse>";
+
+static const char SEND_STATISTICS[] =
+    "<GetSendStatisticsResponse " NS ">\n"
+    "  <GetSendStatisticsResult>\n"
+    "    <SendDataPoints>\n"
+    "      <member>\n"
+    "        <DeliveryAttempts>8</DeliveryAttempts>\n"
+    "        <Timestamp>2011-08-03T19:23:00Z</Timestamp>\n"
+    "        <Rejects>0</Rejects><Bounces>0</Bounces><Complaints>0</Complaints>\n"
+    "      </member>\n"
+    "      <member>\n"
+    "        <DeliveryAttempts>9223372036854775807</DeliveryAttempts>\n"
+    "        <Timestamp>2024-05-01T12:34:56.789Z</Timestamp>\n"
+    "        <Rejects>-9223372036854775808</Rejects><Bounces> 3 </Bounces>\n"
+    "      </member>\n"
+    "    </SendDataPoints>\n"
+    "  </GetSendStatisticsResult>\n"
+    "  <ResponseMetadata><RequestId>r-stats</RequestId></ResponseMetadata>\n"
+    "</GetSendStatisticsResponse>";
+
+static const char ERROR_DOC[] =
+    "<ErrorResponse " NS ">\n"
+    "  <Error>\n"
+    "    <Type>Sender</Type>\n"
+    "    <Code>MessageRejected</Code>\n"
+    "    <Message>Email address is not verified. &lt;a@b&gt; &amp; more</Message>\n"
+    "  </Error>\n"
+    "  <RequestId>e0abcdfa-c866-11e0-b6d0-273d09173b49</RequestId>\n"
+    "</ErrorResponse>";
+
+static void test_success_shapes(void) {
+    CHECK(gives("SetIdentityMailFromDomain", SET_MAIL_FROM,
+                "{\"ResponseMetadata\":{\"RequestId\":\"9662c15b-c469-11e1-99d1-797d6ecd6414\"}}"));
+    CHECK(gives("GetSendQuota", SEND_QUOTA,
+                "{\"Max24HourSend\":200.0,\"MaxSendRate\":1.0,\"SentLast24Hours\":0.0,"
+                "\"ResponseMetadata\":{\"RequestId\":\"273021c6-c866-11e0-b926-699e21c3af9e\"}}"));
+    CHECK(gives("GetIdentityVerificationAttributes", VERIFICATION_ATTRS,
+                "{\"VerificationAttributes\":{\"domain.example.com\":{\"VerificationStatus\":"
+                "\"Pending\",\"VerificationToken\":\"QTKknzFg2J4ygwa+XvHAxUl1hyHoY0gVfZdfjIedHZ0=\"},"
+                "\"user@example.com\":{\"VerificationStatus\":\"Success\"}},"
+                "\"ResponseMetadata\":{\"RequestId\":\"r-map\"}}"));
+    CHECK(gives("list_identities", LIST_IDENTITIES,
+                "{\"Identities\":[\"example.com\",\"user@example.com\","
+                "\"j\xc3\xb6rg&co@\xf0\x9f\x93\xa7.example\"],\"NextToken\":\"tok<en>&\","
+                "\"ResponseMetadata\":{\"RequestId\":\"r-list\"}}"));
+    /* timestamps exactly as sent; longs as integers, to the int64 limits */
+    CHECK(gives("GetSendStatistics", SEND_STATISTICS,
+                "{\"SendDataPoints\":[{\"DeliveryAttempts\":8,\"Timestamp\":"
+                "\"2011-08-03T19:23:00Z\",\"Rejects\":0,\"Bounces\":0,\"Complaints\":0},"
+                "{\"DeliveryAttempts\":9223372036854775807,\"Timestamp\":"
+                "\"2024-05-01T12:34:56.789Z\",\"Rejects\":-9223372036854775808,\"Bounces\":3}],"
+                "\"ResponseMetadata\":{\"RequestId\":\"r-stats\"}}"));
+}
+
+static void test_empty_and_odd_elements(void) {
+    /* an empty list is [], an empty string "", an empty map {} */
+    CHECK(gives("ListIdentities",
+                "<ListIdentitiesResponse " NS "><ListIdentitiesResult><Identities/>"
+                "<NextToken></NextToken></ListIdentitiesResult><ResponseMetadata>"
+                "<RequestId>r</RequestId></ResponseMetadata></ListIdentitiesResponse>",
+                "{\"Identities\":[],\"NextToken\":\"\",\"ResponseMetadata\":{\"RequestId\":\"r\"}}"));
+    CHECK(gives("GetIdentityPolicies",
+                "<GetIdentityPoliciesResponse><GetIdentityPoliciesResult><Policies/>"
+                "</GetIdentityPoliciesResult></GetIdentityPoliciesResponse>",
+                "{\"Policies\":{},\"ResponseMetadata\":{}}"));
+    /* booleans: only "true" is true (botocore); unknown elements ignored */
+    CHECK(gives("GetAccountSendingEnabled",
+                "<GetAccountSendingEnabledResponse><New><Enabled>true</Enabled></New>"
+                "<GetAccountSendingEnabledResult><Enabled>True</Enabled><More/>"
+                "</GetAccountSendingEnabledResult></GetAccountSendingEnabledResponse>",
+                "{\"Enabled\":false,\"ResponseMetadata\":{}}"));
+    CHECK(gives("GetAccountSendingEnabled",
+                "<GetAccountSendingEnabledResponse><GetAccountSendingEnabledResult>"
+                "<Enabled>true</Enabled><Enabled>false</Enabled>"
+                "</GetAccountSendingEnabledResult></GetAccountSendingEnabledResponse>",
+                "{\"Enabled\":true,\"ResponseMetadata\":{}}"));
+    /* an op without output shape; a text-less RequestId is null (ET's None) */
+    CHECK(gives("VerifyEmailAddress",
+                "<VerifyEmailAddressResponse " NS "><ResponseMetadata><RequestId/>"
+                "</ResponseMetadata></VerifyEmailAddressResponse>",
+                "{\"ResponseMetadata\":{\"RequestId\":null}}"));
+    /* a scalar's text stops at its first child; prefixes are stripped */
+    CHECK(gives("VerifyDomainIdentity",
+                "<s:VerifyDomainIdentityResponse xmlns:s=\"urn:x\"><s:VerifyDomainIdentityResult>"
+                "<s:VerificationToken>ab<i>x</i>cd</s:VerificationToken>"
+                "</s:VerifyDomainIdentityResult></s:VerifyDomainIdentityResponse>",
+                "{\"VerificationToken\":\"ab\",\"ResponseMetadata\":{}}"));
+}
+
+static void test_error_document(void) {
+    struct sp_err err;
+    int is_error = 0;
+    json_t *got = parse("SendEmail", ERROR_DOC, strlen(ERROR_DOC), &is_error, &err);
+    json_t *want = json_loads("{\"Error\":{\"Type\":\"Sender\",\"Code\":\"MessageRejected\","
+                              "\"Message\":\"Email address is not verified. <a@b> & more\"},"
+                              "\"ResponseMetadata\":{\"RequestId\":"
+                              "\"e0abcdfa-c866-11e0-b6d0-273d09173b49\"}}",
+                              0, NULL);
+    CHECK(got != NULL && json_equal(got, want) && is_error == 1);
+    json_decref(got);
+    /* the same with no operation at all */
+    got = parse(NULL, ERROR_DOC, strlen(ERROR_DOC), &is_error, &err);
+    CHECK(got != NULL && json_equal(got, want) && is_error == 1);
+    json_decref(got);
+    json_decref(want);
+    /* keys only when sent; empty leaves are null, as in botocore */
+    const char *sparse = "<ErrorResponse><Error><Code>Throttling</Code><Message/></Error>"
+                         "</ErrorResponse>";
+    got = parse(NULL, sparse, strlen(sparse), &is_error, &err);
+    want = json_loads("{\"Error\":{\"Code\":\"Throttling\",\"Message\":null},"
+                      "\"ResponseMetadata\":{}}",
+                      0, NULL);
+    CHECK(got != NULL && json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+}
+
+/* ---- refusals ---------------------------------------------------------- */
+
+static void test_refusals(void) {
+    static const char truncated[] = "<GetSendQuotaResponse><GetSendQuotaResult><Max24HourSend>2";
+    CHECK(refused("GetSendQuota", "", 0, "not well-formed"));
+    CHECK(refused("GetSendQuota", truncated, strlen(truncated), "not well-formed"));
+    static const char mismatched[] = "<GetSendQuotaResponse><b></GetSendQuotaResponse></b>";
+    CHECK(refused("GetSendQuota", mismatched, strlen(mismatched), "mismatched tag"));
+    CHECK(refused("GetSendQuota", "\x00\x01", 2, "not well-formed"));
+    CHECK(refused("GetSendQuota", "<GetSendQuotaResponse>\xff</GetSendQuotaResponse>", 46,
+                  "not well-formed"));
+    CHECK(refused("GetSendQuota", SEND_QUOTA, strlen(SEND_QUOTA) - 3, "not well-formed"));
+    CHECK(refused("GetSendQuota", LIST_IDENTITIES, strlen(LIST_IDENTITIES), "root element"));
+    CHECK(refused(NULL, SEND_QUOTA, strlen(SEND_QUOTA), "root element"));
+    CHECK(refused("GetSendQuota", "<GetSendQuotaResponse/>", 23, "no <GetSendQuotaResult>"));
+    static const char nan[] = "<GetSendQuotaResponse><GetSendQuotaResult><MaxSendRate>nan"
+                              "</MaxSendRate></GetSendQuotaResult></GetSendQuotaResponse>";
+    CHECK(refused("GetSendQuota", nan, strlen(nan), "MaxSendRate"));
+    static const char hex[] = "<GetSendQuotaResponse><GetSendQuotaResult><MaxSendRate>0x10"
+                              "</MaxSendRate></GetSendQuotaResult></GetSendQuotaResponse>";
+    CHECK(refused("GetSendQuota", hex, strlen(hex), "MaxSendRate"));
+    static const char huge[] = "<GetSendQuotaResponse><GetSendQuotaResult><MaxSendRate>1e999"
+                               "</MaxSendRate></GetSendQuotaResult></GetSendQuotaResponse>";
+    CHECK(refused("GetSendQuota", huge, strlen(huge), "MaxSendRate"));
+    static const char over[] = "<GetSendStatisticsResponse><GetSendStatisticsResult>"
+                               "<SendDataPoints><member><Bounces>9223372036854775808</Bounces>"
+                               "</member></SendDataPoints></GetSendStatisticsResult>"
+                               "</GetSendStatisticsResponse>";
+    CHECK(refused("GetSendStatistics", over, strlen(over), "Bounces"));
+    static const char empty_long[] = "<GetSendStatisticsResponse><GetSendStatisticsResult>"
+                                     "<SendDataPoints><member><Bounces/></member>"
+                                     "</SendDataPoints></GetSendStatisticsResult>"
+                                     "</GetSendStatisticsResponse>";
+    CHECK(refused("GetSendStatistics", empty_long, strlen(empty_long), "Bounces"));
+    static const char no_value[] = "<GetIdentityPoliciesResponse><GetIdentityPoliciesResult>"
+                                   "<Policies><entry><key>k</key></entry></Policies>"
+                                   "</GetIdentityPoliciesResult></GetIdentityPoliciesResponse>";
+    CHECK(refused("GetIdentityPolicies", no_value, strlen(no_value), "without a value"));
+    static const char bad_tag[] = "<GetIdentityPoliciesResponse><GetIdentityPoliciesResult>"
+                                  "<Policies><entry><key>k</key><v>x</v></entry></Policies>"
+                                  "</GetIdentityPoliciesResult></GetIdentityPoliciesResponse>";
+    CHECK(refused("GetIdentityPolicies", bad_tag, strlen(bad_tag), "map entry"));
+}
+
+static void test_dtd_and_entities(void) {
+    static const char doctype[] = "<!DOCTYPE GetSendQuotaResponse><GetSendQuotaResponse>"
+                                  "<GetSendQuotaResult/></GetSendQuotaResponse>";
+    CHECK(refused("GetSendQuota", doctype, strlen(doctype), "DOCTYPE"));
+    static const char lol[] =
+        "<?xml version=\"1.0\"?>\n"
+        "<!DOCTYPE lolz [\n"
+        " <!ENTITY lol \"lol\">\n"
+        " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+        " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+        " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+        " <!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+        "]>\n"
+        "<ErrorResponse><Error><Message>&lol9;</Message></Error></ErrorResponse>";
+    CHECK(refused(NULL, lol, strlen(lol), "DOCTYPE"));
+    static const char ext[] = "<!DOCTYPE r SYSTEM \"file:///etc/passwd\"><ErrorResponse/>";
+    CHECK(refused(NULL, ext, strlen(ext), "DOCTYPE"));
+    /* an entity nobody declared is simply not well-formed */
+    static const char undeclared[] = "<ErrorResponse>&xxe;</ErrorResponse>";
+    CHECK(refused(NULL, undeclared, strlen(undeclared), "not well-formed"));
+}
+
+/* Root + result wrapper + n unknown elements nested inside. */
+static char *nested(size_t n) {
+    const char *head = "<GetSendQuotaResponse><GetSendQuotaResult>";
+    const char *tail = "</GetSendQuotaResult></GetSendQuotaResponse>";
+    char *s = malloc(strlen(head) + strlen(tail) + n * 7 + 1);
+    char *p = s;
+    p += sprintf(p, "%s", head);
+    for (size_t i = 0; i < n; i++) {
+        p += sprintf(p, "<a>");
+    }
+    for (size_t i = 0; i < n; i++) {
+        p += sprintf(p, "</a>");
+    }
+    sprintf(p, "%s", tail);
+    return s;
+}
+
+static void test_limits(void) {
+    /* XMLJSON_MAX_DEPTH counts the root: 2 + 62 fits, 2 + 63 does not */
+    char *ok = nested(XMLJSON_MAX_DEPTH - 2);
+    char *deep = nested(XMLJSON_MAX_DEPTH - 1);
+    char *very = nested(100000);
+    CHECK(gives("GetSendQuota", ok, "{\"ResponseMetadata\":{}}"));
+    CHECK(refused("GetSendQuota", deep, strlen(deep), "deeper"));
+    CHECK(refused("GetSendQuota", very, strlen(very), "deeper"));
+    free(ok);
+    free(deep);
+    free(very);
+
+    /* text over XMLJSON_MAX_TEXT */
+    const char *head = "<ListIdentitiesResponse><ListIdentitiesResult><NextToken>";
+    const char *tail = "</NextToken></ListIdentitiesResult></ListIdentitiesResponse>";
+    size_t n = XMLJSON_MAX_TEXT + 1;
+    char *big = malloc(strlen(head) + n + strlen(tail) + 1);
+    strcpy(big, head);
+    memset(big + strlen(head), 'x', n);
+    strcpy(big + strlen(head) + n, tail);
+    CHECK(refused("ListIdentities", big, strlen(big), "bytes of text"));
+    /* ... and just under it is fine */
+    memmove(big + strlen(head) + n - 2, tail, strlen(tail) + 1);
+    struct sp_err err;
+    json_t *got = parse("ListIdentities", big, strlen(big), NULL, &err);
+    CHECK(got != NULL &&
+          strlen(json_string_value(json_object_get(got, "NextToken"))) == XMLJSON_MAX_TEXT - 1);
+    json_decref(got);
+    free(big);
+
+    /* more than XMLJSON_MAX_ELEMENTS elements, even skipped ones */
+    const char *h2 = "<GetSendQuotaResponse><GetSendQuotaResult>";
+    const char *t2 = "</GetSendQuotaResult></GetSendQuotaResponse>";
+    size_t count = XMLJSON_MAX_ELEMENTS;
+    char *many = malloc(strlen(h2) + count * 4 + strlen(t2) + 1);
+    char *p = many + sprintf(many, "%s", h2);
+    for (size_t i = 0; i < count; i++) {
+        memcpy(p, "<a/>", 4);
+        p += 4;
+    }
+    strcpy(p, t2);
+    CHECK(refused("GetSendQuota", many, strlen(many), "elements"));
+    free(many);
+}
+
+/* ---- streaming ---------------------------------------------------------- */
+
+static void test_chunked_equals_one_shot(void) {
+    static const struct {
+        const char *op, *xml;
+    } docs[] = {
+        {"SetIdentityMailFromDomain", SET_MAIL_FROM},
+        {"GetSendQuota", SEND_QUOTA},
+        {"GetIdentityVerificationAttributes", VERIFICATION_ATTRS},
+        {"ListIdentities", LIST_IDENTITIES},
+        {"GetSendStatistics", SEND_STATISTICS},
+        {"SendEmail", ERROR_DOC},
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        struct sp_err err;
+        int e1 = -1, e2 = -1, e3 = -1;
+        json_t *one = parse(docs[i].op, docs[i].xml, strlen(docs[i].xml), &e1, &err);
+        json_t *bytewise = parse_chunked(docs[i].op, docs[i].xml, 1, &e2, &err);
+        json_t *ragged = parse_chunked(docs[i].op, docs[i].xml, 0, &e3, &err);
+        CHECK(one != NULL && json_equal(one, bytewise) && json_equal(one, ragged));
+        CHECK(e1 == e2 && e2 == e3);
+        json_decref(one);
+        json_decref(bytewise);
+        json_decref(ragged);
+    }
+    /* a failure byte by byte is the same failure */
+    struct sp_err err;
+    CHECK(parse_chunked("GetSendQuota", "<GetSendQuotaResponse><x></y>", 1, NULL, &err) == NULL &&
+          strcmp(err.code, "BadGateway") == 0);
+}
+
+static void test_call_sequence(void) {
+    struct sp_err err;
+    json_t *out = NULL;
+    int is_error = -1;
+    /* finish without a final feed makes one; a second finish is refused */
+    struct xmljson *x = xmljson_new(&model_ses, op_named("GetSendQuota"));
+    CHECK(xmljson_feed(x, SEND_QUOTA, strlen(SEND_QUOTA), 0, &err) == 0);
+    CHECK(xmljson_finish(x, &out, &is_error, &err) == 0 && out != NULL && is_error == 0);
+    json_decref(out);
+    CHECK(xmljson_finish(x, &out, &is_error, &err) < 0 && out == NULL);
+    xmljson_free(x);
+    /* feeding after the final chunk is refused */
+    x = xmljson_new(&model_ses, op_named("GetSendQuota"));
+    CHECK(xmljson_feed(x, SEND_QUOTA, strlen(SEND_QUOTA), 1, &err) == 0);
+    CHECK(xmljson_feed(x, "x", 1, 0, &err) < 0);
+    xmljson_free(x);
+    /* a failure sticks: later feeds and finish repeat it */
+    x = xmljson_new(&model_ses, op_named("GetSendQuota"));
+    CHECK(xmljson_feed(x, "<Nope>", 6, 0, &err) < 0 && strstr(err.msg, "root element"));
+    sp_err_clear(&err);
+    CHECK(xmljson_feed(x, "</Nope>", 7, 1, &err) < 0 && strstr(err.msg, "root element"));
+    sp_err_clear(&err);
+    CHECK(xmljson_finish(x, &out, &is_error, &err) < 0 && out == NULL &&
+          strcmp(err.code, "BadGateway") == 0);
+    xmljson_free(x);
+    /* freeing mid-document releases everything (checked under ASan/valgrind) */
+    x = xmljson_new(&model_ses, op_named("GetSendStatistics"));
+    CHECK(xmljson_feed(x, SEND_STATISTICS, strlen(SEND_STATISTICS) / 2, 0, &err) == 0);
+    xmljson_free(x);
+    xmljson_free(NULL);
+}
+
+/* ---- the error document we write ---------------------------------------- */
+
+struct buf {
+    char data[32768];
+    size_t len;
+    int calls, fail_after;
+};
+
+static int on_sink(void *ctx, const void *data, size_t len) {
+    struct buf *b = ctx;
+    if (b->fail_after > 0 && ++b->calls > b->fail_after) {
+        return -1;
+    }
+    if (b->len + len >= sizeof(b->data)) {
+        return -1;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static void test_write_error(void) {
+    struct buf b = {.len = 0};
+    CHECK(xmljson_write_error("Sender", "ValidationError", "a & b < c > d \"e\" 'f'", "req-1",
+                              on_sink, &b) == 0);
+    CHECK(strcmp(b.data, "<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\">"
+                         "<Error><Type>Sender</Type><Code>ValidationError</Code>"
+                         "<Message>a &amp; b &lt; c &gt; d &quot;e&quot; &apos;f&apos;</Message>"
+                         "</Error><RequestId>req-1</RequestId></ErrorResponse>") == 0);
+    /* it reads back as the same error, through our own parser */
+    struct sp_err err;
+    int is_error = 0;
+    json_t *got = parse(NULL, b.data, b.len, &is_error, &err);
+    CHECK(got != NULL && is_error == 1 &&
+          strcmp(json_string_value(json_object_get(json_object_get(got, "Error"), "Message")),
+                 "a & b < c > d \"e\" 'f'") == 0 &&
+          strcmp(json_string_value(
+                     json_object_get(json_object_get(got, "ResponseMetadata"), "RequestId")),
+                 "req-1") == 0);
+    json_decref(got);
+
+    /* NULL type is Sender, NULL fields are left out */
+    b.len = 0;
+    CHECK(xmljson_write_error(NULL, "Throttling", NULL, NULL, on_sink, &b) == 0);
+    CHECK(strcmp(b.data, "<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\">"
+                         "<Error><Type>Sender</Type><Code>Throttling</Code></Error>"
+                         "</ErrorResponse>") == 0);
+
+    /* bytes XML cannot carry become U+FFFD; CR survives as &#13; */
+    b.len = 0;
+    CHECK(xmljson_write_error("Receiver", "X", "ok\xc3\xa9|\xff|\x01|\xc0\xaf|\xed\xa0\x80|\r\n|\t",
+                              "r", on_sink, &b) == 0);
+    CHECK(strstr(b.data, "<Message>ok\xc3\xa9|\xef\xbf\xbd|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|&#13;\n|\t</Message>") != NULL);
+    got = parse(NULL, b.data, b.len, &is_error, &err);
+    CHECK(got != NULL);
+    json_decref(got);
+
+    /* a long message goes out in a few calls and still round-trips */
+    char msg[3000];
+    for (size_t i = 0; i < sizeof(msg) - 1; i++) {
+        msg[i] = "a<&>'\""[i % 6];
+    }
+    msg[sizeof(msg) - 1] = '\0';
+    struct buf big = {.len = 0, .fail_after = 100};
+    CHECK(xmljson_write_error("Sender", "C", msg, "r", on_sink, &big) == 0);
+    CHECK(big.calls < 40); /* batched, not a call per escape */
+    got = parse(NULL, big.data, big.len, &is_error, &err);
+    CHECK(got != NULL && strcmp(json_string_value(json_object_get(
+                                    json_object_get(got, "Error"), "Message")),
+                                msg) == 0);
+    json_decref(got);
+
+    /* a failing sink is reported */
+    struct buf bad = {.len = 0, .fail_after = 1};
+    CHECK(xmljson_write_error("Sender", "C", msg, "r", on_sink, &bad) < 0);
+    CHECK(xmljson_write_error("Sender", "C", "m", "r", NULL, NULL) < 0);
+}
+
+int main(void) {
+    test_success_shapes();
+    test_empty_and_odd_elements();
+    test_error_document();
+    test_refusals();
+    test_dtd_and_entities();
+    test_limits();
+    test_chunked_equals_one_shot();
+    test_call_sequence();
+    test_write_error();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
