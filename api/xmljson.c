@@ -59,15 +59,15 @@ enum entry_role {
 
 struct frame {
     enum frame_kind kind;
-    enum entry_role role;  /* child of F_ENTRY: which half it is */
-    int has_child;         /* a child element started: scalars stop collecting text,
-                            * F_GENERIC turns into an object */
-    int32_t shape;         /* model shape index, -1 when none */
+    enum entry_role role;              /* child of F_ENTRY: which half it is */
+    int has_child;                     /* a child element started: scalars stop collecting text,
+                                        * F_GENERIC turns into an object */
+    int32_t shape;                     /* model shape index, -1 when none */
     const struct model_member *member; /* child of a structure: its member */
-    json_t *value;         /* owned: the object or array being built */
-    json_t *target;        /* borrowed: where a flattened list item or a map entry goes */
-    json_t *key, *val;     /* F_ENTRY, owned */
-    char *name;            /* F_TEXT, F_GENERIC: owned copy of the element's local name */
+    json_t *value;                     /* owned: the object or array being built */
+    json_t *target;    /* borrowed: where a flattened list item or a map entry goes */
+    json_t *key, *val; /* F_ENTRY, owned */
+    char *name;        /* F_TEXT, F_GENERIC: owned copy of the element's local name */
 };
 
 struct xmljson {
@@ -82,9 +82,9 @@ struct xmljson {
      * NUL-terminated. */
     char *text;
     size_t text_len, text_cap;
-    size_t text_total;  /* character data kept so far, against XMLJSON_MAX_TEXT */
-    size_t n_elements;  /* against XMLJSON_MAX_ELEMENTS */
-    int failed;         /* err holds the failure; every later call repeats it */
+    size_t text_total; /* character data kept so far, against XMLJSON_MAX_TEXT */
+    size_t n_elements; /* against XMLJSON_MAX_ELEMENTS */
+    int failed;        /* err holds the failure; every later call repeats it */
     int final_fed;
     int finished;
     int is_error;
@@ -143,8 +143,8 @@ static const char *member_xml_name(const struct xmljson *x, const struct model_m
     return m->wire_name != NULL ? m->wire_name : m->name;
 }
 
-static const struct model_member *find_member(const struct xmljson *x,
-                                              const struct model_shape *s, const char *local) {
+static const struct model_member *find_member(const struct xmljson *x, const struct model_shape *s,
+                                              const char *local) {
     for (uint16_t i = 0; i < s->n_members; i++) {
         if (strcmp(member_xml_name(x, &s->members[i]), local) == 0) {
             return &s->members[i];
@@ -348,8 +348,8 @@ static void start_member(struct xmljson *x, struct frame *parent, const char *lo
                 return;
             }
         }
-        struct frame *f = ms->type == MODEL_LIST ? push_value(x, ms->members[0].shape)
-                                                 : push(x, F_ENTRY);
+        struct frame *f =
+            ms->type == MODEL_LIST ? push_value(x, ms->members[0].shape) : push(x, F_ENTRY);
         if (f != NULL) {
             f->member = m;
             f->target = have;
@@ -395,8 +395,8 @@ static void start_in_root(struct xmljson *x, struct frame *root, const char *loc
 }
 
 static void start_in_entry(struct xmljson *x, struct frame *entry, const char *local) {
-    const struct model_shape *map = shape_of(x, entry->member != NULL ? entry->member->shape
-                                                                      : (entry - 1)->shape);
+    const struct model_shape *map =
+        shape_of(x, entry->member != NULL ? entry->member->shape : (entry - 1)->shape);
     const struct model_member *k = &map->members[0], *v = &map->members[1];
     /* botocore: the key's locationName or "key", the value's or "value". */
     const char *kname = k->wire_name != NULL ? k->wire_name : "key";
@@ -925,9 +925,7 @@ static void w_put(struct writer *w, const char *s, size_t n) {
     w->len += n;
 }
 
-static void w_str(struct writer *w, const char *s) {
-    w_put(w, s, strlen(s));
-}
+static void w_str(struct writer *w, const char *s) { w_put(w, s, strlen(s)); }
 
 /* Length of the valid UTF-8 sequence at s (1-4) holding a character XML 1.0
  * allows, or 0. s is NUL-terminated, so reading continuation bytes stops at

@@ -21,7 +21,7 @@ static const char *const keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char key[32], out[300];
+    char key[64], out[300];
     struct sp_err err;
     size_t n;
     if (size < 2) {

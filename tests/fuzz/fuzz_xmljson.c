@@ -38,8 +38,8 @@ static int on_sink(void *ctx, const void *data, size_t len) {
     return 0;
 }
 
-static json_t *parse_in_chunks(const struct model_op *op, const char *body, size_t n,
-                               size_t cut1, size_t cut2, int *is_error) {
+static json_t *parse_in_chunks(const struct model_op *op, const char *body, size_t n, size_t cut1,
+                               size_t cut2, int *is_error) {
     struct sp_err err;
     json_t *out = NULL;
     struct xmljson *x = xmljson_new(&model_ses, op);
@@ -69,8 +69,8 @@ static void check_error_document(const struct model_op *op, const char *body, si
     memcpy(msg, body, n);
     msg[n] = '\0';
     struct growbuf b = {0};
-    if (xmljson_write_error(n % 2 ? "Receiver" : NULL, op->name, msg, "req-fuzz", on_sink,
-                            &b) < 0) {
+    if (xmljson_write_error(n % 2 ? "Receiver" : NULL, op->name, msg, "req-fuzz", on_sink, &b) <
+        0) {
         abort();
     }
     struct sp_err err;
@@ -82,8 +82,7 @@ static void check_error_document(const struct model_op *op, const char *body, si
     json_t *error = json_object_get(out, "Error");
     const char *code = json_string_value(json_object_get(error, "Code"));
     json_t *message = json_object_get(error, "Message");
-    if (code == NULL || strcmp(code, op->name) != 0 ||
-        (msg[0] == '\0') != json_is_null(message)) {
+    if (code == NULL || strcmp(code, op->name) != 0 || (msg[0] == '\0') != json_is_null(message)) {
         abort();
     }
     json_decref(out);

@@ -115,8 +115,7 @@ def start_proxy(request, proxy_bin, proxy_env, tmp_path):
         creds: the proxy's credentials (default: what `standin` expects, or
           `creds` when no stand-in is in use).
         creds_via: "env" (AWS_* variables), "config" (credentials.access_key_id
-          + secret_access_key_file; a session token still goes by env), or
-          "none".
+          + secret_access_key_file, long-term keys only), or "none".
         endpoint: AWS_ENDPOINT_URL_SES (default: the stand-in's URL).
         """
         if "standin" in request.fixturenames:
@@ -131,6 +130,8 @@ def start_proxy(request, proxy_bin, proxy_env, tmp_path):
         if creds_via == "env":
             env_creds = creds
         elif creds_via == "config":
+            if creds.token:
+                raise ValueError("the config file holds no session token")
             secret_file = workdir / "secret_access_key"
             secret_file.write_text(creds.secret_key)
             secret_file.chmod(0o600)
@@ -140,8 +141,6 @@ def start_proxy(request, proxy_bin, proxy_env, tmp_path):
         elif creds_via != "none":
             raise ValueError("creds_via: %r" % creds_via)
         e = proxy_env(env_creds, endpoint, region, **(env or {}))
-        if creds_via == "config" and creds.token:
-            e["AWS_SESSION_TOKEN"] = creds.token
         p = proxyproc.ProxyProcess(proxy_bin, workdir, cfg, e,
                                    extra_args=extra_args)
         p.check_exit = check_exit

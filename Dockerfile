@@ -1,0 +1,35 @@
+# ses-proxy container: build with the project's own scripts, run slim.
+#   docker build -t ses-proxy .
+#   docker run -p 8080:8080 -e AWS_REGION=eu-west-1 \
+#     -v /path/to/ses-proxy.json:/etc/ses-proxy/ses-proxy.json:ro ses-proxy
+
+FROM debian:12 AS build
+WORKDIR /src
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON \
+ && cmake --build build -j"$(nproc)" --target ses-proxy \
+ && strip build/ses-proxy
+
+FROM debian:12-slim
+# Only the shared libraries the binary links, and the CA certificates that
+# verify SES's TLS certificate.
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      ca-certificates libevent-2.1-7 libevent-openssl-2.1-7 libevent-extra-2.1-7 \
+      libssl3 libjansson4 libexpat1 libhiredis0.14 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin ses-proxy
+COPY --from=build /src/build/ses-proxy /usr/local/bin/ses-proxy
+# The image's default config listens on all interfaces (the container's
+# network namespace is the boundary) and allows the pod/task's private
+# ranges; mount your own at the same path to change it.
+COPY conf/container.json /etc/ses-proxy/ses-proxy.json
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/ses-proxy"]
+CMD ["--config", "/etc/ses-proxy/ses-proxy.json"]
