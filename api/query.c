@@ -35,10 +35,12 @@ struct ser {
 };
 
 /* RFC 3986 unreserved: botocore's quote(safe='-._~') leaves exactly these
- * (quote always keeps ASCII letters, digits and '_.-~'). */
+ * bytes bare (quote always keeps ASCII letters, digits and '_.-~'). One bit
+ * per byte value: 0-9 - . in the first word, A-Z _ a-z ~ in the second. */
+static const uint64_t unreserved[4] = {0x03ff600000000000ULL, 0x47fffffe87fffffeULL, 0, 0};
+
 static int is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (int)((unreserved[c >> 6] >> (c & 63)) & 1);
 }
 
 static const char hex_upper[] = "0123456789ABCDEF";
@@ -561,8 +563,12 @@ static int prefix_push(struct ser *s, const char *name, size_t len) {
 
 static int prefix_push_index(struct ser *s, size_t i) {
     char num[24];
-    int n = snprintf(num, sizeof(num), "%zu", i);
-    return prefix_push(s, num, (size_t)n);
+    size_t n = sizeof(num);
+    do {
+        num[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    return prefix_push(s, num + n, sizeof(num) - n);
 }
 
 /* One `&prefix=value` pair. */

@@ -173,16 +173,31 @@ static void path_append(struct vctx *v, const char *a, const char *b, size_t ble
     v->path[v->plen] = '\0';
 }
 
+/* Appends ".name" (or "name" at the top), cut like an echoed value. Called
+ * for every member of every call, so no snprintf here. */
 static void path_member(struct vctx *v, const char *name, size_t len) {
-    char key[ECHO_MAX + 4];
-    echo_text(name, len, key, sizeof(key));
-    path_append(v, v->plen > 0 ? "." : "", key, strlen(key));
+    const char *nul = memchr(name, '\0', len);
+    if (nul != NULL) {
+        len = (size_t)(nul - name);
+    }
+    if (len <= ECHO_MAX) {
+        path_append(v, v->plen > 0 ? "." : "", name, len);
+        return;
+    }
+    path_append(v, v->plen > 0 ? "." : "", name, utf8_cut(name, ECHO_MAX));
+    path_append(v, "", "...", 3);
 }
 
 static void path_index(struct vctx *v, size_t i) {
     char num[32];
-    int n = snprintf(num, sizeof(num), "[%zu]", i);
-    path_append(v, "", num, (size_t)n);
+    size_t n = sizeof(num);
+    num[--n] = ']';
+    do {
+        num[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    num[--n] = '[';
+    path_append(v, "", num + n, sizeof(num) - n);
 }
 
 /* botocore names map keys "Name (key: k)" and values "Name.k". */

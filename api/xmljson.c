@@ -762,7 +762,10 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
  * external is ever referenced. */
 static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
                                const XML_Char *pubid, int has_internal_subset) {
-    (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
     fail_parse(ud, "SES response has a DOCTYPE");
 }
 
@@ -770,8 +773,14 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
                                    const XML_Char *value, int value_len, const XML_Char *base,
                                    const XML_Char *sysid, const XML_Char *pubid,
                                    const XML_Char *notation) {
-    (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sysid;
-    (void)pubid, (void)notation;
+    (void)name;
+    (void)is_param;
+    (void)value;
+    (void)value_len;
+    (void)base;
+    (void)sysid;
+    (void)pubid;
+    (void)notation;
     fail_parse(ud, "SES response declares an entity");
 }
 

@@ -11,8 +11,9 @@
  * model, strings with entities decoded and CDATA kept. Two deliberate
  * differences from boto3: timestamps stay the ISO 8601 string SES sent (boto3
  * would give a datetime) and blobs stay the base64 text SES sent (boto3 would
- * decode them). Elements the model does not know are ignored, as botocore
- * ignores them, so a newer SES stays readable.
+ * decode them). Elements the model does not know are ignored wherever
+ * botocore ignores them (in structures, around the result), so a newer SES
+ * stays readable; like botocore, every child of a list element is an item.
  *
  * Ownership: struct xmljson is one heap object per response, owned by the
  * caller until xmljson_free(). The service and operation are borrowed (the

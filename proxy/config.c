@@ -719,27 +719,27 @@ static char *read_text(const char *path, struct sp_err *err) {
     return buf;
 }
 
-struct config *config_load(const char *path, struct sp_err *err) {
+/* Defaults, then text (NULL = none) parsed as the file called name, then the
+ * environment. text must be NUL-terminated; it is borrowed. */
+static struct config *load(const char *path, const char *name, char *text, struct sp_err *err) {
     struct config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
-    struct cctx c = {path != NULL ? path : "(defaults)", NULL, err};
+    struct cctx c = {name, text, err};
     json_t *root = NULL;
     if (set_defaults(cfg, err) < 0) {
         goto fail;
     }
     if (path != NULL) {
         cfg->path = strdup(path);
-        c.text = read_text(path, err);
-        if (c.text == NULL) {
-            goto fail;
-        }
+    }
+    if (text != NULL) {
         json_error_t jerr;
-        root = json_loads(c.text, JSON_REJECT_DUPLICATES, &jerr);
+        root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
         if (root == NULL) {
-            sp_fail(err, "ConfigError", "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+            sp_fail(err, "ConfigError", "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
             goto fail;
         }
         if (parse_root(&c, root, cfg) < 0) {
@@ -750,13 +750,42 @@ struct config *config_load(const char *path, struct sp_err *err) {
         goto fail;
     }
     json_decref(root);
-    free(c.text);
     return cfg;
 fail:
     json_decref(root);
-    free(c.text);
     config_unref(cfg);
     return NULL;
+}
+
+struct config *config_load(const char *path, struct sp_err *err) {
+    if (path == NULL) {
+        return load(NULL, "(defaults)", NULL, err);
+    }
+    char *text = read_text(path, err);
+    if (text == NULL) {
+        return NULL;
+    }
+    struct config *cfg = load(path, path, text, err);
+    free(text);
+    return cfg;
+}
+
+struct config *config_load_text(const char *text, size_t len, const char *name,
+                                struct sp_err *err) {
+    /* A NUL-terminated copy: the same text config_load would hand jansson
+     * (which stops at a NUL byte, as it does for a file). */
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    if (len > 0) {
+        memcpy(copy, text, len);
+    }
+    copy[len] = '\0';
+    struct config *cfg = load(NULL, name != NULL ? name : "(text)", copy, err);
+    free(copy);
+    return cfg;
 }
 
 int config_set_listen(struct config *cfg, char *const *listen, size_t n, struct sp_err *err) {

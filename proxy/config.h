@@ -101,6 +101,12 @@ struct config {
  * NULL with err naming file:line:key. */
 struct config *config_load(const char *path, struct sp_err *err);
 
+/* The same from text already in memory (len bytes, borrowed, need not be
+ * NUL-terminated; like a file, it ends at a NUL byte). name stands for the
+ * file in messages; the snapshot's path is NULL. For tests and fuzzing. */
+struct config *config_load_text(const char *text, size_t len, const char *name,
+                                struct sp_err *err);
+
 /* Replaces the listeners (command line --listen). */
 int config_set_listen(struct config *cfg, char *const *listen, size_t n, struct sp_err *err)
     SP_WARN_UNUSED;

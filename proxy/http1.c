@@ -286,9 +286,14 @@ const struct http1_header *http1_find(const struct http1_head *h, const char *na
 }
 
 long http1_parse_chunk_size(const char *buf, size_t len, uint64_t *size) {
+    /* A size line is never longer than 1 KiB; the limit holds whether the
+     * line arrives whole or in pieces. */
     const char *nl = memchr(buf, '\n', len);
     if (nl == NULL) {
-        return len > 1024 ? -1 : 0; /* a size line is never that long */
+        return len > 1024 ? -1 : 0;
+    }
+    if (nl - buf > 1024) {
+        return -1;
     }
     uint64_t v = 0;
     size_t i = 0, digits = 0;

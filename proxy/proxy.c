@@ -9,6 +9,7 @@
 #include "proxy/config.h"
 #include "proxy/creds.h"
 #include "proxy/log.h"
+#include "proxy/quota.h"
 #include "proxy/server.h"
 #include "proxy/throttle.h"
 #include "proxy/upstream.h"
@@ -33,8 +34,10 @@ static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_
             px->op_buckets[i] = b;
         }
     }
-    if (!cfg->throttle.send_rate_auto) {
-        double rate = cfg->throttle.send_rate;
+    /* "auto" starts at SES's sandbox rate until GetSendQuota answers
+     * (quota.c), then follows MaxSendRate. */
+    if (!cfg->throttle.send_rate_auto || px->send_bucket == NULL) {
+        double rate = cfg->throttle.send_rate_auto ? 1 : cfg->throttle.send_rate;
         if (px->send_bucket == NULL) {
             px->send_bucket = throttle_bucket_new(px->throttle, "send_rate", rate, rate);
             ENSURE_REF(px->send_bucket, err);
@@ -76,12 +79,6 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
     if (apply_throttle(px, cfg, err) < 0) {
         goto fail;
     }
-    if (cfg->throttle.send_rate_auto) {
-        log_event(LOG_WARN,
-                  "throttle.send_rate \"auto\" is not implemented yet: sending calls are not "
-                  "throttled by the account's send rate; set a number",
-                  NULL);
-    }
     struct sp_err cerr;
     sp_err_clear(&cerr);
     if (creds_store_load(px->creds, cfg, &cerr) < 0) {
@@ -94,6 +91,10 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
     }
     px->server = server_new(px, err);
     if (px->server == NULL) {
+        goto fail;
+    }
+    if (cfg->throttle.send_rate_auto && (px->quota = quota_start(px)) == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
         goto fail;
     }
     log_event(LOG_INFO, "ses-proxy started", "version", SP_VERSION, "region", cfg->region,
@@ -110,6 +111,7 @@ void proxy_free(struct proxy *px) {
         return;
     }
     server_free(px->server); /* aborts requests: frees tickets and upstream reqs */
+    quota_free(px->quota);
     upstream_free(px->upstream);
     if (px->op_buckets != NULL) {
         for (size_t i = 0; i < px->svc->n_ops; i++) {
@@ -132,6 +134,12 @@ int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
     if (apply_throttle(px, cfg, err) < 0) {
         config_unref(cfg);
         return -1;
+    }
+    if (cfg->throttle.send_rate_auto && px->quota == NULL) {
+        px->quota = quota_start(px);
+    } else if (!cfg->throttle.send_rate_auto && px->quota != NULL) {
+        quota_free(px->quota);
+        px->quota = NULL;
     }
     struct sp_err cerr;
     sp_err_clear(&cerr);

@@ -20,6 +20,7 @@ struct upstream;
 struct throttle;
 struct throttle_bucket;
 struct creds_store;
+struct quota;
 
 struct proxy_stats {
     uint64_t requests_total;
@@ -40,6 +41,7 @@ struct proxy {
     struct throttle_bucket **op_buckets; /* svc->n_ops entries, NULL = unthrottled */
     struct throttle_bucket *send_bucket; /* recipients per second, or NULL */
     struct creds_store *creds;
+    struct quota *quota; /* send_rate "auto", else NULL */
     struct sigv4_key_cache keys;
     struct proxy_stats stats;
     int draining;

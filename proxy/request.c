@@ -20,6 +20,7 @@
 
 #include "api/form.h"
 #include "api/query.h"
+#include "api/recipients.h"
 #include "api/validate.h"
 #include "api/xmljson.h"
 #include "proxy/config.h"
@@ -27,12 +28,12 @@
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/server.h"
+#include "proxy/sesreq.h"
 #include "proxy/throttle.h"
 #include "proxy/upstream.h"
 
 #define CT_JSON "application/json"
 #define CT_XML "text/xml"
-#define FORM_CT "application/x-www-form-urlencoded; charset=utf-8"
 
 enum phase { P_THROTTLE, P_UPSTREAM, P_BACKOFF, P_DONE };
 
@@ -195,62 +196,6 @@ void request_abort(struct req *r) {
 static void send_upstream(struct req *r);
 static void on_granted(void *arg);
 
-static int payload_hash(struct req *r, struct sp_err *err) {
-    struct sigv4_sha256 h;
-    GUARD(sigv4_sha256_init(&h, err));
-    int n = evbuffer_peek(r->form, -1, NULL, NULL, 0);
-    struct evbuffer_iovec stack[16];
-    struct evbuffer_iovec *v = n <= 16 ? stack : malloc(sizeof(*v) * (size_t)n);
-    if (v == NULL) {
-        sigv4_sha256_clear(&h);
-        return sp_fail(err, "InternalError", "out of memory");
-    }
-    evbuffer_peek(r->form, -1, NULL, v, n);
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        rc = sigv4_sha256_update(&h, v[i].iov_base, v[i].iov_len, err);
-    }
-    if (v != stack) {
-        free(v);
-    }
-    if (rc < 0) {
-        sigv4_sha256_clear(&h);
-        return -1;
-    }
-    return sigv4_sha256_final_hex(&h, r->payload_hash, err);
-}
-
-/* Signs and builds the whole upstream request into out. */
-static int build_request(struct req *r, const struct creds *c, struct evbuffer *out,
-                         struct sp_err *err) {
-    struct proxy *px = r->px;
-    const char *host = upstream_host_header(px->upstream);
-    if (r->payload_hash[0] == '\0') {
-        GUARD(payload_hash(r, err));
-    }
-    struct sigv4_header hdrs[2] = {
-        {"Host", 4, host, strlen(host)},
-        {"Content-Type", 12, FORM_CT, sizeof(FORM_CT) - 1},
-    };
-    struct sigv4_request sreq = {"POST", "/", 1, NULL, 0, hdrs, 2, r->payload_hash};
-    struct sigv4_params p = {r->cfg->region, px->svc->signing_name, time(NULL), 1, 0, 0};
-    struct sigv4_creds sc = {c->access_key_id, c->secret_access_key, c->session_token};
-    struct sigv4_signed s;
-    GUARD(sigv4_sign(&px->keys, &sc, &p, &sreq, &s, err));
-    evbuffer_add_printf(out,
-                        "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: " FORM_CT
-                        "\r\nContent-Length: %zu\r\nX-Amz-Date: %s\r\n",
-                        host, evbuffer_get_length(r->form), s.amz_date);
-    if (s.security_token != NULL) {
-        evbuffer_add_printf(out, "X-Amz-Security-Token: %s\r\n", s.security_token);
-    }
-    evbuffer_add_printf(out, "Authorization: %s\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n\r\n",
-                        s.authorization);
-    /* By reference: a 10 MB message is not copied for each attempt. */
-    evbuffer_add_buffer_reference(out, r->form);
-    return 0;
-}
-
 /* botocore "standard" retry: full jitter over base 2^(attempt-1) s, capped
  * at 20 s. */
 static void schedule_retry(struct req *r);
@@ -372,6 +317,15 @@ static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error
     return NULL;
 }
 
+static int is_throttling(json_t *doc) {
+    const char *code = json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(doc, "Error"), "Message"));
+    return code != NULL &&
+           (strcmp(code, "Throttling") == 0 || strcmp(code, "ThrottlingException") == 0) &&
+           (msg == NULL || strstr(msg, "Daily message quota exceeded") == NULL);
+}
+
 static int is_retryable_error(int status, json_t *doc) {
     if (status == 500 || status == 502 || status == 503 || status == 504) {
         return 1;
@@ -427,6 +381,15 @@ static void on_upstream(struct upstream_req *u, void *arg) {
     if (rid != NULL) {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", rid);
     }
+    if (is_error && is_throttling(doc)) {
+        /* SES said no although our bucket said yes: learn a lower rate. */
+        struct proxy *px = r->px;
+        uint64_t now = px->throttle->now();
+        throttle_bucket_penalize(px->op_buckets[r->op - px->svc->ops], now);
+        if (r->op->op_class == MODEL_OP_SEND) {
+            throttle_bucket_penalize(px->send_bucket, now);
+        }
+    }
     if (is_error && is_retryable_error(u->status, doc) && may_retry(r)) {
         json_decref(doc);
         schedule_retry(r);
@@ -458,7 +421,8 @@ static void send_upstream(struct req *r) {
     struct evbuffer *out = evbuffer_new();
     struct sp_err err;
     sp_err_clear(&err);
-    if (out == NULL || build_request(r, c, out, &err) < 0) {
+    if (out == NULL ||
+        sesreq_build(px, r->cfg->region, c, r->form, r->payload_hash, out, &err) < 0) {
         if (out != NULL) {
             evbuffer_free(out);
         }
@@ -489,11 +453,25 @@ static double count_destination(json_t *dest) {
            count_list(dest, "BccAddresses");
 }
 
+/* The header section of a raw message is at its start; 64 KiB of it is
+ * more than any real header section and bounds the work. */
+#define RAW_HEAD_MAX 65536
+
+static double recipients_raw_b64(const char *b64, size_t len) {
+    static unsigned char head[RAW_HEAD_MAX];
+    size_t n = recipients_b64_prefix(b64, len, head, sizeof(head));
+    return (double)recipients_count_message((const char *)head, n);
+}
+
 /* Recipients as SES counts them against the send rate. */
 static double recipients_json(const struct model_op *op, json_t *params) {
     double n = 0;
     if (strcmp(op->name, "SendRawEmail") == 0) {
         n = (double)json_array_size(json_object_get(params, "Destinations"));
+        json_t *data = json_object_get(json_object_get(params, "RawMessage"), "Data");
+        if (n == 0 && json_is_string(data)) {
+            n = recipients_raw_b64(json_string_value(data), json_string_length(data));
+        }
     } else if (strcmp(op->name, "SendBulkTemplatedEmail") == 0) {
         size_t i;
         json_t *d;
@@ -502,6 +480,58 @@ static double recipients_json(const struct model_op *op, json_t *params) {
         }
     } else {
         n = count_destination(json_object_get(params, "Destination"));
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* The same count from an SDK's form body: list entries that end in
+ * ".member.N" under To/Cc/BccAddresses (also inside bulk destinations) or
+ * Destinations (raw), else the raw message's own header fields. */
+static double recipients_form(const char *body, size_t len) {
+    static const char *const lists[] = {"ToAddresses.member.", "CcAddresses.member.",
+                                        "BccAddresses.member.", "Destinations.member."};
+    struct form_cursor cur;
+    struct form_pair pair;
+    double n = 0;
+    const char *raw = NULL;
+    size_t raw_len = 0;
+    form_cursor_init(&cur, body, len);
+    while (form_next(&cur, &pair) == 1) {
+        char key[256];
+        size_t klen;
+        struct sp_err e;
+        if (form_decode(pair.key, pair.key_len, key, sizeof(key), &klen, &e) < 0) {
+            continue;
+        }
+        if (strcmp(key, "RawMessage.Data") == 0) {
+            raw = pair.value;
+            raw_len = pair.value_len;
+            continue;
+        }
+        for (size_t i = 0; i < 4; i++) {
+            const char *hit = strstr(key, lists[i]);
+            /* Destinations.member.N counts only for raw mail (bulk's
+             * Destinations.member.N.Destination... entries have a dot after N). */
+            if (hit != NULL && strchr(hit + strlen(lists[i]), '.') == NULL) {
+                n += 1;
+                break;
+            }
+        }
+    }
+    if (n == 0 && raw != NULL) {
+        /* base64 in the form is percent-encoded only for '+', '/', '='. */
+        static char b64[RAW_HEAD_MAX * 4 / 3 + 8];
+        size_t m = 0;
+        for (size_t i = 0; i < raw_len && m < sizeof(b64); i++) {
+            if (raw[i] == '%' && i + 2 < raw_len) {
+                char hex[3] = {raw[i + 1], raw[i + 2], 0};
+                b64[m++] = (char)strtol(hex, NULL, 16);
+                i += 2;
+            } else {
+                b64[m++] = raw[i];
+            }
+        }
+        n = recipients_raw_b64(b64, m);
     }
     return n < 1 ? 1 : n;
 }
@@ -650,34 +680,7 @@ static struct req *start_form(struct req *r, struct server_request *sr) {
         req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
         return NULL;
     }
-    r->recipients = 1;
-    if (r->op->op_class == MODEL_OP_SEND) {
-        /* Count .member entries of recipient lists in the form. */
-        struct form_cursor cur;
-        struct form_pair pair;
-        double n = 0;
-        form_cursor_init(&cur, body, len);
-        while (form_next(&cur, &pair) == 1) {
-            static const char *const lists[] = {"ToAddresses.member.", "CcAddresses.member.",
-                                                "BccAddresses.member.", "Destinations.member."};
-            for (size_t i = 0; i < 4; i++) {
-                /* SendRawEmail: Destinations.member.N; bulk:
-                 * Destinations.member.N.Destination.ToAddresses.member.M */
-                const char *needle = lists[i];
-                char key[256];
-                size_t klen;
-                struct sp_err e2;
-                if (form_decode(pair.key, pair.key_len, key, sizeof(key), &klen, &e2) == 0 &&
-                    strstr(key, needle) != NULL) {
-                    const char *after = strstr(key, needle) + strlen(needle);
-                    if (strchr(after, '.') == NULL) {
-                        n += 1;
-                    }
-                }
-            }
-        }
-        r->recipients = n < 1 ? 1 : n;
-    }
+    r->recipients = r->op->op_class == MODEL_OP_SEND ? recipients_form(body, len) : 1;
     r->form = evbuffer_new();
     if (r->form == NULL) {
         req_fail(r, 500, "InternalError", "out of memory", 0);

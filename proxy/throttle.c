@@ -18,6 +18,7 @@ void throttle_bucket_init(struct throttle_bucket *b, const char *name, double ra
     memset(b, 0, sizeof(*b));
     snprintf(b->name, sizeof(b->name), "%s", name);
     b->rate = rate;
+    b->configured_rate = rate;
     b->burst = burst < 1 ? 1 : burst;
     b->tokens = b->burst;
     b->last_us = now;
@@ -28,10 +29,17 @@ void throttle_bucket_refill(struct throttle_bucket *b, uint64_t now) {
     if (now <= b->last_us) {
         return;
     }
+    double dt = (double)(now - b->last_us) / 1e6;
     if (b->rate > 0) {
-        b->tokens += b->rate * (double)(now - b->last_us) / 1e6;
+        b->tokens += b->rate * dt;
         if (b->tokens > b->burst) {
             b->tokens = b->burst;
+        }
+        if (b->rate < b->configured_rate) { /* recovering after a penalty */
+            b->rate += b->configured_rate * 0.05 * dt;
+            if (b->rate > b->configured_rate) {
+                b->rate = b->configured_rate;
+            }
         }
     }
     b->last_us = now;
@@ -72,9 +80,23 @@ void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double bur
                               uint64_t now) {
     throttle_bucket_refill(b, now);
     b->rate = rate;
+    b->configured_rate = rate;
     b->burst = burst < 1 ? 1 : burst;
     if (b->tokens > b->burst) {
         b->tokens = b->burst;
+    }
+}
+
+void throttle_bucket_penalize(struct throttle_bucket *b, uint64_t now) {
+    if (b == NULL || b->configured_rate <= 0) {
+        return;
+    }
+    throttle_bucket_refill(b, now);
+    double floor_rate = b->configured_rate * 0.1;
+    b->rate = b->rate * 0.5 < floor_rate ? floor_rate : b->rate * 0.5;
+    /* Nothing saved up either: the next call waits a full interval. */
+    if (b->tokens > 0) {
+        b->tokens = 0;
     }
 }
 

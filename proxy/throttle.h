@@ -33,7 +33,8 @@ uint64_t throttle_monotonic_us(void);
 
 struct throttle_bucket {
     char name[64];
-    double rate;  /* tokens per second; <= 0 means unlimited */
+    double rate;  /* tokens per second now; <= 0 means unlimited */
+    double configured_rate; /* what the config or GetSendQuota says */
     double burst; /* capacity */
     double tokens;
     uint64_t last_us;
@@ -55,6 +56,12 @@ uint64_t throttle_bucket_wait_us(struct throttle_bucket *b, double tokens, uint6
 /* Takes tokens if available now (and nothing is queued); 1 taken, 0 not. */
 int throttle_bucket_try_take(struct throttle_bucket *b, double tokens, uint64_t now);
 void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst, uint64_t now);
+/* SES answered Throttling although the bucket let the call through: the
+ * real limit is lower than configured (another client of the account, a
+ * lowered quota). Halve the rate (not below a tenth of the configured one);
+ * refills climb back to the configured rate at 5% of it per second, as
+ * botocore's adaptive mode backs off and recovers. */
+void throttle_bucket_penalize(struct throttle_bucket *b, uint64_t now);
 
 /* Called when every stage granted its tokens. Never called after cancel. */
 typedef void (*throttle_granted_fn)(void *arg);

@@ -98,7 +98,7 @@ static void arm_ms(struct upstream_conn *c, int ms) {
     evtimer_add(c->timer, &tv);
 }
 
-static SSL_CTX *make_ssl_ctx(const struct config *cfg, struct sp_err *err) {
+static SSL_CTX *make_ssl_ctx(const char *ca_file, struct sp_err *err) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
         sp_fail(err, "InternalError", "SSL_CTX_new failed");
@@ -106,13 +106,11 @@ static SSL_CTX *make_ssl_ctx(const struct config *cfg, struct sp_err *err) {
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = cfg->upstream.ca_file != NULL
-                 ? SSL_CTX_load_verify_locations(ctx, cfg->upstream.ca_file, NULL)
-                 : SSL_CTX_set_default_verify_paths(ctx);
+    int ok = ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+                             : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
-        sp_fail(err, "ConfigError", "cannot load CA certificates%s%s",
-                cfg->upstream.ca_file ? " from " : "",
-                cfg->upstream.ca_file ? cfg->upstream.ca_file : "");
+        sp_fail(err, "ConfigError", "cannot load CA certificates%s%s", ca_file ? " from " : "",
+                ca_file ? ca_file : "");
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -120,8 +118,8 @@ static SSL_CTX *make_ssl_ctx(const struct config *cfg, struct sp_err *err) {
     return ctx;
 }
 
-struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
-                              const struct config *cfg, struct sp_err *err) {
+struct upstream *upstream_new_endpoint(struct event_base *base, struct evdns_base *dns,
+                                       const struct upstream_endpoint *ep, struct sp_err *err) {
     struct upstream *u = calloc(1, sizeof(*u));
     if (u == NULL) {
         sp_fail(err, "InternalError", "out of memory");
@@ -129,14 +127,19 @@ struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
     }
     u->base = base;
     u->dns = dns;
-    u->host = strdup(cfg->endpoint_host);
-    u->port = cfg->endpoint_port;
-    u->connect_timeout_ms = cfg->upstream.connect_timeout_ms;
-    u->timeout_ms = cfg->upstream.timeout_ms;
-    u->max_idle = (size_t)cfg->upstream.max_idle_connections;
+    u->host = strdup(ep->host);
+    u->port = ep->port;
+    u->connect_timeout_ms = ep->connect_timeout_ms;
+    u->timeout_ms = ep->timeout_ms;
+    u->max_idle = ep->max_idle;
     LIST_INIT(&u->idle);
     LIST_INIT(&u->busy);
-    int default_port = cfg->endpoint_tls ? 443 : 80;
+    if (u->host == NULL) {
+        free(u);
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    int default_port = ep->tls ? 443 : 80;
     int v6 = strchr(u->host, ':') != NULL;
     if (u->port == default_port) {
         snprintf(u->host_header, sizeof(u->host_header), v6 ? "[%s]" : "%s", u->host);
@@ -144,17 +147,24 @@ struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
         snprintf(u->host_header, sizeof(u->host_header), v6 ? "[%s]:%d" : "%s:%d", u->host,
                  u->port);
     }
-    if (cfg->endpoint_tls && (u->ssl_ctx = make_ssl_ctx(cfg, err)) == NULL) {
+    if (ep->tls && (u->ssl_ctx = make_ssl_ctx(ep->ca_file, err)) == NULL) {
         free(u->host);
         free(u);
         return NULL;
     }
-    if (u->host == NULL) {
-        upstream_free(u);
-        sp_fail(err, "InternalError", "out of memory");
-        return NULL;
-    }
     return u;
+}
+
+struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
+                              const struct config *cfg, struct sp_err *err) {
+    struct upstream_endpoint ep = {cfg->endpoint_host,
+                                   cfg->endpoint_port,
+                                   cfg->endpoint_tls,
+                                   cfg->upstream.ca_file,
+                                   cfg->upstream.connect_timeout_ms,
+                                   cfg->upstream.timeout_ms,
+                                   (size_t)cfg->upstream.max_idle_connections};
+    return upstream_new_endpoint(base, dns, &ep, err);
 }
 
 void upstream_free(struct upstream *u) {

@@ -58,8 +58,23 @@ struct upstream_req {
 
 typedef void (*upstream_done_fn)(struct upstream_req *r, void *arg);
 
+/* The SES endpoint of cfg (endpoint_host/port/tls, upstream.* timeouts). */
 struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
                               const struct config *cfg, struct sp_err *err);
+
+/* Any other endpoint (STS, instance metadata, container credentials):
+ * tls = 1 verifies the peer against ca_file or the system CAs. */
+struct upstream_endpoint {
+    const char *host;
+    int port;
+    int tls;
+    const char *ca_file; /* NULL = system CAs */
+    int connect_timeout_ms;
+    int timeout_ms;
+    size_t max_idle;
+};
+struct upstream *upstream_new_endpoint(struct event_base *base, struct evdns_base *dns,
+                                       const struct upstream_endpoint *ep, struct sp_err *err);
 void upstream_free(struct upstream *u);
 
 /* The Host header value for requests to this endpoint ("host" or "host:port"). */

@@ -8,6 +8,7 @@ Drives $SP_BUILD_DIR/tests/xmljson_cli (tests/tools/xmljson_cli.c); skipped
 when SP_BUILD_DIR is not set. Run with /usr/bin/python3 -m pytest.
 """
 
+import json
 import os
 import subprocess
 
@@ -42,7 +43,6 @@ def run_cli(cli, op, body, chunk=None):
 
 def parse_with_cli(cli, op, body, chunk=None):
     """(json-or-None, is_error, stdout text) from the CLI."""
-    import json
     r = run_cli(cli, op, body, chunk)
     text = r.stdout.decode("utf-8", "replace")
     if r.returncode != 0:

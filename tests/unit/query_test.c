@@ -129,8 +129,8 @@ static const struct model_member input_members[] = {
 static const struct model_member attrs_members[] = {{"key", NULL, S_KEY, 1},
                                                     {"value", NULL, S_STR, 1}};
 static const struct model_member flatlist_members[] = {{"member", "Item", S_STR, 0}};
-static const struct model_member node_members[] = {{"Next", NULL, S_NODE, 0},
-                                                   {"Val", NULL, S_STR, 0}};
+static const struct model_member node_members[] = {
+    {"Next", NULL, S_NODE, 0}, {"Val", NULL, S_STR, 0}, {"Flat", NULL, S_FLATLIST, 0}};
 static const struct model_member names_members[] = {{"member", NULL, S_STR, 0}};
 static const struct model_member flatmap_members[] = {{"key", "K", S_KEY, 1},
                                                       {"value", "V", S_STR, 1}};
@@ -148,7 +148,7 @@ static const struct model_shape synth_shapes[S_COUNT] = {
     [S_ATTRS] = {"Attrs", MODEL_MAP, 0, 0, 1, 0, 2, NULL, NULL, 0, attrs_members, 2},
     [S_KEY] = {"Key", MODEL_STRING, 0, 1, 1, 1, 3, NULL, NULL, 0, NULL, 0},
     [S_FLATLIST] = {"FlatList", MODEL_LIST, 1, 0, 0, 0, 0, NULL, NULL, 0, flatlist_members, 1},
-    [S_NODE] = {"Node", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, node_members, 2},
+    [S_NODE] = {"Node", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, node_members, 3},
     [S_TSRFC] = {"TsRfc", MODEL_TIMESTAMP, 0, 0, 0, 0, 0, "rfc822", NULL, 0, NULL, 0},
     [S_TSUNIX] = {"TsUnix", MODEL_TIMESTAMP, 0, 0, 0, 0, 0, "unixTimestamp", NULL, 0, NULL, 0},
     [S_COLOR] = {"Color", MODEL_STRING, 0, 0, 0, 0, 0, NULL, colors, 2, NULL, 0},
@@ -273,6 +273,13 @@ static void test_synth_bodies(void) {
                "Action=Test&Version=2020-01-01&Str=s&Dbl=1e%2B16", __LINE__);
     check_body(&synth, "{\"Action\":\"Test\",\"Str\":\"s\",\"Dbl\":5}",
                "Action=Test&Version=2020-01-01&Str=s&Dbl=5", __LINE__);
+    /* A flattened list's locationName replaces the last name of the prefix. */
+    check_body(&synth,
+               "{\"Action\":\"Test\",\"Str\":\"s\",\"Node\":{\"Val\":\"v\",\"Flat\":[\"a\",\"b\"],"
+               "\"Next\":{\"Flat\":[]}}}",
+               "Action=Test&Version=2020-01-01&Str=s&Node.Val=v&Node.Item.1=a&Node.Item.2=b"
+               "&Node.Next.Flat=",
+               __LINE__);
     check_body(&synth, "{\"Action\":\"Test\",\"Str\":\"s\",\"Attrs\":{}}",
                "Action=Test&Version=2020-01-01&Str=s", __LINE__);
     check_body(&synth, "{\"Action\":\"no_input\"}", "Action=NoInput&Version=2020-01-01",

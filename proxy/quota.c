@@ -1,0 +1,149 @@
+/* quota.c - send rate from GetSendQuota (see quota.h). */
+#include "proxy/quota.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/xmljson.h"
+#include "proxy/config.h"
+#include "proxy/creds.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/sesreq.h"
+#include "proxy/throttle.h"
+#include "proxy/upstream.h"
+
+#define REFRESH_S 300
+#define BACKOFF_MAX_S 60
+
+struct quota {
+    struct proxy *px;
+    struct event *timer;
+    struct upstream_req *inflight;
+    struct evbuffer *form;
+    char hash[65];
+    int backoff_s;
+    double max_send_rate;
+};
+
+static void arm(struct quota *q, int seconds) {
+    struct timeval tv = {seconds, 0};
+    evtimer_add(q->timer, &tv);
+}
+
+static void failed(struct quota *q, const char *why) {
+    log_event(LOG_WARN, "GetSendQuota failed; keeping the current send rate", "error", why,
+              NULL);
+    q->backoff_s = q->backoff_s == 0 ? 1 : q->backoff_s * 2;
+    if (q->backoff_s > BACKOFF_MAX_S) {
+        q->backoff_s = BACKOFF_MAX_S;
+    }
+    arm(q, q->backoff_s);
+}
+
+static void on_answer(struct upstream_req *u, void *arg) {
+    struct quota *q = arg;
+    q->inflight = NULL;
+    if (u->error != NULL) {
+        failed(q, u->error);
+        return;
+    }
+    const struct model_op *op = model_find_op(q->px->svc, "GetSendQuota", 12);
+    size_t len = evbuffer_get_length(u->body);
+    const char *xml = (const char *)evbuffer_pullup(u->body, -1);
+    json_t *doc = NULL;
+    int is_error = 0;
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (xmljson_parse(q->px->svc, op, xml, len, &doc, &is_error, &err) < 0) {
+        failed(q, err.msg);
+        return;
+    }
+    json_t *rate = json_object_get(doc, "MaxSendRate");
+    if (is_error || u->status != 200 || !json_is_number(rate) || json_number_value(rate) <= 0) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"));
+        failed(q, code != NULL ? code : "no MaxSendRate in the answer");
+        json_decref(doc);
+        return;
+    }
+    double r = json_number_value(rate);
+    json_decref(doc);
+    if (r != q->max_send_rate) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%g", r);
+        log_event(LOG_INFO, "send rate from GetSendQuota", "max_send_rate", buf, NULL);
+    }
+    q->max_send_rate = r;
+    throttle_bucket_set_rate(q->px->send_bucket, r, r, q->px->throttle->now());
+    q->backoff_s = 0;
+    arm(q, REFRESH_S);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct quota *q = arg;
+    struct proxy *px = q->px;
+    const char *why = NULL;
+    struct creds *c = creds_store_current(px->creds, time(NULL), &why);
+    if (c == NULL) {
+        failed(q, why);
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (out == NULL || sesreq_build(px, px->cfg->region, c, q->form, q->hash, out, &err) < 0) {
+        if (out != NULL) {
+            evbuffer_free(out);
+        }
+        failed(q, err.code != NULL ? err.msg : "out of memory");
+        return;
+    }
+    q->inflight = upstream_send(px->upstream, out, on_answer, q);
+    evbuffer_free(out);
+    if (q->inflight == NULL) {
+        failed(q, "out of memory");
+    }
+}
+
+struct quota *quota_start(struct proxy *px) {
+    struct quota *q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        return NULL;
+    }
+    q->px = px;
+    q->timer = evtimer_new(px->base, on_timer, q);
+    q->form = evbuffer_new();
+    if (q->timer == NULL || q->form == NULL) {
+        quota_free(q);
+        return NULL;
+    }
+    evbuffer_add_printf(q->form, "Action=GetSendQuota&Version=%s", px->svc->api_version);
+    arm(q, 0);
+    return q;
+}
+
+void quota_free(struct quota *q) {
+    if (q == NULL) {
+        return;
+    }
+    if (q->inflight != NULL) {
+        upstream_cancel(q->inflight);
+    }
+    if (q->timer != NULL) {
+        event_free(q->timer);
+    }
+    if (q->form != NULL) {
+        evbuffer_free(q->form);
+    }
+    free(q);
+}
+
+double quota_max_send_rate(const struct quota *q) { return q != NULL ? q->max_send_rate : 0; }
