@@ -78,7 +78,7 @@ static int decode_named(const char *s, size_t len, char *out, size_t cap, size_t
     ENSURE(cap > 0, err, malformed, "form: no room to decode %s into", what);
     out[0] = '\0'; /* what a failure leaves */
     while (i < len) {
-        unsigned char b;
+        unsigned char b = 0;
         if (decode_byte(s, len, &i, &b, err) < 0) {
             out[0] = '\0';
             return -1;
@@ -107,7 +107,7 @@ static int decoded_match(const char *s, size_t len, const char *want, size_t wan
                          struct sp_err *err) {
     size_t i = 0, k = 0;
     while (i < len && k < want_len) {
-        unsigned char b;
+        unsigned char b = 0;
         GUARD(decode_byte(s, len, &i, &b, err));
         if (b != (unsigned char)want[k++]) {
             return 0;
@@ -131,7 +131,7 @@ int form_has_prefix(const char *s, size_t len, const char *prefix, size_t prefix
 static int check_slice(const char *s, size_t len, struct sp_err *err) {
     size_t i = 0;
     while (i < len) {
-        unsigned char b;
+        unsigned char b = 0;
         GUARD(decode_byte(s, len, &i, &b, err));
     }
     return 0;
@@ -141,8 +141,8 @@ int form_check(const char *body, size_t len, struct sp_err *err) {
     return check_slice(body, body != NULL ? len : 0, err);
 }
 
-int form_get(const char *body, size_t len, const char *key, char *out, size_t cap,
-             size_t *out_len, struct sp_err *err) {
+int form_get(const char *body, size_t len, const char *key, char *out, size_t cap, size_t *out_len,
+             struct sp_err *err) {
     struct form_cursor c;
     struct form_pair p;
     size_t key_len = strlen(key);

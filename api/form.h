@@ -66,7 +66,7 @@ int form_check(const char *body, size_t len, struct sp_err *err) SP_WARN_UNUSED;
  * out (NUL-terminated). Returns 1 found, 0 absent, -1 malformed or too long
  * (err filled, code "MalformedRequest"). Pairs after the first match are not
  * looked at; use form_check to vet the whole body. */
-int form_get(const char *body, size_t len, const char *key, char *out, size_t cap,
-             size_t *out_len, struct sp_err *err) SP_WARN_UNUSED;
+int form_get(const char *body, size_t len, const char *key, char *out, size_t cap, size_t *out_len,
+             struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

@@ -39,9 +39,7 @@ struct ser {
  * per byte value: 0-9 - . in the first word, A-Z _ a-z ~ in the second. */
 static const uint64_t unreserved[4] = {0x03ff600000000000ULL, 0x47fffffe87fffffeULL, 0, 0};
 
-static int is_unreserved(unsigned char c) {
-    return (int)((unreserved[c >> 6] >> (c & 63)) & 1);
-}
+static int is_unreserved(unsigned char c) { return (int)((unreserved[c >> 6] >> (c & 63)) & 1); }
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
@@ -361,9 +359,7 @@ static int take_digits(const char *s, size_t len, size_t *i, int n, int *out) {
     return 0;
 }
 
-static int is_leap(int y) {
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int days_in_month(int y, int m) {
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -516,8 +512,8 @@ int query_format_timestamp(const json_t *value, const char *format, char *out, s
     civil_from_sec(t.sec, &c);
     if (format == NULL || strcasecmp(format, "iso8601") == 0) {
         /* botocore: strftime('%Y-%m-%dT%H:%M:%S[.%f]Z'); glibc's %Y does not pad. */
-        n = snprintf(out, cap, "%lld-%02d-%02dT%02d:%02d:%02d", (long long)c.year, c.month,
-                     c.day, c.hour, c.min, c.sec);
+        n = snprintf(out, cap, "%lld-%02d-%02dT%02d:%02d:%02d", (long long)c.year, c.month, c.day,
+                     c.hour, c.min, c.sec);
         if (t.usec > 0) {
             n += snprintf(out + n, cap - (size_t)n, ".%06dZ", (int)t.usec);
         } else {
@@ -600,8 +596,8 @@ static int ser_structure(struct ser *s, const struct model_shape *shape, const j
         const json_t *val = json_object_iter_value(it);
         const struct model_member *m = model_find_member(shape, key);
         if (m == NULL || strlen(key) != json_object_iter_key_len(it)) {
-            return sp_fail(s->err, "ValidationError", "Unknown parameter %.*s%s%.64s",
-                           (int)s->plen, s->prefix, s->plen > 0 ? "." : "", key);
+            return sp_fail(s->err, "ValidationError", "Unknown parameter %.*s%s%.64s", (int)s->plen,
+                           s->prefix, s->plen > 0 ? "." : "", key);
         }
         if (json_is_null(val)) {
             continue; /* null means absent */
@@ -643,8 +639,7 @@ static int ser_list(struct ser *s, const struct model_shape *shape, const json_t
     size_t list_len = s->plen;
     for (size_t i = 0; i < n; i++) {
         GUARD(prefix_push_index(s, i + 1));
-        GUARD(ser_value(s, model_shape_at(s->svc, elem->shape), json_array_get(v, i),
-                        depth + 1));
+        GUARD(ser_value(s, model_shape_at(s->svc, elem->shape), json_array_get(v, i), depth + 1));
         s->plen = list_len;
     }
     if (shape->flattened && elem->wire_name != NULL) {
@@ -674,8 +669,8 @@ static int ser_map(struct ser *s, const struct model_shape *shape, const json_t 
         GUARD(emit(s, json_object_iter_key(it), json_object_iter_key_len(it)));
         s->plen = idx_len;
         GUARD(prefix_push(s, vsuffix, strlen(vsuffix)));
-        GUARD(ser_value(s, model_shape_at(s->svc, vm->shape), json_object_iter_value(it),
-                        depth + 1));
+        GUARD(
+            ser_value(s, model_shape_at(s->svc, vm->shape), json_object_iter_value(it), depth + 1));
         s->plen = entry_len;
     }
     s->plen = saved;
@@ -703,8 +698,7 @@ static int ser_scalar(struct ser *s, const struct model_shape *shape, const json
     case MODEL_FLOAT:
         /* str() of what json.loads gives: an int stays "5", a float is repr. */
         if (json_is_integer(v)) {
-            n = (size_t)snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-                                 json_integer_value(v));
+            n = (size_t)snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         } else if (json_is_real(v)) {
             n = (size_t)query_format_double(json_real_value(v), buf, sizeof(buf));
         } else {
@@ -749,8 +743,7 @@ int query_serialize(const struct model_service *svc, const struct model_op *op,
     s.plen = 0;
     writer_init(&s.w, sink, ctx);
     /* body_params['Action'], body_params['Version'], then the members. */
-    if (writer_raw(&s.w, "Action=", 7) < 0 ||
-        writer_encode(&s.w, op->name, strlen(op->name)) < 0 ||
+    if (writer_raw(&s.w, "Action=", 7) < 0 || writer_encode(&s.w, op->name, strlen(op->name)) < 0 ||
         writer_raw(&s.w, "&Version=", 9) < 0 ||
         writer_encode(&s.w, svc->api_version, strlen(svc->api_version)) < 0) {
         return ser_sink_failed(&s);

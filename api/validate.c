@@ -23,21 +23,36 @@
  * "N validation errors: " and "; and N more" (20-digit N). */
 #define LIST_BUDGET (SP_ERR_MSG_LEN - 1 - 40 - 31)
 
+/* One step of the path to the value being checked. Steps are recorded as
+ * pointers into the model and the params, and only rendered as text when a
+ * problem is reported: a valid call never formats a path. */
+enum step_kind { STEP_MEMBER, STEP_INDEX, STEP_MAP_KEY };
+
+struct step {
+    enum step_kind kind;
+    const char *name; /* member name or map key (borrowed), not NUL-terminated */
+    size_t len;       /* of name; or the list index */
+};
+
+/* Nesting stops at VALIDATE_MAX_DEPTH containers, so steps never run out;
+ * the bound is checked anyway. */
+#define MAX_STEPS (VALIDATE_MAX_DEPTH + 4)
+
 struct vctx {
     const struct model_service *svc;
     unsigned long n_problems; /* found */
     unsigned long n_listed;   /* written into list */
     int full;                 /* a problem did not fit: list no more, keep order */
-    int path_cut;             /* path ends in "..." */
-    size_t plen;
+    size_t n_steps;
+    size_t lost_steps; /* pushed past MAX_STEPS: the rendered path ends in "..." */
     size_t llen;
+    struct step steps[MAX_STEPS];
     char path[PATH_CAP];
     char list[SP_ERR_MSG_LEN];
 };
 
 struct path_mark {
-    size_t len;
-    int cut;
+    size_t n_steps, lost_steps;
 };
 
 /* ---- UTF-8-safe text ----------------------------------------------------- */
@@ -145,67 +160,86 @@ static const char *wanted_types(enum model_type t) {
 /* ---- path ---------------------------------------------------------------- */
 
 static struct path_mark path_mark(const struct vctx *v) {
-    struct path_mark m = {v->plen, v->path_cut};
+    struct path_mark m = {v->n_steps, v->lost_steps};
     return m;
 }
 
 static void path_restore(struct vctx *v, struct path_mark m) {
-    v->plen = m.len;
-    v->path_cut = m.cut;
-    v->path[v->plen] = '\0';
+    v->n_steps = m.n_steps;
+    v->lost_steps = m.lost_steps;
 }
 
-/* Appends a and b; a path too long for PATH_CAP ends in "..." instead. */
-static void path_append(struct vctx *v, const char *a, const char *b, size_t blen) {
-    size_t alen = strlen(a);
-    if (v->path_cut) {
+static void path_push(struct vctx *v, enum step_kind kind, const char *name, size_t len) {
+    if (v->n_steps == MAX_STEPS) {
+        v->lost_steps++;
         return;
     }
-    if (v->plen + alen + blen + 4 > sizeof(v->path)) {
-        memcpy(v->path + v->plen, "...", 4);
-        v->plen += 3;
-        v->path_cut = 1;
-        return;
-    }
-    memcpy(v->path + v->plen, a, alen);
-    memcpy(v->path + v->plen + alen, b, blen);
-    v->plen += alen + blen;
-    v->path[v->plen] = '\0';
+    v->steps[v->n_steps].kind = kind;
+    v->steps[v->n_steps].name = name;
+    v->steps[v->n_steps].len = len;
+    v->n_steps++;
 }
 
-/* Appends ".name" (or "name" at the top), cut like an echoed value. Called
- * for every member of every call, so no snprintf here. */
 static void path_member(struct vctx *v, const char *name, size_t len) {
-    const char *nul = memchr(name, '\0', len);
-    if (nul != NULL) {
-        len = (size_t)(nul - name);
-    }
-    if (len <= ECHO_MAX) {
-        path_append(v, v->plen > 0 ? "." : "", name, len);
+    path_push(v, STEP_MEMBER, name, len);
+}
+
+static void path_index(struct vctx *v, size_t i) { path_push(v, STEP_INDEX, NULL, i); }
+
+static void path_map_key(struct vctx *v, const char *key, size_t len) {
+    path_push(v, STEP_MAP_KEY, key, len);
+}
+
+/* Appends b to the path being rendered; once PATH_CAP would be passed the
+ * path ends in "..." and *cut stops further appends. */
+static void render_append(struct vctx *v, size_t *n, int *cut, const char *b, size_t blen) {
+    if (*cut) {
         return;
     }
-    path_append(v, v->plen > 0 ? "." : "", name, utf8_cut(name, ECHO_MAX));
-    path_append(v, "", "...", 3);
+    if (*n + blen + 4 > sizeof(v->path)) {
+        memcpy(v->path + *n, "...", 4);
+        *n += 3;
+        *cut = 1;
+        return;
+    }
+    memcpy(v->path + *n, b, blen);
+    *n += blen;
+    v->path[*n] = '\0';
 }
 
-static void path_index(struct vctx *v, size_t i) {
-    char num[32];
-    size_t n = sizeof(num);
-    num[--n] = ']';
-    do {
-        num[--n] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i > 0);
-    num[--n] = '[';
-    path_append(v, "", num + n, sizeof(num) - n);
-}
-
-/* botocore names map keys "Name (key: k)" and values "Name.k". */
-static void path_map_key(struct vctx *v, const char *key, size_t len) {
-    char k[ECHO_MAX + 4];
-    echo_text(key, len, k, sizeof(k));
-    path_append(v, " (key: ", k, strlen(k));
-    path_append(v, "", ")", 1);
+/* The path as messages name it: `Destination.ToAddresses[2]`,
+ * `Attributes.somekey`, `Attributes (key: somekey)` (botocore's names). */
+static const char *path_str(struct vctx *v) {
+    size_t n = 0;
+    int cut = 0;
+    v->path[0] = '\0';
+    if (v->full) {
+        return v->path; /* the problem will only be counted */
+    }
+    for (size_t i = 0; i < v->n_steps; i++) {
+        const struct step *st = &v->steps[i];
+        char text[ECHO_MAX + 4];
+        if (st->kind == STEP_INDEX) {
+            int k = snprintf(text, sizeof(text), "[%zu]", st->len);
+            render_append(v, &n, &cut, text, (size_t)k);
+            continue;
+        }
+        echo_text(st->name, st->len, text, sizeof(text));
+        if (st->kind == STEP_MAP_KEY) {
+            render_append(v, &n, &cut, " (key: ", 7);
+            render_append(v, &n, &cut, text, strlen(text));
+            render_append(v, &n, &cut, ")", 1);
+            continue;
+        }
+        if (n > 0) {
+            render_append(v, &n, &cut, ".", 1);
+        }
+        render_append(v, &n, &cut, text, strlen(text));
+    }
+    if (v->lost_steps > 0) {
+        render_append(v, &n, &cut, "...", 3);
+    }
+    return v->path;
 }
 
 /* ---- problems -------------------------------------------------------------- */
@@ -240,7 +274,7 @@ static SP_PRINTF(2, 3) void report(struct vctx *v, const char *fmt, ...) {
 
 static void report_type(struct vctx *v, const struct model_shape *shape, const json_t *val) {
     char echo[ECHO_MAX + 4 + QUERY_SCALAR_MAX];
-    report(v, "Invalid type for parameter %s, value: %s, type: %s, valid types: %s", v->path,
+    report(v, "Invalid type for parameter %s, value: %s, type: %s, valid types: %s", path_str(v),
            echo_value(val, echo, sizeof(echo)), json_type_name(val), wanted_types(shape->type));
 }
 
@@ -284,11 +318,11 @@ static const char *join_members(const struct model_shape *shape, char *out, size
 
 static void check_length(struct vctx *v, const struct model_shape *shape, size_t n) {
     if (shape->has_min && (int64_t)n < shape->min) {
-        report(v, "Invalid length for parameter %s, length: %zu, valid min length: %lld", v->path,
-               n, (long long)shape->min);
+        report(v, "Invalid length for parameter %s, length: %zu, valid min length: %lld",
+               path_str(v), n, (long long)shape->min);
     } else if (shape->has_max && n > (uint64_t)shape->max) {
-        report(v, "Invalid length for parameter %s, length: %zu, valid max length: %lld", v->path,
-               n, (long long)shape->max);
+        report(v, "Invalid length for parameter %s, length: %zu, valid max length: %lld",
+               path_str(v), n, (long long)shape->max);
     }
 }
 
@@ -304,7 +338,9 @@ static size_t utf8_length(const char *s, size_t len) {
 
 static void check_string(struct vctx *v, const struct model_shape *shape, const char *s,
                          size_t len) {
-    check_length(v, shape, utf8_length(s, len));
+    if (shape->has_min || shape->has_max) {
+        check_length(v, shape, utf8_length(s, len));
+    }
     if (shape->enums == NULL) {
         return;
     }
@@ -314,9 +350,8 @@ static void check_string(struct vctx *v, const struct model_shape *shape, const 
         }
     }
     char echo[ECHO_MAX + 4], names[200];
-    report(v, "Invalid value for parameter %s, value: %s, valid values: %s", v->path,
-           echo_text(s, len, echo, sizeof(echo)),
-           join_enums(shape, names, sizeof(names)));
+    report(v, "Invalid value for parameter %s, value: %s, valid values: %s", path_str(v),
+           echo_text(s, len, echo, sizeof(echo)), join_enums(shape, names, sizeof(names)));
 }
 
 static int b64_value(unsigned char c) {
@@ -362,8 +397,8 @@ static void check_blob(struct vctx *v, const struct model_shape *shape, const js
     size_t n = 0;
     if (!is_canonical_base64(json_string_value(val), json_string_length(val), &n)) {
         char echo[ECHO_MAX + 4];
-        report(v, "Invalid base64 for parameter %s, value: %s, valid values: padded base64", v->path,
-               echo_value(val, echo, sizeof(echo)));
+        report(v, "Invalid base64 for parameter %s, value: %s, valid values: padded base64",
+               path_str(v), echo_value(val, echo, sizeof(echo)));
         return;
     }
     check_length(v, shape, n);
@@ -371,13 +406,15 @@ static void check_blob(struct vctx *v, const struct model_shape *shape, const js
 
 static void check_integer(struct vctx *v, const struct model_shape *shape, json_int_t n) {
     if (shape->has_min && n < shape->min) {
-        report(v, "Invalid value for parameter %s, value: %" JSON_INTEGER_FORMAT
-                  ", valid min value: %lld",
-               v->path, n, (long long)shape->min);
+        report(v,
+               "Invalid value for parameter %s, value: %" JSON_INTEGER_FORMAT
+               ", valid min value: %lld",
+               path_str(v), n, (long long)shape->min);
     } else if (shape->has_max && n > shape->max) {
-        report(v, "Invalid value for parameter %s, value: %" JSON_INTEGER_FORMAT
-                  ", valid max value: %lld",
-               v->path, n, (long long)shape->max);
+        report(v,
+               "Invalid value for parameter %s, value: %" JSON_INTEGER_FORMAT
+               ", valid max value: %lld",
+               path_str(v), n, (long long)shape->max);
     }
 }
 
@@ -385,10 +422,10 @@ static void check_number(struct vctx *v, const struct model_shape *shape, const 
     double d = json_number_value(val);
     char echo[QUERY_SCALAR_MAX + 8];
     if (shape->has_min && d < (double)shape->min) {
-        report(v, "Invalid value for parameter %s, value: %s, valid min value: %lld", v->path,
+        report(v, "Invalid value for parameter %s, value: %s, valid min value: %lld", path_str(v),
                echo_value(val, echo, sizeof(echo)), (long long)shape->min);
     } else if (shape->has_max && d > (double)shape->max) {
-        report(v, "Invalid value for parameter %s, value: %s, valid max value: %lld", v->path,
+        report(v, "Invalid value for parameter %s, value: %s, valid max value: %lld", path_str(v),
                echo_value(val, echo, sizeof(echo)), (long long)shape->max);
     }
 }
@@ -400,7 +437,7 @@ static void check_timestamp(struct vctx *v, const struct model_shape *shape, con
         report(v,
                "Invalid timestamp for parameter %s, value: %s, valid values: "
                "YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|+HH:MM]] or epoch seconds in years 1-9999",
-               v->path, echo_value(val, echo, sizeof(echo)));
+               path_str(v), echo_value(val, echo, sizeof(echo)));
     }
 }
 
@@ -416,7 +453,7 @@ static void check_structure(struct vctx *v, const struct model_shape *shape, con
         const json_t *val = m->required ? json_object_get(obj, m->name) : NULL;
         if (m->required && (val == NULL || json_is_null(val))) {
             path_member(v, m->name, strlen(m->name));
-            report(v, "Missing required parameter %s", v->path);
+            report(v, "Missing required parameter %s", path_str(v));
             path_restore(v, mark);
         }
     }
@@ -431,7 +468,7 @@ static void check_structure(struct vctx *v, const struct model_shape *shape, con
         }
         char names[200];
         path_member(v, key, klen);
-        report(v, "Unknown parameter %s, must be one of: %s", v->path,
+        report(v, "Unknown parameter %s, must be one of: %s", path_str(v),
                join_members(shape, names, sizeof(names)));
         path_restore(v, mark);
     }
@@ -516,7 +553,7 @@ static void check_value(struct vctx *v, const struct model_shape *shape, const j
     }
     /* Only containers nest; the reason goes first since the path may be cut. */
     if (depth > VALIDATE_MAX_DEPTH && (json_is_object(val) || json_is_array(val))) {
-        report(v, "Nesting deeper than %d levels at parameter %s", VALIDATE_MAX_DEPTH, v->path);
+        report(v, "Nesting deeper than %d levels at parameter %s", VALIDATE_MAX_DEPTH, path_str(v));
         return;
     }
     switch (shape->type) {
@@ -557,7 +594,7 @@ static void check_no_input(struct vctx *v, const json_t *obj) {
     for (void *it = json_object_iter(o); it != NULL; it = json_object_iter_next(o, it)) {
         struct path_mark mark = path_mark(v);
         path_member(v, json_object_iter_key(it), json_object_iter_key_len(it));
-        report(v, "Unknown parameter %s, the operation takes no parameters", v->path);
+        report(v, "Unknown parameter %s, the operation takes no parameters", path_str(v));
         path_restore(v, mark);
     }
 }
@@ -567,8 +604,8 @@ int validate_params(const struct model_service *svc, const struct model_op *op,
     struct vctx v;
     v.svc = svc;
     v.n_problems = v.n_listed = 0;
-    v.full = v.path_cut = 0;
-    v.plen = v.llen = 0;
+    v.full = 0;
+    v.n_steps = v.lost_steps = v.llen = 0;
     v.path[0] = v.list[0] = '\0';
     if (params == NULL || !json_is_object(params)) {
         report(&v, "Parameters must be a JSON object, not %s",

@@ -290,11 +290,12 @@ static int parse_credentials(const struct cctx *c, json_t *root, struct config *
     }
     static const char *const keys[] = {"source", "profile", "access_key_id",
                                        "secret_access_key_file", "session_token_file", NULL};
-    GUARD(only_keys(c, "credentials", o, keys));
+    /* Before only_keys, which would call it merely unknown. */
     if (json_object_get(o, "secret_access_key") != NULL) {
         return bad(c, "credentials.secret_access_key",
                    "secrets are not taken inline; use secret_access_key_file");
     }
+    GUARD(only_keys(c, "credentials", o, keys));
     GUARD(get_string(c, o, "credentials", "source", &cfg->credentials.source));
     GUARD(get_string(c, o, "credentials", "profile", &cfg->credentials.profile));
     GUARD(get_string(c, o, "credentials", "access_key_id", &cfg->credentials.access_key_id));

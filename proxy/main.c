@@ -58,15 +58,18 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg) {
     sp_err_clear(&err);
     struct config *cfg = load(m, &err);
     if (cfg == NULL) {
+        m->px->metrics.config_reloads_failed++;
         log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error",
                   err.msg, NULL);
         return;
     }
     if (proxy_reload(m->px, cfg, &err) < 0) {
+        m->px->metrics.config_reloads_failed++;
         log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error",
                   err.msg, NULL);
         return;
     }
+    m->px->metrics.config_reloads_ok++;
     log_event(LOG_INFO, "configuration reloaded", "file",
               m->config_path != NULL ? m->config_path : "(defaults)", NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "api/model.h"
+#include "proxy/metrics.h"
 #include "signer/check.h"
 #include "signer/sigv4.h"
 
@@ -44,6 +45,7 @@ struct proxy {
     struct quota *quota; /* send_rate "auto", else NULL */
     struct sigv4_key_cache keys;
     struct proxy_stats stats;
+    struct metrics metrics;
     int draining;
     uint64_t next_request_seq;
 };

@@ -157,8 +157,17 @@ static void req_free(struct req *r) {
 static void req_finish(struct req *r, int status, const char *ct, struct evbuffer *body,
                        const char *code, int retry_after_s) {
     r->phase = P_DONE;
+    struct proxy *px = r->px;
     if (status >= 400) {
-        r->px->stats.errors_total++;
+        px->stats.errors_total++;
+    }
+    metrics_count_request(&px->metrics, r->op != NULL ? (int)(r->op - px->svc->ops) : -1,
+                          status);
+    uint64_t now = throttle_monotonic_us();
+    metrics_observe(&px->metrics.request_seconds, (double)(now - r->t_start_us) / 1e6);
+    if (r->t_throttle_us != 0) {
+        metrics_observe(&px->metrics.throttle_wait_seconds,
+                        (double)(r->t_throttle_us - r->t_start_us) / 1e6);
     }
     access_log(r, status, code);
     if (r->conn != NULL) {
@@ -194,7 +203,7 @@ void request_abort(struct req *r) {
 /* --------------------------------------------------------------- upstream */
 
 static void send_upstream(struct req *r);
-static void on_granted(void *arg);
+static void on_granted(void *arg, int granted, uint64_t retry_after_us);
 
 /* botocore "standard" retry: full jitter over base 2^(attempt-1) s, capped
  * at 20 s. */
@@ -347,6 +356,8 @@ static int is_retryable_error(int status, json_t *doc) {
 static void on_upstream(struct upstream_req *u, void *arg) {
     struct req *r = arg;
     r->ureq = NULL; /* freed by upstream after we return */
+    metrics_observe(&r->px->metrics.upstream_seconds,
+                    (double)(u->done_us - u->started_us) / 1e6);
     if (u->amzn_request_id[0] != '\0') {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
     }
@@ -440,7 +451,16 @@ static void send_upstream(struct req *r) {
     }
 }
 
-static void on_granted(void *arg) { send_upstream(arg); }
+static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
+    struct req *r = arg;
+    if (granted) {
+        send_upstream(r);
+        return;
+    }
+    r->px->stats.throttled_total++;
+    req_fail(r, 429, "Throttling", "Rate exceeded: the shared bucket cannot serve this call in time",
+             (int)((retry_after_us + 999999) / 1000000));
+}
 
 /* ------------------------------------------------------------- recipients */
 
@@ -569,25 +589,8 @@ static void handle_get(struct proxy *px, struct server_conn *conn, struct server
         if (b == NULL) {
             return;
         }
-        evbuffer_add_printf(
-            b,
-            "# HELP ses_proxy_requests_total Calls received.\n"
-            "# TYPE ses_proxy_requests_total counter\nses_proxy_requests_total %llu\n"
-            "# HELP ses_proxy_upstream_requests_total Requests sent to SES.\n"
-            "# TYPE ses_proxy_upstream_requests_total counter\n"
-            "ses_proxy_upstream_requests_total %llu\n"
-            "# HELP ses_proxy_retries_total Upstream retries.\n"
-            "# TYPE ses_proxy_retries_total counter\nses_proxy_retries_total %llu\n"
-            "# HELP ses_proxy_throttled_total Calls refused with 429.\n"
-            "# TYPE ses_proxy_throttled_total counter\nses_proxy_throttled_total %llu\n"
-            "# HELP ses_proxy_errors_total Calls answered with a status >= 400.\n"
-            "# TYPE ses_proxy_errors_total counter\nses_proxy_errors_total %llu\n",
-            (unsigned long long)px->stats.requests_total,
-            (unsigned long long)px->stats.upstream_requests_total,
-            (unsigned long long)px->stats.retries_total,
-            (unsigned long long)px->stats.throttled_total,
-            (unsigned long long)px->stats.errors_total);
-        server_respond(conn, 200, "text/plain; version=0.0.4", b, NULL, 0);
+        metrics_write(px, b);
+        server_respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", b, NULL, 0);
         evbuffer_free(b);
     } else {
         request_reply_error(conn, sr->request_id, 0, 404, "NotFound",

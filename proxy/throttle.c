@@ -20,6 +20,8 @@ void throttle_bucket_init(struct throttle_bucket *b, const char *name, double ra
     b->rate = rate;
     b->configured_rate = rate;
     b->burst = burst < 1 ? 1 : burst;
+    b->shared_rate = rate;
+    b->shared_burst = b->burst;
     b->tokens = b->burst;
     b->last_us = now;
     TAILQ_INIT(&b->queue);
@@ -76,6 +78,8 @@ int throttle_bucket_try_take(struct throttle_bucket *b, double tokens, uint64_t 
     return 0;
 }
 
+static void arm(struct throttle_bucket *b, uint64_t now);
+
 void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst,
                               uint64_t now) {
     throttle_bucket_refill(b, now);
@@ -84,6 +88,12 @@ void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double bur
     b->burst = burst < 1 ? 1 : burst;
     if (b->tokens > b->burst) {
         b->tokens = b->burst;
+    }
+    /* Waiters follow the new rate now, not when the old schedule's timer
+     * would have fired (a raised send rate, or unlimited after a reload). */
+    if (b->timer != NULL && !TAILQ_EMPTY(&b->queue)) {
+        evtimer_del(b->timer);
+        arm(b, now);
     }
 }
 
@@ -172,7 +182,8 @@ static void arm(struct throttle_bucket *b, uint64_t now) {
     }
     throttle_bucket_refill(b, now);
     double deficit = needed(b, head->tokens[head->stage]) - b->tokens;
-    uint64_t us = deficit > 0 ? (uint64_t)ceil(deficit / b->rate * 1e6) : 0;
+    /* rate <= 0 (made unlimited while tickets wait): serve them now. */
+    uint64_t us = deficit > 0 && b->rate > 0 ? (uint64_t)ceil(deficit / b->rate * 1e6) : 0;
     struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
     evtimer_add(b->timer, &tv);
 }
@@ -210,8 +221,27 @@ static enum throttle_result advance(struct throttle_ticket *tk, uint64_t now) {
     return THROTTLE_GRANTED;
 }
 
+void throttle_set_remote(struct throttle *t, const struct throttle_remote_ops *ops, void *ctx) {
+    t->remote = ops;
+    t->remote_ctx = ctx;
+}
+
+void throttle_remote_done(struct throttle_ticket *tk, int granted, uint64_t retry_after_us) {
+    tk->remote = 0;
+    tk->remote_state = NULL;
+    tk->cb(tk->arg, granted, retry_after_us);
+}
+
 enum throttle_result throttle_acquire(struct throttle *t, struct throttle_ticket *tk,
                                       uint64_t *retry_after_us) {
+    if (tk->n_stages == 0) {
+        return THROTTLE_GRANTED;
+    }
+    if (t->remote != NULL && t->remote->acquire(t->remote_ctx, tk) == 0) {
+        tk->remote = 1;
+        t->waits_total++;
+        return THROTTLE_QUEUED;
+    }
     uint64_t now = t->now();
     /* The whole wait is the sum over stages (each starts after the last). */
     uint64_t wait = 0;
@@ -256,13 +286,19 @@ static void on_bucket_timer(evutil_socket_t fd, short what, void *arg) {
         if (advance(tk, now) == THROTTLE_GRANTED) {
             /* The callback may cancel or start other tickets, but never
              * frees this bucket. */
-            tk->cb(tk->arg);
+            tk->cb(tk->arg, 1, 0);
         }
     }
     arm(b, now);
 }
 
 void throttle_cancel(struct throttle_ticket *tk) {
+    if (tk->remote) {
+        struct throttle *t = tk->stages[0]->owner;
+        tk->remote = 0;
+        t->remote->cancel(t->remote_ctx, tk);
+        return;
+    }
     if (!tk->queued) {
         return;
     }

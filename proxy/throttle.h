@@ -35,6 +35,9 @@ struct throttle_bucket {
     char name[64];
     double rate;  /* tokens per second now; <= 0 means unlimited */
     double configured_rate; /* what the config or GetSendQuota says */
+    /* The account-wide limit a shared backend enforces for all replicas
+     * (rate and burst above are this replica's local share). */
+    double shared_rate, shared_burst;
     double burst; /* capacity */
     double tokens;
     uint64_t last_us;
@@ -63,8 +66,10 @@ void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double bur
  * botocore's adaptive mode backs off and recovers. */
 void throttle_bucket_penalize(struct throttle_bucket *b, uint64_t now);
 
-/* Called when every stage granted its tokens. Never called after cancel. */
-typedef void (*throttle_granted_fn)(void *arg);
+/* Called once for a QUEUED ticket: granted = 1 when every stage granted its
+ * tokens, 0 when a shared backend refused it later (retry_after_us then
+ * says when trying again could succeed). Never called after cancel. */
+typedef void (*throttle_granted_fn)(void *arg, int granted, uint64_t retry_after_us);
 
 #define THROTTLE_MAX_STAGES 2
 
@@ -77,7 +82,20 @@ struct throttle_ticket {
     throttle_granted_fn cb;
     void *arg;
     int queued;
+    int remote; /* decided by the shared backend (see throttle_remote_ops) */
+    void *remote_state;
     TAILQ_ENTRY(throttle_ticket) link;
+};
+
+/* A shared backend (Redis) that decides for every replica while it is
+ * healthy; the local buckets decide when it is not (each replica at its
+ * share of the rate). */
+struct throttle_remote_ops {
+    /* Takes tk: 0 = it will call throttle_remote_done() later (from the
+     * event loop); -1 = unavailable now, the local buckets decide. */
+    int (*acquire)(void *ctx, struct throttle_ticket *tk);
+    /* Forgets tk (client gone); no throttle_remote_done afterwards. */
+    void (*cancel)(void *ctx, struct throttle_ticket *tk);
 };
 
 struct throttle {
@@ -86,7 +104,13 @@ struct throttle {
     size_t max_queue;
     uint64_t max_wait_us;
     uint64_t waits_total, rejected_total; /* metrics */
+    const struct throttle_remote_ops *remote;
+    void *remote_ctx;
 };
+
+void throttle_set_remote(struct throttle *t, const struct throttle_remote_ops *ops, void *ctx);
+/* The shared backend's verdict on a ticket it took. */
+void throttle_remote_done(struct throttle_ticket *tk, int granted, uint64_t retry_after_us);
 
 struct throttle *throttle_new(struct event_base *base, throttle_clock_fn clock, size_t max_queue,
                               uint64_t max_wait_us);

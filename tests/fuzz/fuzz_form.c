@@ -15,8 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const keys[] = {
-    "Action", "Version", "Source", "Destination.ToAddresses.member.1", "RawMessage.Data",
-    "X-Amz-Date", "a b", "",
+    "Action",          "Version",    "Source", "Destination.ToAddresses.member.1",
+    "RawMessage.Data", "X-Amz-Date", "a b",    "",
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -67,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         int dk = form_decode(p.key, p.key_len, out, sizeof(out), &n, &err);
         int dv = form_decode(p.value, p.value_len, out, sizeof(out), &n, &err);
-        if (well_formed && ((dk < 0 && p.key_len < sizeof(out)) ||
-                            (dv < 0 && p.value_len < sizeof(out)))) {
+        if (well_formed &&
+            ((dk < 0 && p.key_len < sizeof(out)) || (dv < 0 && p.value_len < sizeof(out)))) {
             abort();
         }
         if (form_has_prefix(p.key, p.key_len, key, strlen(key), &err) < 0 && well_formed) {

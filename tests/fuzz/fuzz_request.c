@@ -26,8 +26,8 @@ struct check_sink {
 };
 
 static int is_body_byte(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~' || c == '%' || c == '&' || c == '=';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~' || c == '%' || c == '&' || c == '=';
 }
 
 /* Discards the body, checking what the wire may carry. */
@@ -65,8 +65,8 @@ static void check_double(const json_t *v) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_error_t jerr;
     struct sp_err err;
-    json_t *root = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK,
-                              &jerr);
+    json_t *root =
+        json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
     if (root == NULL) {
         return 0;
     }

@@ -7,14 +7,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (cond) {                                                                         \
-            passed++;                                                                       \
-        } else {                                                                            \
-            failed++;                                                                       \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);        \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* form_get over a body that is NOT NUL-terminated: a heap copy of exactly
@@ -38,8 +38,7 @@ static void test_get(void) {
     sp_err_clear(&err);
     CHECK(get(body, "Action", out, sizeof(out), &n, &err) == 1 && strcmp(out, "SendEmail") == 0 &&
           n == 9);
-    CHECK(get(body, "Version", out, sizeof(out), &n, &err) == 1 &&
-          strcmp(out, "2010-12-01") == 0);
+    CHECK(get(body, "Version", out, sizeof(out), &n, &err) == 1 && strcmp(out, "2010-12-01") == 0);
     CHECK(get(body, "Source", out, sizeof(out), &n, &err) == 1 &&
           strcmp(out, "Zo\xc3\xab <z+t@x.com>") == 0);
     /* '+' is a space, %2B a plus. */
@@ -66,8 +65,8 @@ static void test_get(void) {
 }
 
 static void test_malformed(void) {
-    static const char *const bad[] = {"k=%",  "k=%4",  "k=%G1", "k=%1G", "k=a%",
-                                      "%=1",  "%4=1",  "k=%%41", "x=%zz&k=1", "k%2=1"};
+    static const char *const bad[] = {"k=%", "k=%4", "k=%G1",  "k=%1G",     "k=a%",
+                                      "%=1", "%4=1", "k=%%41", "x=%zz&k=1", "k%2=1"};
     char out[64];
     size_t n;
     struct sp_err err;
@@ -111,9 +110,10 @@ static void test_too_long(void) {
 }
 
 static void test_iterate(void) {
-    const char *body = "Action=SendEmail&Destination.ToAddresses.member.1=a%40x&"
-                       "Destination.ToAddresses.member.2=b%40x&&Destination%2ECcAddresses.member.1=c"
-                       "&Destination.BccAddresses=&Source=s";
+    const char *body =
+        "Action=SendEmail&Destination.ToAddresses.member.1=a%40x&"
+        "Destination.ToAddresses.member.2=b%40x&&Destination%2ECcAddresses.member.1=c"
+        "&Destination.BccAddresses=&Source=s";
     struct form_cursor c;
     struct form_pair p;
     struct sp_err err;

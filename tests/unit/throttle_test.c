@@ -105,10 +105,11 @@ static void test_bucket_wait_take(void) {
 
     /* rate <= 0 is unlimited. */
     throttle_bucket_init(&b, "free", 0, 1, t0);
+    int took = 0;
     for (int i = 0; i < 100; i++) {
-        CHECK(i < 99 || throttle_bucket_try_take(&b, 1000, t0) == 1);
+        took += throttle_bucket_try_take(&b, 1000, t0);
     }
-    CHECK(throttle_bucket_wait_us(&b, 1e9, t0) == 0);
+    CHECK(took == 100 && throttle_bucket_wait_us(&b, 1e9, t0) == 0);
     throttle_bucket_init(&b, "neg", -1, 1, t0);
     CHECK(throttle_bucket_try_take(&b, 5, t0) == 1 && throttle_bucket_wait_us(&b, 5, t0) == 0);
 }
@@ -181,9 +182,15 @@ struct waiter {
 
 static int grants[MAX_GRANTS];
 static int n_grants;
+static int n_refused_late;
 
-static void on_granted(void *arg) {
+static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
     struct waiter *w = arg;
+    /* The local buckets only ever grant (refusals are for a shared
+     * backend's late verdict). */
+    if (!granted || retry_after_us != 0) {
+        n_refused_late++;
+    }
     if (n_grants < MAX_GRANTS) {
         grants[n_grants] = w->id;
     }
@@ -240,6 +247,7 @@ static void test_queue_fifo(struct event_base *base) {
     struct throttle_bucket *b = throttle_bucket_new(t, "op", 100, 1); /* 10 ms a token */
     CHECK(b != NULL && b->timer != NULL && b->owner == t && b->last_us == fake_now);
     struct waiter w[5];
+    memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
     CHECK(start(t, &w[0], 0, b, 1, &retry) == THROTTLE_GRANTED);
@@ -307,6 +315,7 @@ static void test_queue_refused(struct event_base *base) {
     struct throttle *t = throttle_new(base, fake_clock, 2, 10 * SEC);
     struct throttle_bucket *b = throttle_bucket_new(t, "op", 100, 1);
     struct waiter w[8];
+    memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
     CHECK(start(t, &w[0], 0, b, 1, &retry) == THROTTLE_GRANTED);
@@ -343,13 +352,20 @@ static void test_queue_refused(struct event_base *base) {
     CHECK(start(t, &w[6], 6, b, 1, &retry) == THROTTLE_REFUSED);
     CHECK(retry >= 60 * MS && retry <= 60 * MS + 1);
     CHECK(t->rejected_total == rejected + 1 && b->queued == 5 && !w[6].tk.queued);
-    /* A wait that is too long on its own is refused even with no queue. */
-    CHECK(start(t, &w[7], 7, b, 10, &retry) == THROTTLE_REFUSED); /* burst 1: */
-    CHECK(retry >= 60 * MS);
     for (int i = 0; i < 5; i++) {
         advance(base, 10 * MS);
     }
     CHECK(granted_are((int[]){1, 2, 3, 4, 5}, 5));
+    /* A wait too long on its own is refused with nothing queued. */
+    throttle_set_limits(t, 100, 5 * MS);
+    CHECK(b->queued == 0 && near(b->tokens, 0));
+    CHECK(start(t, &w[7], 7, b, 1, &retry) == THROTTLE_REFUSED);
+    CHECK(retry >= 10 * MS && retry <= 10 * MS + 1 && b->queued == 0);
+    /* max_wait 0: only what can be granted now. */
+    throttle_set_limits(t, 100, 0);
+    fake_now += 10 * MS;
+    CHECK(start(t, &w[7], 7, b, 1, &retry) == THROTTLE_GRANTED);
+    CHECK(start(t, &w[7], 7, b, 1, &retry) == THROTTLE_REFUSED);
     throttle_bucket_free(b);
     throttle_free(t);
 }
@@ -358,6 +374,7 @@ static void test_queue_cancel(struct event_base *base) {
     struct throttle *t = throttle_new(base, fake_clock, 100, 10 * SEC);
     struct throttle_bucket *b = throttle_bucket_new(t, "op", 100, 1);
     struct waiter w[6];
+    memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
     CHECK(start(t, &w[0], 0, b, 1, &retry) == THROTTLE_GRANTED);
@@ -417,6 +434,7 @@ static void test_queue_two_stages(struct event_base *base) {
     struct throttle_bucket *send = throttle_bucket_new(t, "send_rate", 100, 5);
     struct throttle_bucket *free_b = throttle_bucket_new(t, "free", 0, 1);
     struct waiter w[4];
+    memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
 
@@ -490,7 +508,6 @@ static void test_queue_two_stages(struct event_base *base) {
     fake_now += 1 * SEC;
     CHECK(throttle_bucket_try_take(op, 1, fake_now) == 1);
     CHECK(throttle_bucket_try_take(send, 5, fake_now) == 1);
-    throttle_bucket_refill(op, fake_now + 0);
     w[0].id = 0;
     throttle_ticket_init(&w[0].tk, on_granted, &w[0]);
     throttle_ticket_add(&w[0].tk, op, 1);    /* 10 ms */
@@ -517,6 +534,7 @@ static void test_queue_set_rate(struct event_base *base) {
     struct throttle *t = throttle_new(base, fake_clock, 100, 100 * SEC);
     struct throttle_bucket *b = throttle_bucket_new(t, "send_rate", 1, 1); /* 1 s a token */
     struct waiter w[4];
+    memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
     CHECK(start(t, &w[0], 0, b, 1, &retry) == THROTTLE_GRANTED);
@@ -527,6 +545,7 @@ static void test_queue_set_rate(struct event_base *base) {
     sleep_ms(50);
     event_base_loop(base, EVLOOP_NONBLOCK);
     CHECK(granted_are((int[]){1}, 1));
+    throttle_cancel(&w[1].tk); /* only if the check above failed */
 
     /* Unlimited, then the head goes away. */
     reset_grants();
@@ -553,6 +572,7 @@ static void test_queue_real_clock(struct event_base *base) {
     CHECK(t != NULL && t->now == throttle_monotonic_us);
     struct throttle_bucket *b = throttle_bucket_new(t, "op", 50, 1);
     struct waiter w[4];
+    memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
     uint64_t t0 = throttle_monotonic_us();
@@ -591,6 +611,7 @@ int main(void) {
     test_queue_two_stages(base);
     test_queue_set_rate(base);
     test_queue_real_clock(base);
+    CHECK(n_refused_late == 0);
     event_base_free(base);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

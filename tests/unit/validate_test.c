@@ -12,21 +12,21 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (cond) {                                                                         \
-            passed++;                                                                       \
-        } else {                                                                            \
-            failed++;                                                                       \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);        \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* A synthetic model for what SES lacks: maps, doubles, blobs with a size,
  * list sizes, recursion. */
 enum { S_INPUT, S_STR, S_DBL, S_BLOB, S_ATTRS, S_KEY, S_NAMES, S_NODE, S_LNG, S_COUNT };
 static const struct model_member input_members[] = {
-    {"Str", NULL, S_STR, 0},   {"Dbl", NULL, S_DBL, 0},    {"Blob", NULL, S_BLOB, 0},
+    {"Str", NULL, S_STR, 0},     {"Dbl", NULL, S_DBL, 0},     {"Blob", NULL, S_BLOB, 0},
     {"Attrs", NULL, S_ATTRS, 0}, {"Names", NULL, S_NAMES, 0}, {"Node", NULL, S_NODE, 0},
     {"Lng", NULL, S_LNG, 0},
 };
@@ -52,8 +52,7 @@ static const struct model_op synth_ops[] = {
 };
 static const uint16_t synth_by_snake[] = {0};
 static const struct model_service synth = {
-    "T", "2020-01-01", "t", "t", "x", synth_shapes, S_COUNT, synth_ops, 1, synth_by_snake,
-    NULL, 0,
+    "T", "2020-01-01", "t", "t", "x", synth_shapes, S_COUNT, synth_ops, 1, synth_by_snake, NULL, 0,
 };
 
 /* Validates json (params without Action) for op; want NULL = valid. */
@@ -79,7 +78,8 @@ static void expect(const struct model_service *svc, const char *opname, const ch
     } else if (r != -1 || err.code == NULL || strcmp(err.code, "ValidationError") != 0 ||
                strcmp(err.msg, want) != 0) {
         failed++;
-        fprintf(stderr, "line %d:\n  want %s\n  got  %s\n", line, want, r == 0 ? "(valid)" : err.msg);
+        fprintf(stderr, "line %d:\n  want %s\n  got  %s\n", line, want,
+                r == 0 ? "(valid)" : err.msg);
     } else {
         passed++;
     }
@@ -102,12 +102,14 @@ static void test_required_and_enum(void) {
     /* null for a required member is a missing member. */
     BAD("SetIdentityMailFromDomain", "{\"Identity\": null}",
         "1 validation error: Missing required parameter Identity");
-    BAD("SendEmail", "{\"Source\": \"a@b.c\", \"Destination\": {}, \"Message\": "
-                     "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {\"Text\": {}}}}",
+    BAD("SendEmail",
+        "{\"Source\": \"a@b.c\", \"Destination\": {}, \"Message\": "
+        "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {\"Text\": {}}}}",
         "1 validation error: Missing required parameter Message.Body.Text.Data");
-    BAD("SendEmail", "{\"Source\": \"a@b.c\", \"Destination\": {}, \"Message\": "
-                     "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}, "
-                     "\"Tags\": [{\"Name\": \"n\", \"Value\": \"v\"}, {\"Value\": \"v\"}]}",
+    BAD("SendEmail",
+        "{\"Source\": \"a@b.c\", \"Destination\": {}, \"Message\": "
+        "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}, "
+        "\"Tags\": [{\"Name\": \"n\", \"Value\": \"v\"}, {\"Value\": \"v\"}]}",
         "1 validation error: Missing required parameter Tags[1].Name");
     /* Enum values are case-sensitive, and botocore never checks them. */
     BAD("ListIdentities", "{\"IdentityType\": \"domain\"}",
@@ -119,8 +121,9 @@ static void test_unknown(void) {
     BAD("SetIdentityMailFromDomain", "{\"Identity\": \"x\", \"Identiti\": \"y\"}",
         "1 validation error: Unknown parameter Identiti, must be one of: Identity, "
         "MailFromDomain, BehaviorOnMXFailure");
-    BAD("SendEmail", "{\"Source\": \"a@b.c\", \"Destination\": {\"To\": [\"x\"]}, \"Message\": "
-                     "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
+    BAD("SendEmail",
+        "{\"Source\": \"a@b.c\", \"Destination\": {\"To\": [\"x\"]}, \"Message\": "
+        "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
         "1 validation error: Unknown parameter Destination.To, must be one of: ToAddresses, "
         "CcAddresses, BccAddresses");
     /* Even a null unknown member is unknown. */
@@ -148,14 +151,16 @@ static void test_types(void) {
         "types: string; Invalid type for parameter Destination, value: [...], type: array, valid "
         "types: object; Invalid type for parameter Message, value: m, type: string, valid types: "
         "object");
-    BAD("SendEmail", "{\"Source\": \"a\", \"Destination\": {\"ToAddresses\": [\"a\", \"b\", "
-                     "{\"x\": 1}, null]}, \"Message\": {\"Subject\": {\"Data\": \"s\"}, "
-                     "\"Body\": {}}}",
+    BAD("SendEmail",
+        "{\"Source\": \"a\", \"Destination\": {\"ToAddresses\": [\"a\", \"b\", "
+        "{\"x\": 1}, null]}, \"Message\": {\"Subject\": {\"Data\": \"s\"}, "
+        "\"Body\": {}}}",
         "2 validation errors: Invalid type for parameter Destination.ToAddresses[2], value: "
         "{...}, type: object, valid types: string; Invalid type for parameter "
         "Destination.ToAddresses[3], value: null, type: null, valid types: string");
-    BAD("SendEmail", "{\"Source\": \"a\", \"Destination\": {\"ToAddresses\": \"a@b.c\"}, "
-                     "\"Message\": {\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
+    BAD("SendEmail",
+        "{\"Source\": \"a\", \"Destination\": {\"ToAddresses\": \"a@b.c\"}, "
+        "\"Message\": {\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
         "1 validation error: Invalid type for parameter Destination.ToAddresses, value: a@b.c, "
         "type: string, valid types: array");
     /* Integers: JSON integers only, not reals and not booleans. */
@@ -184,7 +189,8 @@ static void test_types(void) {
     struct sp_err err;
     const struct model_op *op = model_find_op(&model_ses, "GetSendQuota", 12);
     CHECK(validate_params(&model_ses, op, NULL, &err) == -1);
-    CHECK(strcmp(err.msg, "1 validation error: Parameters must be a JSON object, not nothing") == 0);
+    CHECK(strcmp(err.msg, "1 validation error: Parameters must be a JSON object, not nothing") ==
+          0);
     CHECK(validate_params(&model_ses, op, j, &err) == -1);
     json_decref(j);
 }
@@ -248,8 +254,8 @@ static void test_ranges(void) {
 
 static void test_blob_and_timestamp(void) {
     static const char *const good[] = {"", "YQ==", "YWI=", "YWJj", "+/+/", "AAEC"};
-    static const char *const bad[] = {"YQ=", "YR==", "YWJ=", "Y", "YWJj\n", "YW Jj", "YQ==YQ==",
-                                      "====", "YQ-_", "=YQ=", "YWI==", "Y==="};
+    static const char *const bad[] = {"YQ=",      "YR==", "YWJ=", "Y",    "YWJj\n", "YW Jj",
+                                      "YQ==YQ==", "====", "YQ-_", "=YQ=", "YWI==",  "Y==="};
     char json[256];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         snprintf(json, sizeof(json), "{\"RawMessage\": {\"Data\": \"%s\"}}", good[i]);
@@ -260,8 +266,10 @@ static void test_blob_and_timestamp(void) {
         json_t *j = json_pack("{s:{s:s}}", "RawMessage", "Data", bad[i]);
         const struct model_op *op = model_find_op(&model_ses, "SendRawEmail", 12);
         struct sp_err err;
-        snprintf(want, sizeof(want), "1 validation error: Invalid base64 for parameter "
-                 "RawMessage.Data, value: %s, valid values: padded base64", bad[i]);
+        snprintf(want, sizeof(want),
+                 "1 validation error: Invalid base64 for parameter "
+                 "RawMessage.Data, value: %s, valid values: padded base64",
+                 bad[i]);
         CHECK(validate_params(&model_ses, op, j, &err) == -1 && strcmp(err.msg, want) == 0);
         json_decref(j);
     }
@@ -269,9 +277,10 @@ static void test_blob_and_timestamp(void) {
         "1 validation error: Invalid type for parameter RawMessage.Data, value: 5, type: "
         "integer, valid types: string (base64)");
 #define DSN(arrival, last)                                                                         \
-    "{\"OriginalMessageId\": \"m\", \"BounceSender\": \"b@x\", \"MessageDsn\": {\"ReportingMta\": " \
-    "\"mta\", \"ArrivalDate\": " arrival "}, \"BouncedRecipientInfoList\": [{\"Recipient\": "       \
-    "\"r@x\", \"RecipientDsnFields\": {\"Action\": \"failed\", \"Status\": \"5.0.0\", "             \
+    "{\"OriginalMessageId\": \"m\", \"BounceSender\": \"b@x\", \"MessageDsn\": "                   \
+    "{\"ReportingMta\": "                                                                          \
+    "\"mta\", \"ArrivalDate\": " arrival "}, \"BouncedRecipientInfoList\": [{\"Recipient\": "      \
+    "\"r@x\", \"RecipientDsnFields\": {\"Action\": \"failed\", \"Status\": \"5.0.0\", "            \
     "\"LastAttemptDate\": " last "}}]}"
     OK("SendBounce", DSN("\"2020-01-01T10:00:00Z\"", "1700000000.5"));
     BAD("SendBounce", DSN("\"2020-02-30\"", "true"),
@@ -301,8 +310,10 @@ static void test_limits(void) {
     const struct model_op *op = model_find_op(&model_ses, "SendEmail", 9);
     struct sp_err err;
     CHECK(validate_params(&model_ses, op, j, &err) == -1);
-    CHECK(strncmp(err.msg, "2000 validation errors: Invalid type for parameter "
-                           "Destination.ToAddresses[0], value: 0,", 75) == 0);
+    CHECK(strncmp(err.msg,
+                  "2000 validation errors: Invalid type for parameter "
+                  "Destination.ToAddresses[0], value: 0,",
+                  75) == 0);
     const char *more = strstr(err.msg, "; and ");
     CHECK(more != NULL && strcmp(more + strlen(more) - 5, " more") == 0);
     CHECK(strlen(err.msg) < SP_ERR_MSG_LEN - 1);

@@ -1,0 +1,707 @@
+/* config_test - the configuration: defaults as DESIGN.md states them, a
+ * full file, errors that name file:line:key, the AWS environment on top,
+ * client CIDRs, action globs and per-operation throttle limits.
+ *
+ * Files are written to a private temporary directory, so messages carry a
+ * real path; in-memory text goes through config_load_text. The AWS_*
+ * variables the loader reads are cleared first and set per test. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proxy/config.h"
+#include "proxy/log.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                         \
+    do {                                                                                    \
+        if (cond) {                                                                         \
+            passed++;                                                                       \
+        } else {                                                                            \
+            failed++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);        \
+        }                                                                                   \
+    } while (0)
+
+static char dir[64];
+static struct sp_err err;
+
+static const char *const aws_env[] = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SES",
+                                      "AWS_ENDPOINT_URL"};
+
+static void clear_env(void) {
+    for (size_t i = 0; i < sizeof(aws_env) / sizeof(aws_env[0]); i++) {
+        unsetenv(aws_env[i]);
+    }
+}
+
+static int streq(const char *a, const char *b) {
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Writes text to dir/name; returns the path (static buffer). */
+static const char *write_file(const char *name, const char *text) {
+    static char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        perror(path);
+        abort();
+    }
+    fwrite(text, 1, strlen(text), f);
+    fclose(f);
+    return path;
+}
+
+static struct config *load_file(const char *name, const char *text) {
+    sp_err_clear(&err);
+    return config_load(write_file(name, text), &err);
+}
+
+/* config_load_text from an exact-size heap copy (no NUL after it), so ASan
+ * sees any read past the end. */
+static struct config *load_text(const char *text) {
+    size_t len = strlen(text);
+    char *copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL) {
+        abort();
+    }
+    memcpy(copy, text, len);
+    sp_err_clear(&err);
+    struct config *cfg = config_load_text(copy, len, "test.json", &err);
+    free(copy);
+    return cfg;
+}
+
+/* The file is refused and err.msg starts with "<path>:<line>: <key>: " and
+ * contains `what`. */
+static int refused_at(const char *text, int line, const char *key, const char *what) {
+    struct config *cfg = load_file("bad.json", text);
+    if (cfg != NULL) {
+        config_unref(cfg);
+        fprintf(stderr, "  accepted: %s\n", text);
+        return 0;
+    }
+    char want[256];
+    snprintf(want, sizeof(want), "%s/bad.json:%d: %s: ", dir, line, key);
+    int ok = streq(err.code, "ConfigError") && strncmp(err.msg, want, strlen(want)) == 0 &&
+             strstr(err.msg, what) != NULL;
+    if (!ok) {
+        fprintf(stderr, "  want \"%s...%s\", got \"%s\"\n", want, what, err.msg);
+    }
+    return ok;
+}
+
+/* In-memory text is refused with what in the message. */
+static int text_refused(const char *text, const char *what) {
+    struct config *cfg = load_text(text);
+    if (cfg != NULL) {
+        config_unref(cfg);
+        fprintf(stderr, "  accepted: %s\n", text);
+        return 0;
+    }
+    int ok = streq(err.code, "ConfigError") && strstr(err.msg, what) != NULL;
+    if (!ok) {
+        fprintf(stderr, "  want \"%s\", got \"%s\"\n", what, err.msg);
+    }
+    return ok;
+}
+
+static int cidr_is(const struct config_cidr *c, int family, const char *addr, int prefix) {
+    uint8_t want[16] = {0};
+    if (inet_pton(family, addr, want) != 1) {
+        return 0;
+    }
+    return c->family == family && c->prefix == prefix &&
+           memcmp(c->addr, want, family == AF_INET ? 4 : 16) == 0;
+}
+
+/* The defaults DESIGN.md lists, checked field by field. */
+static int is_design_default(const struct config *c) {
+    int ok = 1;
+    double rate = -1, burst = -1;
+    ok &= c->n_listen == 1 && streq(c->listen[0], "127.0.0.1:8080");
+    ok &= streq(c->region, "us-east-1");
+    ok &= streq(c->endpoint, "https://email.us-east-1.amazonaws.com");
+    ok &= c->endpoint_tls == 1 && streq(c->endpoint_host, "email.us-east-1.amazonaws.com") &&
+          c->endpoint_port == 443;
+    ok &= streq(c->credentials.source, "chain") && c->credentials.profile == NULL &&
+          c->credentials.access_key_id == NULL && c->credentials.secret_access_key_file == NULL &&
+          c->credentials.session_token_file == NULL;
+    ok &= c->upstream.connect_timeout_ms == 3000 && c->upstream.timeout_ms == 30000 &&
+          c->upstream.max_idle_connections == 64 && c->upstream.ca_file == NULL;
+    ok &= c->retry_max_attempts == 3;
+    ok &= streq(c->throttle.backend, "local") && c->throttle.redis_url == NULL &&
+          c->throttle.max_wait_ms == 10000 && c->throttle.max_queue == 1000 &&
+          c->throttle.send_rate_auto == 1;
+    /* "operations": {"*": {"rate": 1, "burst": 1}}, for the operations
+     * with a documented limit (every one SES documents is 1/s). */
+    config_op_limit(c, "GetSendQuota", 1, &rate, &burst);
+    ok &= rate == 1 && burst == 1;
+    config_op_limit(c, "SendEmail", 0, &rate, &burst);
+    ok &= rate == 0;
+    ok &= c->policy.n_allow_clients == 2 &&
+          cidr_is(&c->policy.allow_clients[0], AF_INET, "127.0.0.0", 8) &&
+          cidr_is(&c->policy.allow_clients[1], AF_INET6, "::1", 128);
+    ok &= c->policy.n_allow_actions == 1 && streq(c->policy.allow_actions[0], "*") &&
+          c->policy.n_deny_actions == 0;
+    ok &= c->limits.max_body_bytes == 16777216 && c->limits.max_connections == 4096 &&
+          c->limits.header_timeout_ms == 10000 && c->limits.idle_timeout_ms == 60000 &&
+          c->limits.max_header_bytes == 16384;
+    ok &= c->log.level == LOG_INFO && c->log.json == 1;
+    ok &= c->drain_timeout_ms == 20000;
+    return ok;
+}
+
+static void test_defaults(void) {
+    sp_err_clear(&err);
+    struct config *c = config_load(NULL, &err);
+    CHECK(c != NULL && err.code == NULL);
+    if (c == NULL) {
+        return;
+    }
+    CHECK(c->refs == 1 && c->path == NULL);
+    CHECK(is_design_default(c));
+    config_unref(c);
+
+    /* An empty object is the defaults too. */
+    c = load_text("{}");
+    CHECK(c != NULL && is_design_default(c) && c->path == NULL);
+    config_unref(c);
+    c = load_file("empty.json", " {\n}\n");
+    CHECK(c != NULL && is_design_default(c));
+    CHECK(c != NULL && c->path != NULL && strstr(c->path, "/empty.json") != NULL);
+    config_unref(c);
+
+    /* The shipped example shows every key with its default. */
+    sp_err_clear(&err);
+    c = config_load(SP_SOURCE_DIR "/conf/ses-proxy.json", &err);
+    CHECK(c != NULL);
+    if (c == NULL) {
+        fprintf(stderr, "  %s\n", err.msg);
+        return;
+    }
+    CHECK(is_design_default(c));
+    CHECK(c->throttle.n_ops == 1 && streq(c->throttle.ops[0].name, "*"));
+    config_unref(c);
+}
+
+static const char full[] =
+    "{\n"
+    "  \"listen\": [\"0.0.0.0:9000\", \"[::]:9000\", \"unix:/run/ses.sock\"],\n"
+    "  \"region\": \"eu-west-1\",\n"
+    "  \"endpoint\": \"https://email.eu-west-1.example.com:8443/\",\n"
+    "  \"credentials\": {\"source\": \"static\", \"profile\": \"mail\",\n"
+    "                  \"access_key_id\": \"AKIDEXAMPLE\",\n"
+    "                  \"secret_access_key_file\": \"/run/secrets/ses\",\n"
+    "                  \"session_token_file\": \"/run/secrets/token\"},\n"
+    "  \"upstream\": {\"connect_timeout_ms\": 1500, \"timeout_ms\": 20000,\n"
+    "               \"max_idle_connections\": 8, \"ca_file\": \"/etc/ssl/ca.pem\"},\n"
+    "  \"retry\": {\"max_attempts\": 5},\n"
+    "  \"throttle\": {\"backend\": \"redis\", \"redis_url\": \"redis://cache:6379/2\",\n"
+    "               \"max_wait_ms\": 2500, \"max_queue\": 50,\n"
+    "               \"send_rate\": 14,\n"
+    "               \"operations\": {\"*\": {\"rate\": 2, \"burst\": 4},\n"
+    "                              \"SendEmail\": {\"rate\": 0.5}}},\n"
+    "  \"policy\": {\"allow_clients\": [\"10.0.0.0/8\", \"fd00::/8\", \"192.168.1.7\"],\n"
+    "             \"allow_actions\": [\"Send*\", \"Get*\"],\n"
+    "             \"deny_actions\": [\"GetIdentityPolicies\"]},\n"
+    "  \"limits\": {\"max_body_bytes\": 1048576, \"max_connections\": 100,\n"
+    "             \"header_timeout_ms\": 5000, \"idle_timeout_ms\": 30000,\n"
+    "             \"max_header_bytes\": 8192},\n"
+    "  \"log\": {\"level\": \"debug\", \"format\": \"json\"},\n"
+    "  \"drain_timeout_ms\": 0\n"
+    "}\n";
+
+static void test_full_file(void) {
+    struct config *c = load_file("full.json", full);
+    CHECK(c != NULL);
+    if (c == NULL) {
+        fprintf(stderr, "  %s\n", err.msg);
+        return;
+    }
+    CHECK(c->n_listen == 3 && streq(c->listen[0], "0.0.0.0:9000") &&
+          streq(c->listen[1], "[::]:9000") && streq(c->listen[2], "unix:/run/ses.sock"));
+    CHECK(streq(c->region, "eu-west-1"));
+    CHECK(streq(c->endpoint, "https://email.eu-west-1.example.com:8443/"));
+    CHECK(c->endpoint_tls == 1 && streq(c->endpoint_host, "email.eu-west-1.example.com") &&
+          c->endpoint_port == 8443);
+    CHECK(streq(c->credentials.source, "static") && streq(c->credentials.profile, "mail") &&
+          streq(c->credentials.access_key_id, "AKIDEXAMPLE") &&
+          streq(c->credentials.secret_access_key_file, "/run/secrets/ses") &&
+          streq(c->credentials.session_token_file, "/run/secrets/token"));
+    CHECK(c->upstream.connect_timeout_ms == 1500 && c->upstream.timeout_ms == 20000 &&
+          c->upstream.max_idle_connections == 8 && streq(c->upstream.ca_file, "/etc/ssl/ca.pem"));
+    CHECK(c->retry_max_attempts == 5);
+    CHECK(streq(c->throttle.backend, "redis") &&
+          streq(c->throttle.redis_url, "redis://cache:6379/2") &&
+          c->throttle.max_wait_ms == 2500 && c->throttle.max_queue == 50);
+    CHECK(c->throttle.send_rate_auto == 0 && c->throttle.send_rate == 14);
+    CHECK(c->throttle.n_ops == 2);
+    CHECK(c->policy.n_allow_clients == 3 &&
+          cidr_is(&c->policy.allow_clients[0], AF_INET, "10.0.0.0", 8) &&
+          cidr_is(&c->policy.allow_clients[1], AF_INET6, "fd00::", 8) &&
+          cidr_is(&c->policy.allow_clients[2], AF_INET, "192.168.1.7", 32));
+    CHECK(c->policy.n_allow_actions == 2 && streq(c->policy.allow_actions[1], "Get*") &&
+          c->policy.n_deny_actions == 1 && streq(c->policy.deny_actions[0], "GetIdentityPolicies"));
+    CHECK(c->limits.max_body_bytes == 1048576 && c->limits.max_connections == 100 &&
+          c->limits.header_timeout_ms == 5000 && c->limits.idle_timeout_ms == 30000 &&
+          c->limits.max_header_bytes == 8192);
+    CHECK(c->log.level == LOG_DEBUG && c->drain_timeout_ms == 0);
+    config_unref(c);
+
+    /* The same text in memory gives the same snapshot, without a path. */
+    c = load_text(full);
+    CHECK(c != NULL && c->path == NULL && c->endpoint_port == 8443 && c->throttle.n_ops == 2 &&
+          c->policy.n_allow_clients == 3 && c->log.level == LOG_DEBUG);
+    config_unref(c);
+
+    /* Smaller forms: "listen" as one string; nulls keep defaults; "auto". */
+    c = load_text("{\"listen\": \"[::1]:8081\", \"endpoint\": null, \"upstream\": "
+                  "{\"ca_file\": null}, \"throttle\": {\"send_rate\": \"auto\"}, "
+                  "\"credentials\": null}");
+    CHECK(c != NULL && c->n_listen == 1 && streq(c->listen[0], "[::1]:8081") &&
+          streq(c->endpoint, "https://email.us-east-1.amazonaws.com") &&
+          c->throttle.send_rate_auto == 1 && streq(c->credentials.source, "chain"));
+    config_unref(c);
+    /* Sixteen listeners fit. */
+    char many[1024];
+    size_t n = (size_t)snprintf(many, sizeof(many), "{\"listen\": [");
+    for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s\"127.0.0.1:%d\"", i ? "," : "",
+                              9000 + i);
+    }
+    snprintf(many + n, sizeof(many) - n, "]}");
+    c = load_text(many);
+    CHECK(c != NULL && c->n_listen == CONFIG_MAX_LISTEN &&
+          streq(c->listen[CONFIG_MAX_LISTEN - 1], "127.0.0.1:9015"));
+    config_unref(c);
+}
+
+static void test_errors(void) {
+    /* Wrong types. */
+    CHECK(refused_at("{\n  \"region\": \"us-east-1\",\n  \"upstream\": {\"timeout_ms\": \"30s\"}\n}",
+                     3, "upstream.timeout_ms", "must be an integer"));
+    CHECK(refused_at("{\n\n  \"region\": 1\n}", 3, "region", "must be a string"));
+    CHECK(refused_at("{\"limits\":\n {\"max_body_bytes\": 1.5}}", 2, "limits.max_body_bytes",
+                     "integer"));
+    CHECK(refused_at("{\n \"drain_timeout_ms\": true}", 2, "drain_timeout_ms", "integer"));
+    CHECK(refused_at("{\n \"upstream\": []}", 2, "upstream", "must be an object"));
+    CHECK(refused_at("{\n \"policy\": {\n  \"allow_actions\": \"*\"}}", 3, "policy.allow_actions",
+                     "list of strings"));
+    CHECK(refused_at("{\n \"policy\": {\n  \"deny_actions\": [\"A\", 2]}}", 3,
+                     "policy.deny_actions", "list of strings"));
+    CHECK(refused_at("{\n \"listen\": [8080]}", 2, "listen", "list of strings"));
+    CHECK(refused_at("{\n \"listen\": []}", 2, "listen", "non-empty"));
+    /* Out of range. */
+    CHECK(refused_at("{\"retry\": {\n\"max_attempts\": 0}}", 2, "retry.max_attempts",
+                     "between 1 and 20"));
+    CHECK(refused_at("{\"upstream\": {\n\"connect_timeout_ms\": -5}}", 2,
+                     "upstream.connect_timeout_ms", "between"));
+    CHECK(refused_at("{\"limits\": {\n\"max_header_bytes\": 100}}", 2, "limits.max_header_bytes",
+                     "between 256"));
+    /* Unknown keys, top level and nested. */
+    CHECK(refused_at("{\n  \"listen\": [\"127.0.0.1:1\"],\n  \"colour\": \"blue\"\n}", 3, "colour",
+                     "unknown key"));
+    CHECK(refused_at("{\n  \"limits\": {\n    \"max_connections\": 5,\n    \"max_body\": 5\n  }\n}",
+                     4, "limits.max_body", "unknown key"));
+    CHECK(refused_at("{\"throttle\": {\"operations\": {\n \"SendEmail\": {\"rate\": 1,\n"
+                     " \"brust\": 2}}}}",
+                     3, "throttle.operations.SendEmail.brust", "unknown key"));
+    CHECK(refused_at("{\n\"log\": {\"level\": \"info\", \"colour\": 1}}", 2, "log.colour",
+                     "unknown key"));
+    /* Enums. */
+    CHECK(refused_at("{\n \"throttle\": {\n   \"backend\": \"memcached\"}}", 3, "throttle.backend",
+                     "\"local\" or \"redis\""));
+    CHECK(refused_at("{\"credentials\": {\n\"source\": \"vault\"}}", 2, "credentials.source",
+                     "must be one of"));
+    CHECK(refused_at("{\"log\": {\n\"level\": \"loud\"}}", 2, "log.level", "must be one of"));
+    CHECK(refused_at("{\"log\": {\n\"level\": 3}}", 2, "log.level", "must be one of"));
+    CHECK(refused_at("{\"log\": {\n\"format\": \"text\"}}", 2, "log.format", "json"));
+    CHECK(refused_at("{\"throttle\": {\n\"send_rate\": \"fast\"}}", 2, "throttle.send_rate",
+                     "\"auto\" or a number"));
+    CHECK(refused_at("{\"throttle\": {\n\"send_rate\": 0}}", 2, "throttle.send_rate", "> 0"));
+    CHECK(refused_at("{\"throttle\": {\"operations\": {\n\"GetSendQuota\": {\"burst\": 3}}}}", 2,
+                     "throttle.operations.GetSendQuota", "needs \"rate\""));
+    CHECK(refused_at("{\"throttle\": {\"operations\": {\n\"X\": {\"rate\": 1, \"burst\": 0.5}}}}",
+                     2, "throttle.operations.X.burst", ">= 1"));
+    CHECK(refused_at("{\"throttle\": {\"operations\": {\n\"X\": {\"rate\": -1}}}}", 2,
+                     "throttle.operations.X.rate", ">= 0"));
+    CHECK(refused_at("{\"throttle\": {\"operations\": {\n\"X\": 5}}}", 2, "throttle.operations.X",
+                     "must be an object"));
+    /* Bad CIDRs. */
+    CHECK(refused_at("{\n \"policy\": {\n  \"allow_clients\": [\"10.0.0.0/8\", \"10.0.0.0/33\"]}}", 3,
+                     "policy.allow_clients", "\"10.0.0.0/33\" is not an address or CIDR"));
+    CHECK(refused_at("{\"policy\": {\n\"allow_clients\": [\"localhost\"]}}", 2,
+                     "policy.allow_clients", "\"localhost\""));
+    CHECK(refused_at("{\"policy\": {\n\"allow_clients\": [\"::1/129\"]}}", 2,
+                     "policy.allow_clients", "not an address"));
+    /* Credentials that do not go together; an inline secret. */
+    CHECK(refused_at("{\"credentials\": {\n\"access_key_id\": \"AKID\"}}", 2,
+                     "credentials.access_key_id", "go together"));
+    CHECK(refused_at("{\"credentials\": {\n\"secret_access_key_file\": \"/s\"}}", 1,
+                     "credentials.access_key_id", "go together"));
+    CHECK(refused_at("{\"credentials\": {\"access_key_id\": \"AKID\",\n"
+                     "\"secret_access_key\": \"wJalrXUtnFEMI\"}}",
+                     2, "credentials.secret_access_key", "secret_access_key_file"));
+    /* Never the secret itself in the message. */
+    CHECK(strstr(err.msg, "wJalrXUtnFEMI") == NULL);
+
+    /* JSON syntax errors carry line and column. */
+    struct config *c = load_file("syntax.json", "{\n  \"region\": \"us-east-1\"\n  \"retry\": {}\n}");
+    char want[128];
+    snprintf(want, sizeof(want), "%s/syntax.json:3:", dir);
+    CHECK(c == NULL && streq(err.code, "ConfigError") && strncmp(err.msg, want, strlen(want)) == 0);
+    CHECK(c == NULL && err.msg[strlen(want)] >= '1' && err.msg[strlen(want)] <= '9');
+    c = load_file("syntax.json", "{\"region\": \"us-east-1\",}");
+    snprintf(want, sizeof(want), "%s/syntax.json:1:", dir);
+    CHECK(c == NULL && strncmp(err.msg, want, strlen(want)) == 0);
+    c = load_file("syntax.json", "");
+    CHECK(c == NULL && streq(err.code, "ConfigError") && strstr(err.msg, "syntax.json:") != NULL);
+    /* Duplicate keys are an error, not last-one-wins. */
+    c = load_file("dup.json", "{\n\"region\": \"us-east-1\",\n\"region\": \"eu-west-1\"}");
+    CHECK(c == NULL && streq(err.code, "ConfigError") && strstr(err.msg, "dup.json:3:") != NULL);
+    /* Not an object. */
+    CHECK(text_refused("[1, 2]", "test.json:1: the configuration must be a JSON object"));
+    CHECK(text_refused("\"x\"", "test.json:1:")); /* jansson: '[' or '{' expected */
+    /* A missing file. */
+    sp_err_clear(&err);
+    c = config_load("/nonexistent/ses-proxy.json", &err);
+    CHECK(c == NULL && streq(err.code, "ConfigError") &&
+          strstr(err.msg, "/nonexistent/ses-proxy.json") != NULL);
+    /* Text ends at a NUL byte, as a file's does. */
+    static const char nul[] = "{\"region\": \"eu-north-1\"}\0garbage";
+    sp_err_clear(&err);
+    c = config_load_text(nul, sizeof(nul) - 1, "nul.json", &err);
+    CHECK(c != NULL && streq(c->region, "eu-north-1"));
+    config_unref(c);
+    /* Errors in memory name the given name. */
+    CHECK(text_refused("{\n\"nope\": 1}", "test.json:2: nope: unknown key"));
+}
+
+static void test_env(void) {
+    struct config *c;
+    /* AWS_REGION over AWS_DEFAULT_REGION over the file. */
+    setenv("AWS_DEFAULT_REGION", "ap-south-1", 1);
+    c = load_text("{\"region\": \"eu-west-1\"}");
+    CHECK(c != NULL && streq(c->region, "ap-south-1") &&
+          streq(c->endpoint, "https://email.ap-south-1.amazonaws.com"));
+    config_unref(c);
+    setenv("AWS_REGION", "eu-central-1", 1);
+    c = load_text("{\"region\": \"eu-west-1\"}");
+    CHECK(c != NULL && streq(c->region, "eu-central-1") &&
+          streq(c->endpoint_host, "email.eu-central-1.amazonaws.com") && c->endpoint_port == 443 &&
+          c->endpoint_tls == 1);
+    config_unref(c);
+    /* Empty is unset. */
+    setenv("AWS_REGION", "", 1);
+    c = load_text("{}");
+    CHECK(c != NULL && streq(c->region, "ap-south-1"));
+    config_unref(c);
+    clear_env();
+    c = load_text("{\"region\": \"eu-west-1\"}");
+    CHECK(c != NULL && streq(c->region, "eu-west-1") &&
+          streq(c->endpoint, "https://email.eu-west-1.amazonaws.com"));
+    config_unref(c);
+    /* Not a region name. */
+    setenv("AWS_REGION", "US_EAST_1", 1);
+    CHECK(text_refused("{}", "is not a region name"));
+    clear_env();
+    CHECK(text_refused("{\"region\": \"us-east-1.evil.com/\"}", "is not a region name"));
+    CHECK(text_refused("{\"region\": \"\"}", "region"));
+
+    /* The endpoint: AWS_ENDPOINT_URL_SES over AWS_ENDPOINT_URL over the file. */
+    const char *file = "{\"endpoint\": \"https://file.example:444\"}";
+    c = load_text(file);
+    CHECK(c != NULL && streq(c->endpoint_host, "file.example") && c->endpoint_port == 444 &&
+          c->endpoint_tls == 1);
+    config_unref(c);
+    setenv("AWS_ENDPOINT_URL", "http://localstack:4566", 1);
+    c = load_text(file);
+    CHECK(c != NULL && streq(c->endpoint, "http://localstack:4566") &&
+          streq(c->endpoint_host, "localstack") && c->endpoint_port == 4566 &&
+          c->endpoint_tls == 0);
+    config_unref(c);
+    setenv("AWS_ENDPOINT_URL_SES", "http://127.0.0.1:8005/", 1);
+    c = load_text(file);
+    CHECK(c != NULL && streq(c->endpoint_host, "127.0.0.1") && c->endpoint_port == 8005 &&
+          c->endpoint_tls == 0);
+    config_unref(c);
+    /* Empty is unset. */
+    setenv("AWS_ENDPOINT_URL_SES", "", 1);
+    c = load_text(file);
+    CHECK(c != NULL && streq(c->endpoint_host, "localstack"));
+    config_unref(c);
+    clear_env();
+    /* Default ports, IPv6 literals. */
+    c = load_text("{\"endpoint\": \"http://ses.local\"}");
+    CHECK(c != NULL && streq(c->endpoint_host, "ses.local") && c->endpoint_port == 80 &&
+          c->endpoint_tls == 0);
+    config_unref(c);
+    c = load_text("{\"endpoint\": \"https://[::1]:8443\"}");
+    CHECK(c != NULL && streq(c->endpoint_host, "::1") && c->endpoint_port == 8443 &&
+          c->endpoint_tls == 1);
+    config_unref(c);
+    c = load_text("{\"endpoint\": \"https://[fd00::5]/\"}");
+    CHECK(c != NULL && streq(c->endpoint_host, "fd00::5") && c->endpoint_port == 443);
+    config_unref(c);
+    /* Bad endpoints name where they came from. */
+    CHECK(text_refused("{\"endpoint\": \"ftp://x\"}", "endpoint \"ftp://x\" must start with"));
+    CHECK(text_refused("{\"endpoint\": \"email.us-east-1.amazonaws.com\"}", "https://"));
+    CHECK(text_refused("{\"endpoint\": \"https://\"}", "no host"));
+    CHECK(text_refused("{\"endpoint\": \"https://:443\"}", "no host"));
+    CHECK(text_refused("{\"endpoint\": \"http://h:0\"}", "bad port"));
+    CHECK(text_refused("{\"endpoint\": \"http://h:65536\"}", "bad port"));
+    CHECK(text_refused("{\"endpoint\": \"http://h:\"}", "bad port"));
+    CHECK(text_refused("{\"endpoint\": \"http://h:80x\"}", "bad port"));
+    CHECK(text_refused("{\"endpoint\": \"http://h/v2\"}", "no path"));
+    CHECK(text_refused("{\"endpoint\": \"https://[::1\"}", "IPv6"));
+    setenv("AWS_ENDPOINT_URL_SES", "localhost:9000", 1);
+    CHECK(text_refused("{}", "AWS_ENDPOINT_URL_SES: endpoint \"localhost:9000\""));
+    clear_env();
+    setenv("AWS_ENDPOINT_URL", "http://h/x", 1);
+    CHECK(text_refused("{}", "AWS_ENDPOINT_URL: "));
+    clear_env();
+}
+
+static struct sockaddr_storage ss;
+
+static const struct sockaddr *v4(const char *a) {
+    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+    memset(&ss, 0, sizeof(ss));
+    s->sin_family = AF_INET;
+    if (inet_pton(AF_INET, a, &s->sin_addr) != 1) {
+        abort();
+    }
+    return (const struct sockaddr *)&ss;
+}
+
+static const struct sockaddr *v6(const char *a) {
+    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+    memset(&ss, 0, sizeof(ss));
+    s->sin6_family = AF_INET6;
+    if (inet_pton(AF_INET6, a, &s->sin6_addr) != 1) {
+        abort();
+    }
+    return (const struct sockaddr *)&ss;
+}
+
+static void test_cidr(void) {
+    struct config_cidr c;
+    CHECK(config_parse_cidr("10.0.0.0/8", &c) == 0 && cidr_is(&c, AF_INET, "10.0.0.0", 8));
+    CHECK(config_parse_cidr("10.1.2.3", &c) == 0 && cidr_is(&c, AF_INET, "10.1.2.3", 32));
+    CHECK(config_parse_cidr("0.0.0.0/0", &c) == 0 && c.prefix == 0);
+    CHECK(config_parse_cidr("1.2.3.4/32", &c) == 0 && c.prefix == 32);
+    CHECK(config_parse_cidr("::1", &c) == 0 && cidr_is(&c, AF_INET6, "::1", 128));
+    CHECK(config_parse_cidr("::/0", &c) == 0 && c.family == AF_INET6 && c.prefix == 0);
+    CHECK(config_parse_cidr("2001:db8::/32", &c) == 0 && cidr_is(&c, AF_INET6, "2001:db8::", 32));
+    CHECK(config_parse_cidr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", &c) == 0);
+    CHECK(config_parse_cidr("10.0.0.0/33", &c) == -1);
+    CHECK(config_parse_cidr("::/129", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/-1", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/8x", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/x", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/8/8", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0/8", &c) == -1);
+    CHECK(config_parse_cidr("256.0.0.0/8", &c) == -1);
+    CHECK(config_parse_cidr("/8", &c) == -1);
+    CHECK(config_parse_cidr("", &c) == -1);
+    CHECK(config_parse_cidr("localhost", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/99999999999999999999", &c) == -1);
+    char longs[300];
+    memset(longs, '1', sizeof(longs) - 1);
+    longs[sizeof(longs) - 1] = '\0';
+    CHECK(config_parse_cidr(longs, &c) == -1);
+
+    struct config *cfg = load_text("{\"policy\": {\"allow_clients\": [\"10.0.0.0/7\", "
+                                   "\"192.168.1.77/24\", \"2001:db8::/32\", \"172.16.5.4\"]}}");
+    CHECK(cfg != NULL);
+    if (cfg == NULL) {
+        return;
+    }
+    /* /7 covers 10.x and 11.x only. */
+    CHECK(config_client_allowed(cfg, v4("10.1.2.3")));
+    CHECK(config_client_allowed(cfg, v4("11.255.255.255")));
+    CHECK(!config_client_allowed(cfg, v4("12.0.0.0")));
+    CHECK(!config_client_allowed(cfg, v4("9.255.255.255")));
+    /* Host bits in the rule are ignored. */
+    CHECK(config_client_allowed(cfg, v4("192.168.1.1")));
+    CHECK(!config_client_allowed(cfg, v4("192.168.2.1")));
+    CHECK(config_client_allowed(cfg, v4("172.16.5.4")));
+    CHECK(!config_client_allowed(cfg, v4("172.16.5.5")));
+    CHECK(!config_client_allowed(cfg, v4("127.0.0.1"))); /* the list replaces the default */
+    /* IPv4-mapped IPv6 is matched as IPv4. */
+    CHECK(config_client_allowed(cfg, v6("::ffff:10.9.8.7")));
+    CHECK(config_client_allowed(cfg, v6("::ffff:172.16.5.4")));
+    CHECK(!config_client_allowed(cfg, v6("::ffff:12.0.0.1")));
+    CHECK(!config_client_allowed(cfg, v6("::10.9.8.7"))); /* IPv4-compatible is not mapped */
+    CHECK(config_client_allowed(cfg, v6("2001:db8:ffff::1")));
+    CHECK(!config_client_allowed(cfg, v6("2001:db9::1")));
+    CHECK(!config_client_allowed(cfg, v6("::1")));
+    /* Unix sockets always; other families never. */
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    CHECK(config_client_allowed(cfg, (const struct sockaddr *)&un));
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = AF_APPLETALK;
+    CHECK(!config_client_allowed(cfg, (const struct sockaddr *)&ss));
+    config_unref(cfg);
+
+    /* /0 and the defaults. */
+    cfg = load_text("{\"policy\": {\"allow_clients\": [\"0.0.0.0/0\"]}}");
+    CHECK(cfg != NULL && config_client_allowed(cfg, v4("203.0.113.9")) &&
+          config_client_allowed(cfg, v6("::ffff:203.0.113.9")) &&
+          !config_client_allowed(cfg, v6("2001:db8::1")));
+    config_unref(cfg);
+    cfg = load_text("{\"policy\": {\"allow_clients\": [\"::/0\"]}}");
+    CHECK(cfg != NULL && config_client_allowed(cfg, v6("2001:db8::1")) &&
+          !config_client_allowed(cfg, v4("203.0.113.9")));
+    config_unref(cfg);
+    cfg = load_text("{\"policy\": {\"allow_clients\": []}}");
+    CHECK(cfg != NULL && cfg->policy.n_allow_clients == 0 &&
+          !config_client_allowed(cfg, v4("127.0.0.1")));
+    config_unref(cfg);
+    cfg = load_text("{}");
+    CHECK(cfg != NULL && config_client_allowed(cfg, v4("127.0.0.1")) &&
+          config_client_allowed(cfg, v4("127.255.0.1")) &&
+          config_client_allowed(cfg, v6("::1")) &&
+          config_client_allowed(cfg, v6("::ffff:127.0.0.1")) &&
+          !config_client_allowed(cfg, v4("10.0.0.1")) && !config_client_allowed(cfg, v6("::2")));
+    config_unref(cfg);
+}
+
+static void test_actions(void) {
+    struct config *cfg = load_text("{\"policy\": {\"allow_actions\": [\"Get*\", \"List*\", "
+                                   "\"SendEmail\", \"Send?awEmail\"], \"deny_actions\": "
+                                   "[\"GetAccount*\", \"SendEmail\", \"List[IV]*\"]}}");
+    CHECK(cfg != NULL);
+    if (cfg == NULL) {
+        return;
+    }
+    CHECK(config_action_allowed(cfg, "GetSendQuota"));
+    CHECK(!config_action_allowed(cfg, "GetAccountSendingEnabled")); /* deny glob wins */
+    CHECK(!config_action_allowed(cfg, "SendEmail"));                /* deny wins over allow */
+    CHECK(config_action_allowed(cfg, "SendRawEmail"));              /* ? glob */
+    CHECK(!config_action_allowed(cfg, "SendBulkTemplatedEmail"));   /* not allowed */
+    CHECK(config_action_allowed(cfg, "ListConfigurationSets"));
+    CHECK(!config_action_allowed(cfg, "ListIdentities"));
+    CHECK(!config_action_allowed(cfg, "ListVerifiedEmailAddresses"));
+    CHECK(!config_action_allowed(cfg, "getSendQuota")); /* case matters */
+    CHECK(!config_action_allowed(cfg, ""));
+    config_unref(cfg);
+    cfg = load_text("{}");
+    CHECK(cfg != NULL && config_action_allowed(cfg, "DeleteIdentity") &&
+          config_action_allowed(cfg, "SendEmail"));
+    config_unref(cfg);
+    cfg = load_text("{\"policy\": {\"allow_actions\": []}}");
+    CHECK(cfg != NULL && !config_action_allowed(cfg, "GetSendQuota"));
+    config_unref(cfg);
+    cfg = load_text("{\"policy\": {\"deny_actions\": [\"Delete*\"]}}");
+    CHECK(cfg != NULL && !config_action_allowed(cfg, "DeleteIdentity") &&
+          config_action_allowed(cfg, "VerifyEmailIdentity"));
+    config_unref(cfg);
+}
+
+static void test_op_limit(void) {
+    double rate, burst;
+    struct config *cfg = load_text("{\"throttle\": {\"operations\": {"
+                                   "\"SendEmail\": {\"rate\": 14, \"burst\": 28},"
+                                   "\"*\": {\"rate\": 0.5},"
+                                   "\"ListIdentities\": {\"rate\": 0},"
+                                   "\"GetSendStatistics\": {\"rate\": 3}}}}");
+    CHECK(cfg != NULL);
+    if (cfg == NULL) {
+        return;
+    }
+    /* Its own entry, documented limit or not. */
+    config_op_limit(cfg, "SendEmail", 0, &rate, &burst);
+    CHECK(rate == 14 && burst == 28);
+    config_op_limit(cfg, "GetSendStatistics", 1, &rate, &burst);
+    CHECK(rate == 3 && burst == 3); /* burst defaults to the rate */
+    config_op_limit(cfg, "ListIdentities", 1, &rate, &burst);
+    CHECK(rate == 0); /* explicitly unthrottled */
+    /* "*" for documented operations (burst at least 1). */
+    config_op_limit(cfg, "GetSendQuota", 1, &rate, &burst);
+    CHECK(rate == 0.5 && burst == 1);
+    config_op_limit(cfg, "DeleteIdentity", 5, &rate, &burst);
+    CHECK(rate == 0.5 && burst == 1);
+    /* ... but not for undocumented ones. */
+    config_op_limit(cfg, "SendRawEmail", 0, &rate, &burst);
+    CHECK(rate == 0 && burst == 0);
+    /* Names are exact. */
+    config_op_limit(cfg, "sendemail", 0, &rate, &burst);
+    CHECK(rate == 0);
+    config_unref(cfg);
+
+    /* No entries: the documented limit, burst the same. */
+    cfg = load_text("{\"throttle\": {\"operations\": {}}}");
+    CHECK(cfg != NULL && cfg->throttle.n_ops == 0);
+    config_op_limit(cfg, "GetSendQuota", 1, &rate, &burst);
+    CHECK(rate == 1 && burst == 1);
+    config_op_limit(cfg, "Hypothetical", 5, &rate, &burst);
+    CHECK(rate == 5 && burst == 5);
+    config_op_limit(cfg, "SendEmail", 0, &rate, &burst);
+    CHECK(rate == 0 && burst == 0);
+    config_unref(cfg);
+}
+
+static void test_refs_and_listen(void) {
+    struct config *cfg = load_text("{}");
+    CHECK(cfg != NULL && cfg->refs == 1);
+    if (cfg == NULL) {
+        return;
+    }
+    CHECK(config_ref(cfg) == cfg && cfg->refs == 2);
+    config_unref(cfg);
+    CHECK(cfg->refs == 1);
+    char *l[CONFIG_MAX_LISTEN + 1];
+    char bufs[CONFIG_MAX_LISTEN + 1][32];
+    for (int i = 0; i <= CONFIG_MAX_LISTEN; i++) {
+        snprintf(bufs[i], sizeof(bufs[i]), "127.0.0.1:%d", 7000 + i);
+        l[i] = bufs[i];
+    }
+    sp_err_clear(&err);
+    CHECK(config_set_listen(cfg, l, 2, &err) == 0 && cfg->n_listen == 2 &&
+          streq(cfg->listen[1], "127.0.0.1:7001"));
+    CHECK(config_set_listen(cfg, l, 0, &err) == -1 && streq(err.code, "ConfigError"));
+    CHECK(config_set_listen(cfg, l, CONFIG_MAX_LISTEN + 1, &err) == -1);
+    CHECK(cfg->n_listen == 2); /* unchanged by the refusals */
+    CHECK(config_set_listen(cfg, l, CONFIG_MAX_LISTEN, &err) == 0 &&
+          cfg->n_listen == CONFIG_MAX_LISTEN);
+    config_unref(cfg); /* frees: ASan/valgrind show no leak */
+    config_unref(NULL);
+}
+
+int main(void) {
+    clear_env();
+    snprintf(dir, sizeof(dir), "/tmp/config_test.XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_defaults();
+    test_full_file();
+    test_errors();
+    test_env();
+    test_cidr();
+    test_actions();
+    test_op_limit();
+    test_refs_and_listen();
+    const char *names[] = {"bad.json", "empty.json", "full.json", "syntax.json", "dup.json"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
