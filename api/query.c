@@ -6,6 +6,7 @@
  * byte. Where botocore's behaviour is surprising the comment says so. */
 #include "api/query.h"
 
+#include <math.h> /* isnan, isinf, signbit: macros, no libm */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,11 +115,12 @@ int query_percent_encode(const char *s, size_t len, query_sink_fn sink, void *ct
 
 /* ---- numbers ----------------------------------------------------------- */
 
-/* The last digit string that strtod reads back as d, checked for p digits
- * and, because the rounding interval of a power of two is lopsided, for
- * the correctly rounded candidate's neighbours too. Fills digits (no dot,
- * no trailing zeros) and the decimal exponent as dtoa does (d = 0.DIGITS x
- * 10^decpt). Returns the digit count. */
+/* The shortest digit string that strtod reads back as d (what Python's
+ * repr prints): for p = 1, 2, ... 17, the correctly rounded p digits and,
+ * because the rounding interval of a power of two is lopsided, their
+ * neighbours in the last place. Fills digits (no dot, no trailing zeros)
+ * and the decimal exponent as dtoa does (d = 0.DIGITS x 10^decpt).
+ * Returns the digit count. d is finite and > 0. */
 static int shortest_digits(double d, char digits[20], int *decpt) {
     char buf[40];
     for (int p = 1; p <= 17; p++) {
@@ -166,15 +168,15 @@ int query_format_double(double d, char *out, size_t cap) {
     if (cap < QUERY_SCALAR_MAX) {
         return -1;
     }
-    if (d != d) {
+    if (isnan(d)) {
         return snprintf(out, cap, "nan");
     }
     size_t n = 0;
-    if (d < 0 || (d == 0 && 1 / d < 0)) {
+    if (signbit(d)) { /* -0.0 too: Python prints "-0.0" */
         out[n++] = '-';
         d = -d;
     }
-    if (d > 1.7976931348623157e308) {
+    if (isinf(d)) {
         n += (size_t)snprintf(out + n, cap - n, "inf");
         return (int)n;
     }
