@@ -19,14 +19,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (cond) {                                                                         \
-            passed++;                                                                       \
-        } else {                                                                            \
-            failed++;                                                                       \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);        \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 static char dir[64];
@@ -240,8 +240,8 @@ static void test_full_file(void) {
           c->upstream.max_idle_connections == 8 && streq(c->upstream.ca_file, "/etc/ssl/ca.pem"));
     CHECK(c->retry_max_attempts == 5);
     CHECK(streq(c->throttle.backend, "redis") &&
-          streq(c->throttle.redis_url, "redis://cache:6379/2") &&
-          c->throttle.max_wait_ms == 2500 && c->throttle.max_queue == 50);
+          streq(c->throttle.redis_url, "redis://cache:6379/2") && c->throttle.max_wait_ms == 2500 &&
+          c->throttle.max_queue == 50);
     CHECK(c->throttle.send_rate_auto == 0 && c->throttle.send_rate == 14);
     CHECK(c->throttle.n_ops == 2);
     CHECK(c->policy.n_allow_clients == 3 &&
@@ -286,8 +286,9 @@ static void test_full_file(void) {
 
 static void test_errors(void) {
     /* Wrong types. */
-    CHECK(refused_at("{\n  \"region\": \"us-east-1\",\n  \"upstream\": {\"timeout_ms\": \"30s\"}\n}",
-                     3, "upstream.timeout_ms", "must be an integer"));
+    CHECK(
+        refused_at("{\n  \"region\": \"us-east-1\",\n  \"upstream\": {\"timeout_ms\": \"30s\"}\n}",
+                   3, "upstream.timeout_ms", "must be an integer"));
     CHECK(refused_at("{\n\n  \"region\": 1\n}", 3, "region", "must be a string"));
     CHECK(refused_at("{\"limits\":\n {\"max_body_bytes\": 1.5}}", 2, "limits.max_body_bytes",
                      "integer"));
@@ -336,8 +337,8 @@ static void test_errors(void) {
     CHECK(refused_at("{\"throttle\": {\"operations\": {\n\"X\": 5}}}", 2, "throttle.operations.X",
                      "must be an object"));
     /* Bad CIDRs. */
-    CHECK(refused_at("{\n \"policy\": {\n  \"allow_clients\": [\"10.0.0.0/8\", \"10.0.0.0/33\"]}}", 3,
-                     "policy.allow_clients", "\"10.0.0.0/33\" is not an address or CIDR"));
+    CHECK(refused_at("{\n \"policy\": {\n  \"allow_clients\": [\"10.0.0.0/8\", \"10.0.0.0/33\"]}}",
+                     3, "policy.allow_clients", "\"10.0.0.0/33\" is not an address or CIDR"));
     CHECK(refused_at("{\"policy\": {\n\"allow_clients\": [\"localhost\"]}}", 2,
                      "policy.allow_clients", "\"localhost\""));
     CHECK(refused_at("{\"policy\": {\n\"allow_clients\": [\"::1/129\"]}}", 2,
@@ -354,7 +355,8 @@ static void test_errors(void) {
     CHECK(strstr(err.msg, "wJalrXUtnFEMI") == NULL);
 
     /* JSON syntax errors carry line and column. */
-    struct config *c = load_file("syntax.json", "{\n  \"region\": \"us-east-1\"\n  \"retry\": {}\n}");
+    struct config *c =
+        load_file("syntax.json", "{\n  \"region\": \"us-east-1\"\n  \"retry\": {}\n}");
     char want[128];
     snprintf(want, sizeof(want), "%s/syntax.json:3:", dir);
     CHECK(c == NULL && streq(err.code, "ConfigError") && strncmp(err.msg, want, strlen(want)) == 0);
@@ -571,8 +573,7 @@ static void test_cidr(void) {
     config_unref(cfg);
     cfg = load_text("{}");
     CHECK(cfg != NULL && config_client_allowed(cfg, v4("127.0.0.1")) &&
-          config_client_allowed(cfg, v4("127.255.0.1")) &&
-          config_client_allowed(cfg, v6("::1")) &&
+          config_client_allowed(cfg, v4("127.255.0.1")) && config_client_allowed(cfg, v6("::1")) &&
           config_client_allowed(cfg, v6("::ffff:127.0.0.1")) &&
           !config_client_allowed(cfg, v4("10.0.0.1")) && !config_client_allowed(cfg, v6("::2")));
     config_unref(cfg);

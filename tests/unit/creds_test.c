@@ -1,7 +1,11 @@
 /* creds_test - credential sets and the store: the env and static providers,
  * the chain's order, error messages that never carry a secret, redacted
  * descriptions, refcounts (run under ASan or valgrind to see each set
- * freed), expiry, and a failed reload keeping the set in use. */
+ * freed), expiry, and a failed reload keeping the set in use.
+ *
+ * Hermetic: the variables of the other providers are cleared, the shared
+ * files point into an empty directory and instance metadata is disabled, so
+ * the chain never reaches the network or the user's ~/.aws. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +17,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (cond) {                                                                         \
-            passed++;                                                                       \
-        } else {                                                                            \
-            failed++;                                                                       \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);        \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 #define KEY_ID "AKIDEXAMPLE"
@@ -59,6 +63,32 @@ static void clear_env(void) {
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
     unsetenv("AWS_SESSION_TOKEN");
+}
+
+/* Nothing but static and env can supply credentials. */
+static void hermetic_env(void) {
+    static const char *const unset[] = {
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_ROLE_SESSION_NAME",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL_SES",
+        "AWS_ENDPOINT_URL",
+    };
+    for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++) {
+        unsetenv(unset[i]);
+    }
+    setenv("AWS_SHARED_CREDENTIALS_FILE", path_of("no-such-credentials"), 1);
+    setenv("AWS_CONFIG_FILE", path_of("no-such-config"), 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    clear_env();
 }
 
 static void set_env(int with_token) {
@@ -180,9 +210,12 @@ static void test_static(void) {
     s = load(cfg_with("static", "secret", NULL), &rc);
     CHECK(rc == 0 && streq(current(s)->secret_access_key, SECRET));
     creds_store_free(s);
-    write_file("secret", SECRET "\nsecond line\n");
-    s = load(cfg_with("static", "secret", NULL), &rc);
-    CHECK(rc == 0 && streq(current(s)->secret_access_key, SECRET));
+    /* More than one line is refused (which line would be the secret?),
+     * without showing any of them. */
+    write_file("twolines", SECRET "\nsecond line\n");
+    s = load(cfg_with("static", "twolines", NULL), &rc);
+    CHECK(rc == -1 && current(s) == NULL && strstr(err.msg, "twolines") != NULL &&
+          no_secret(err.msg) && strstr(err.msg, "second line") == NULL);
     creds_store_free(s);
     /* With a session token file. */
     write_file("token", TOKEN "\n");
@@ -204,7 +237,11 @@ static void test_static(void) {
     creds_store_free(s);
     write_file("blank", "\n" SECRET "\n");
     s = load(cfg_with("static", "blank", NULL), &rc);
-    CHECK(rc == -1 && strstr(err.msg, "is empty") != NULL && no_secret(err.msg));
+    CHECK(rc == -1 && strstr(err.msg, "blank") != NULL && no_secret(err.msg));
+    creds_store_free(s);
+    write_file("newline", "\n");
+    s = load(cfg_with("static", "newline", NULL), &rc);
+    CHECK(rc == -1 && strstr(err.msg, "is empty") != NULL);
     creds_store_free(s);
     /* The secret read, the token file missing or empty: no secret shown. */
     s = load(cfg_with("static", "secret", "no-such-token"), &rc);
@@ -242,6 +279,11 @@ static void test_chain(void) {
     struct creds *c = current(s);
     CHECK(rc == 0 && c != NULL && streq(c->provider, "static") && streq(c->access_key_id, KEY_ID));
     creds_store_free(s);
+    /* Static configured but its secret unreadable: on to env (logged). */
+    s = load(cfg_with("chain", "no-such-secret", NULL), &rc);
+    c = current(s);
+    CHECK(rc == 0 && c != NULL && streq(c->provider, "env"));
+    creds_store_free(s);
     /* Env when static is not configured. */
     s = load(cfg_with("chain", NULL, NULL), &rc);
     c = current(s);
@@ -259,10 +301,12 @@ static void test_chain(void) {
     s = load(cfg_with("chain", NULL, NULL), &rc);
     CHECK(rc == -1 && strstr(err.msg, "static: not configured") != NULL);
     creds_store_free(s);
-    /* A provider this build does not have. */
+    /* A pinned provider that is not configured is refused, naming it,
+     * even with env keys at hand. */
     set_env(1);
-    s = load(cfg_with("imds", NULL, NULL), &rc);
-    CHECK(rc == -1 && strstr(err.msg, "\"imds\" is not available") != NULL);
+    s = load(cfg_with("web_identity", NULL, NULL), &rc);
+    CHECK(rc == -1 && current(s) == NULL && strstr(err.msg, "web_identity") != NULL &&
+          no_secret(err.msg));
     creds_store_free(s);
     clear_env();
 }
@@ -305,7 +349,8 @@ static void test_refs_and_store(void) {
 
     struct creds_store *s = creds_store_new(NULL);
     const char *why = NULL;
-    CHECK(creds_store_current(s, time(NULL), &why) == NULL && streq(why, "credentials not loaded yet"));
+    CHECK(creds_store_current(s, time(NULL), &why) == NULL &&
+          streq(why, "credentials not loaded yet"));
     /* Set takes the caller's reference; a held set outlives its replacement. */
     time_t now = 1700000000;
     struct creds *a = creds_new("AKIDAAAA", "secret-a", NULL, now + 3600, "test");
@@ -341,22 +386,18 @@ static void test_refs_and_store(void) {
 }
 
 int main(void) {
-    clear_env();
-    unsetenv("AWS_REGION");
-    unsetenv("AWS_DEFAULT_REGION");
-    unsetenv("AWS_ENDPOINT_URL_SES");
-    unsetenv("AWS_ENDPOINT_URL");
     snprintf(dir, sizeof(dir), "/tmp/creds_test.XXXXXX");
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         return 1;
     }
+    hermetic_env();
     test_env();
     test_static();
     test_chain();
     test_describe();
     test_refs_and_store();
-    const char *names[] = {"secret", "token", "empty", "blank"};
+    const char *names[] = {"secret", "token", "empty", "blank", "twolines", "newline"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         unlink(path_of(names[i]));
     }
