@@ -178,13 +178,16 @@ int config_parse_cidr(const char *s, struct config_cidr *out) {
     int prefix = -1;
     if (slash != NULL) {
         *slash = '\0';
-        char *end;
-        errno = 0;
-        long p = strtol(slash + 1, &end, 10);
-        if (errno != 0 || *end != '\0' || end == slash + 1 || p < 0 || p > 128) {
+        /* Digits only: strtol would also take " 8" and "+8". */
+        const char *d = slash + 1;
+        size_t nd = strspn(d, "0123456789");
+        if (nd == 0 || nd > 3 || d[nd] != '\0') {
             return -1;
         }
-        prefix = (int)p;
+        prefix = atoi(d);
+        if (prefix > 128) {
+            return -1;
+        }
     }
     memset(out, 0, sizeof(*out));
     if (inet_pton(AF_INET, buf, out->addr) == 1) {
@@ -398,6 +401,66 @@ static int parse_throttle_ops(const struct cctx *c, json_t *o, struct config *cf
     return 0;
 }
 
+/* "redis://host[:port][/db]" ("[v6]" literals too) or "unix:/path".
+ * Credentials in the URL are refused: the snapshot holds no secret. */
+static int parse_redis_url(struct config *cfg, const char *u) {
+    free(cfg->throttle.redis_host);
+    free(cfg->throttle.redis_unix);
+    cfg->throttle.redis_host = cfg->throttle.redis_unix = NULL;
+    cfg->throttle.redis_port = 6379;
+    cfg->throttle.redis_db = 0;
+    if (strncmp(u, "unix:", 5) == 0) {
+        const char *path = u + 5;
+        if (strncmp(path, "//", 2) == 0) {
+            path += 2;
+        }
+        if (*path != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            return -1;
+        }
+        cfg->throttle.redis_unix = strdup(path);
+        return cfg->throttle.redis_unix != NULL ? 0 : -1;
+    }
+    if (strncmp(u, "redis://", 8) != 0) {
+        return -1;
+    }
+    const char *rest = u + 8;
+    size_t hostlen = strcspn(rest, ":/@[");
+    const char *after = rest + hostlen;
+    if (*rest == '[') {
+        const char *close = strchr(rest, ']');
+        if (close == NULL) {
+            return -1;
+        }
+        rest++;
+        hostlen = (size_t)(close - rest);
+        after = close + 1;
+    }
+    if (*after == '@' || hostlen == 0 || hostlen > 253 || memchr(rest, '@', hostlen) != NULL) {
+        return -1;
+    }
+    if (*after == ':') {
+        char *end;
+        long port = strtol(after + 1, &end, 10);
+        if (end == after + 1 || port <= 0 || port > 65535 || (*end != '\0' && *end != '/')) {
+            return -1;
+        }
+        cfg->throttle.redis_port = (int)port;
+        after = end;
+    }
+    if (*after == '/' && after[1] != '\0') {
+        char *end;
+        long db = strtol(after + 1, &end, 10);
+        if (end == after + 1 || db < 0 || db > 1000000 || *end != '\0') {
+            return -1;
+        }
+        cfg->throttle.redis_db = (int)db;
+    } else if (*after != '\0' && strcmp(after, "/") != 0) {
+        return -1;
+    }
+    cfg->throttle.redis_host = strndup(rest, hostlen);
+    return cfg->throttle.redis_host != NULL ? 0 : -1;
+}
+
 static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg) {
     json_t *o = json_object_get(root, "throttle");
     if (o == NULL) {
@@ -406,14 +469,24 @@ static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg
     if (!json_is_object(o)) {
         return bad(c, "throttle", "must be an object");
     }
-    static const char *const keys[] = {"backend",   "redis_url", "max_wait_ms", "max_queue",
-                                       "send_rate", "operations", "replicas",   NULL};
+    static const char *const keys[] = {"backend",          "redis_url",  "max_wait_ms",
+                                       "max_queue",        "send_rate",  "operations",
+                                       "replicas",         "redis_timeout_ms",
+                                       "redis_key_prefix", NULL};
     GUARD(only_keys(c, "throttle", o, keys));
     GUARD(get_string(c, o, "throttle", "backend", &cfg->throttle.backend));
     if (strcmp(cfg->throttle.backend, "local") != 0 && strcmp(cfg->throttle.backend, "redis")) {
         return bad(c, "throttle.backend", "must be \"local\" or \"redis\"");
     }
     GUARD(get_string(c, o, "throttle", "redis_url", &cfg->throttle.redis_url));
+    GUARD(get_string(c, o, "throttle", "redis_key_prefix", &cfg->throttle.redis_key_prefix));
+    GUARD(get_int_field(c, o, "throttle", "redis_timeout_ms", 1, 60000,
+                        &cfg->throttle.redis_timeout_ms));
+    GUARD(get_int_field(c, o, "throttle", "replicas", 1, 10000, &cfg->throttle.replicas));
+    if (cfg->throttle.redis_url != NULL && parse_redis_url(cfg, cfg->throttle.redis_url) < 0) {
+        return bad(c, "throttle.redis_url",
+                   "must be \"redis://host[:port][/db]\" or \"unix:/path\" (no credentials)");
+    }
     GUARD(get_int_field(c, o, "throttle", "max_wait_ms", 0, 3600000, &cfg->throttle.max_wait_ms));
     GUARD(get_int_field(c, o, "throttle", "max_queue", 0, 10000000, &cfg->throttle.max_queue));
     json_t *sr = json_object_get(o, "send_rate");
@@ -428,6 +501,10 @@ static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg
         }
     }
     GUARD(parse_throttle_ops(c, o, cfg));
+    if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
+        cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {
+        return sp_fail(c->err, "InternalError", "out of memory");
+    }
     return 0;
 }
 
@@ -554,6 +631,9 @@ static int set_defaults(struct config *cfg, struct sp_err *err) {
     cfg->throttle.max_wait_ms = 10000;
     cfg->throttle.max_queue = 1000;
     cfg->throttle.send_rate_auto = 1;
+    cfg->throttle.redis_key_prefix = strdup("ses-proxy:");
+    cfg->throttle.redis_timeout_ms = 250;
+    cfg->throttle.replicas = 1;
     cfg->policy.allow_clients = calloc(2, sizeof(struct config_cidr));
     cfg->policy.allow_actions = calloc(1, sizeof(char *));
     cfg->limits.max_body_bytes = 16777216;
@@ -565,7 +645,7 @@ static int set_defaults(struct config *cfg, struct sp_err *err) {
     cfg->log.json = 1;
     cfg->drain_timeout_ms = 20000;
     ENSURE(cfg->listen[0] && cfg->region && cfg->credentials.source && cfg->throttle.backend &&
-               cfg->policy.allow_clients && cfg->policy.allow_actions,
+               cfg->throttle.redis_key_prefix && cfg->policy.allow_clients && cfg->policy.allow_actions,
            err, "InternalError", "out of memory");
     (void)config_parse_cidr("127.0.0.0/8", &cfg->policy.allow_clients[0]);
     (void)config_parse_cidr("::1/128", &cfg->policy.allow_clients[1]);
@@ -616,6 +696,10 @@ static int parse_endpoint(struct config *cfg, const char *source, struct sp_err 
         return sp_fail(err, "ConfigError", "%s: endpoint \"%.200s\" must start with https:// or http://",
                        source, u);
     }
+    /* No userinfo, query or fragment: "https://user@host" or "host?x" would
+     * otherwise end up in the host name. */
+    ENSURE(strpbrk(rest, "@?#") == NULL, err, "ConfigError",
+           "%s: endpoint must be scheme://host[:port] (no user, query or fragment)", source);
     size_t hostlen = strcspn(rest, ":/");
     const char *after = rest + hostlen;
     if (*rest == '[') { /* IPv6 literal */
@@ -834,6 +918,9 @@ void config_unref(struct config *cfg) {
     free(cfg->upstream.ca_file);
     free(cfg->throttle.backend);
     free(cfg->throttle.redis_url);
+    free(cfg->throttle.redis_host);
+    free(cfg->throttle.redis_unix);
+    free(cfg->throttle.redis_key_prefix);
     for (size_t i = 0; i < cfg->throttle.n_ops; i++) {
         free(cfg->throttle.ops[i].name);
     }

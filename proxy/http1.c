@@ -190,17 +190,21 @@ static int parse_version(const char *s, size_t len, int *minor) {
 
 long http1_parse_request(const char *buf, size_t len, struct http1_head *out, const char **why) {
     memset(out, 0, sizeof(*out));
-    size_t hlen = head_end(buf, len);
-    if (hlen == 0) {
-        return HTTP1_INCOMPLETE;
+    /* RFC 9112 2.2: ignore empty lines before the request line (a client's
+     * stray CRLF after a previous body), before looking for the head's end,
+     * so they are not taken for it. */
+    size_t lead = 0;
+    while (lead < len && lead < 64 && (buf[lead] == '\r' || buf[lead] == '\n')) {
+        lead++;
     }
-    const char *p = buf, *end = buf + hlen;
+    size_t hlen = head_end(buf + lead, len - lead);
+    if (hlen == 0) {
+        return lead == 64 ? HTTP1_ERROR : HTTP1_INCOMPLETE;
+    }
+    hlen += lead;
+    const char *p = buf + lead, *end = buf + hlen;
     const char *line;
     size_t n;
-    /* RFC 9112 2.2: ignore at least one empty line before the request line. */
-    while (p < end && (*p == '\r' || *p == '\n')) {
-        p++;
-    }
     if (next_line(&p, end, &line, &n) < 0) {
         *why = "no request line";
         return HTTP1_ERROR;
@@ -317,8 +321,17 @@ long http1_parse_chunk_size(const char *buf, size_t len, uint64_t *size) {
     if (digits == 0) {
         return -1;
     }
-    /* The rest may be chunk extensions (ignored) up to an optional CR. */
-    if (buf + i < nl && buf[i] != ';' && buf[i] != '\r' && buf[i] != ' ' && buf[i] != '\t') {
+    /* Then optional whitespace, optional chunk extensions (ignored), and the
+     * line end: CRLF or a bare LF; a CR anywhere else is refused. */
+    while (buf + i < nl && (buf[i] == ' ' || buf[i] == '\t')) {
+        i++;
+    }
+    if (buf + i < nl && buf[i] == ';') {
+        while (buf + i < nl && buf[i] != '\r') {
+            i++;
+        }
+    }
+    if (buf + i < nl && !(buf[i] == '\r' && buf + i + 1 == nl)) {
         return -1;
     }
     *size = v;

@@ -174,7 +174,14 @@ void throttle_ticket_add(struct throttle_ticket *tk, struct throttle_bucket *b, 
     }
 }
 
-/* Aims b's timer at the moment its queue head can be served. */
+/* A queued call is refused once it has waited this much past its deadline:
+ * the admission estimate was exact when made, so only a rate dropped since
+ * (SES Throttling, a reload, a lower MaxSendRate) gets a call here, and the
+ * margin keeps timer jitter from refusing a call that is about to be served. */
+#define DEADLINE_GRACE_US 250000u
+
+/* Aims b's timer at the moment its queue head can be served, or its
+ * deadline, whichever comes first. */
 static void arm(struct throttle_bucket *b, uint64_t now) {
     struct throttle_ticket *head = TAILQ_FIRST(&b->queue);
     if (head == NULL || b->timer == NULL) {
@@ -184,6 +191,12 @@ static void arm(struct throttle_bucket *b, uint64_t now) {
     double deficit = needed(b, head->tokens[head->stage]) - b->tokens;
     /* rate <= 0 (made unlimited while tickets wait): serve them now. */
     uint64_t us = deficit > 0 && b->rate > 0 ? (uint64_t)ceil(deficit / b->rate * 1e6) : 0;
+    uint64_t expire = head->deadline_us + DEADLINE_GRACE_US;
+    if (expire > now && expire - now < us) {
+        us = expire - now;
+    } else if (expire <= now) {
+        us = 0;
+    }
     struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
     evtimer_add(b->timer, &tv);
 }
@@ -278,7 +291,14 @@ static void on_bucket_timer(evutil_socket_t fd, short what, void *arg) {
     while ((tk = TAILQ_FIRST(&b->queue)) != NULL) {
         double want = tk->tokens[tk->stage];
         if (b->rate > 0 && b->tokens + 1e-9 < needed(b, want)) {
-            break;
+            if (now < tk->deadline_us + DEADLINE_GRACE_US) {
+                break;
+            }
+            /* Past its deadline: refuse it now rather than let it hang. */
+            dequeue(b, tk);
+            b->owner->rejected_total++;
+            tk->cb(tk->arg, 0, throttle_bucket_wait_us(b, want, now));
+            continue;
         }
         dequeue(b, tk);
         b->tokens -= want;

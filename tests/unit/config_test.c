@@ -464,6 +464,8 @@ static void test_env(void) {
     CHECK(text_refused("{\"endpoint\": \"http://h:80x\"}", "bad port"));
     CHECK(text_refused("{\"endpoint\": \"http://h/v2\"}", "no path"));
     CHECK(text_refused("{\"endpoint\": \"https://[::1\"}", "IPv6"));
+    CHECK(text_refused("{\"endpoint\": \"https://user@evil.example\"}", "no user, query"));
+    CHECK(text_refused("{\"endpoint\": \"https://h.example?x=1\"}", "no user, query"));
     setenv("AWS_ENDPOINT_URL_SES", "localhost:9000", 1);
     CHECK(text_refused("{}", "AWS_ENDPOINT_URL_SES: endpoint \"localhost:9000\""));
     clear_env();
@@ -501,6 +503,10 @@ static void test_cidr(void) {
     CHECK(config_parse_cidr("0.0.0.0/0", &c) == 0 && c.prefix == 0);
     CHECK(config_parse_cidr("1.2.3.4/32", &c) == 0 && c.prefix == 32);
     CHECK(config_parse_cidr("::1", &c) == 0 && cidr_is(&c, AF_INET6, "::1", 128));
+    /* Digits only after the slash. */
+    CHECK(config_parse_cidr("10.0.0.0/ 8", &c) < 0);
+    CHECK(config_parse_cidr("10.0.0.0/+8", &c) < 0);
+    CHECK(config_parse_cidr("10.0.0.0/", &c) < 0);
     CHECK(config_parse_cidr("::/0", &c) == 0 && c.family == AF_INET6 && c.prefix == 0);
     CHECK(config_parse_cidr("2001:db8::/32", &c) == 0 && cidr_is(&c, AF_INET6, "2001:db8::", 32));
     CHECK(config_parse_cidr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", &c) == 0);

@@ -276,9 +276,20 @@ static void test_request_malformed(void) {
     }
     snprintf(big + n, sizeof(big) - n, "\r\n");
     CHECK(refused(req(big)));
-    /* Only empty lines. */
-    CHECK(refused(req("\r\n\r\n")));
-    CHECK(refused(req("\n\n")));
+    /* Only empty lines: ignored while waiting for the request line (RFC 9112
+     * 2.2), but not without bound. */
+    CHECK(req("\r\n\r\n") == HTTP1_INCOMPLETE);
+    CHECK(req("\n\n") == HTTP1_INCOMPLETE);
+    CHECK(req("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n") > 0);
+    char blank[200];
+    memset(blank, '\n', sizeof(blank) - 1);
+    blank[sizeof(blank) - 1] = '\0';
+    CHECK(refused(req(blank)));
+    /* Chunk-size lines: junk after the size, or a bare CR, are refused. */
+    uint64_t cs;
+    CHECK(http1_parse_chunk_size("5 garbage\r\n", 12, &cs) == -1);
+    CHECK(http1_parse_chunk_size("5\rX\n", 4, &cs) == -1);
+    CHECK(http1_parse_chunk_size("5 ;ext=1\r\n", 10, &cs) == 10 && cs == 5);
 }
 
 static void test_response(void) {

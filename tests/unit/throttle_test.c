@@ -611,6 +611,31 @@ static void test_queue_real_clock(struct event_base *base) {
     throttle_free(t);
 }
 
+/* A rate dropped after admission (SES Throttling, a reload): a queued call
+ * whose deadline passes is refused then, not left waiting. */
+static void test_queue_deadline(struct event_base *base) {
+    struct throttle *t = throttle_new(base, fake_clock, 100, 100 * MS);
+    struct throttle_bucket *b = throttle_bucket_new(t, "op", 20, 1);
+    struct waiter w[2];
+    memset(w, 0, sizeof(w));
+    uint64_t retry;
+    reset_grants();
+    int refused_before = n_refused_late;
+    fake_now += 10 * SEC;
+    CHECK(start(t, &w[0], 0, b, 1, &retry) == THROTTLE_GRANTED);
+    CHECK(start(t, &w[1], 1, b, 1, &retry) == THROTTLE_QUEUED); /* 50 ms */
+    throttle_bucket_set_rate(b, 0.1, 1, fake_now);              /* now 10 s */
+    fake_now += 400 * MS; /* past deadline (100 ms) + grace (250 ms) */
+    event_base_loop(base, EVLOOP_ONCE);
+    CHECK(n_grants == 1 && grants[0] == 1);
+    CHECK(n_refused_late == refused_before + 1); /* the callback said "refused" */
+    CHECK(b->queued == 0 && !w[1].tk.queued);
+    CHECK(t->rejected_total == 1);
+    n_refused_late = refused_before;
+    throttle_bucket_free(b);
+    throttle_free(t);
+}
+
 int main(void) {
     test_bucket_init_refill();
     test_bucket_wait_take();
@@ -627,6 +652,7 @@ int main(void) {
     test_queue_two_stages(base);
     test_queue_set_rate(base);
     test_queue_real_clock(base);
+    test_queue_deadline(base);
     CHECK(n_refused_late == 0);
     event_base_free(base);
     printf("%d passed, %d failed\n", passed, failed);
