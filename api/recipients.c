@@ -85,12 +85,14 @@ static int is_recipient_field(const char *name, size_t len) {
            (len == 3 && strncasecmp(name, "Bcc", 3) == 0);
 }
 
-size_t recipients_count_message(const char *msg, size_t len) {
-    size_t total = 0, i = 0;
+/* Walks the header section; calls back per field with its name and body. */
+typedef int (*field_fn)(const char *name, size_t name_len, const char *body, size_t body_len,
+                        void *ctx);
+
+static void each_field(const char *msg, size_t len, field_fn fn, void *ctx) {
+    size_t i = 0;
     while (i < len) {
-        /* One field: a line plus its continuation lines. */
-        size_t start = i;
-        size_t eol = i;
+        size_t start = i, eol = i;
         while (eol < len && msg[eol] != '\n') {
             eol++;
         }
@@ -99,7 +101,7 @@ size_t recipients_count_message(const char *msg, size_t len) {
             line_len--;
         }
         if (line_len == 0) {
-            break; /* the empty line: end of the header section */
+            return; /* the empty line: end of the header section */
         }
         size_t end = eol < len ? eol + 1 : len;
         while (end < len && (msg[end] == ' ' || msg[end] == '\t')) {
@@ -114,14 +116,69 @@ size_t recipients_count_message(const char *msg, size_t len) {
             while (nlen > 0 && (msg[start + nlen - 1] == ' ' || msg[start + nlen - 1] == '\t')) {
                 nlen--;
             }
-            if (is_recipient_field(msg + start, nlen)) {
-                const char *body = colon + 1;
-                total += count_list(body, (size_t)(msg + end - body));
+            const char *body = colon + 1;
+            if (fn(msg + start, nlen, body, (size_t)(msg + end - body), ctx)) {
+                return;
             }
         }
         i = end;
     }
+}
+
+static int count_field(const char *name, size_t nlen, const char *body, size_t blen, void *ctx) {
+    if (is_recipient_field(name, nlen)) {
+        *(size_t *)ctx += count_list(body, blen);
+    }
+    return 0;
+}
+
+size_t recipients_count_message(const char *msg, size_t len) {
+    size_t total = 0;
+    each_field(msg, len, count_field, &total);
     return total;
+}
+
+struct from_ctx {
+    char *out;
+    size_t cap;
+    int found;
+};
+
+static int from_field(const char *name, size_t nlen, const char *body, size_t blen, void *ctx) {
+    struct from_ctx *f = ctx;
+    if (nlen != 4 || strncasecmp(name, "From", 4) != 0) {
+        return 0;
+    }
+    /* "Name <addr>" -> addr; else the body trimmed. */
+    const char *lt = memchr(body, '<', blen);
+    const char *a = body, *e = body + blen;
+    if (lt != NULL) {
+        const char *gt = memchr(lt, '>', (size_t)(e - lt));
+        if (gt == NULL) {
+            return 1;
+        }
+        a = lt + 1;
+        e = gt;
+    }
+    while (a < e && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n')) {
+        a++;
+    }
+    while (e > a && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) {
+        e--;
+    }
+    size_t n = (size_t)(e - a);
+    if (n > 0 && n < f->cap && memchr(a, ',', n) == NULL) {
+        memcpy(f->out, a, n);
+        f->out[n] = '\0';
+        f->found = 1;
+    }
+    return 1;
+}
+
+int recipients_from_address(const char *msg, size_t len, char *out, size_t cap) {
+    struct from_ctx f = {out, cap, 0};
+    each_field(msg, len, from_field, &f);
+    return f.found ? 0 : -1;
 }
 
 static int b64_digit(unsigned char c) {
@@ -165,4 +222,44 @@ size_t recipients_b64_prefix(const char *b64, size_t len, unsigned char *out, si
         }
     }
     return n;
+}
+
+static unsigned char scratch[RECIPIENTS_HEAD_MAX];
+static char scratch_b64[RECIPIENTS_HEAD_MAX / 3 * 4 + 8];
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes the message head into scratch; returns its length. */
+static size_t head_of(const char *b64, size_t len, int percent_encoded) {
+    if (percent_encoded) {
+        /* In a form, base64's '+', '/' and '=' arrive as %2B, %2F, %3D. */
+        size_t m = 0;
+        for (size_t i = 0; i < len && m < sizeof(scratch_b64); i++) {
+            if (b64[i] == '%' && i + 2 < len && hexval(b64[i + 1]) >= 0 &&
+                hexval(b64[i + 2]) >= 0) {
+                scratch_b64[m++] = (char)(hexval(b64[i + 1]) * 16 + hexval(b64[i + 2]));
+                i += 2;
+            } else {
+                scratch_b64[m++] = b64[i];
+            }
+        }
+        b64 = scratch_b64;
+        len = m;
+    }
+    return recipients_b64_prefix(b64, len, scratch, sizeof(scratch));
+}
+
+size_t recipients_count_b64(const char *b64, size_t len, int percent_encoded) {
+    size_t n = head_of(b64, len, percent_encoded);
+    return recipients_count_message((const char *)scratch, n);
+}
+
+int recipients_from_b64(const char *b64, size_t len, int percent_encoded, char *out, size_t cap) {
+    size_t n = head_of(b64, len, percent_encoded);
+    return recipients_from_address((const char *)scratch, n, out, cap);
 }

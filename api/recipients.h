@@ -17,10 +17,23 @@
  * section ends at the first empty line or at len). */
 size_t recipients_count_message(const char *msg, size_t len);
 
+/* The address in the message's From field ("Name <a@b>" gives a@b), copied
+ * NUL-terminated into out. 0 when found, -1 when absent or too long. */
+int recipients_from_address(const char *msg, size_t len, char *out, size_t cap);
+
 /* Decodes up to out_cap bytes of the start of a base64 text (RFC 4648,
  * whitespace ignored, stops at the first invalid character or padding).
  * Returns the number of bytes written. Used to read a raw message's header
  * section without decoding the whole (possibly 10 MB) message. */
 size_t recipients_b64_prefix(const char *b64, size_t len, unsigned char *out, size_t out_cap);
+
+/* The same two questions about a message given as base64 (RawMessage.Data
+ * in JSON), or as base64 inside a form value (still percent-encoded):
+ * only the first RECIPIENTS_HEAD_MAX bytes of the message are decoded, so a
+ * 10 MB message costs 64 KiB of work. Not reentrant (one static scratch
+ * buffer; the proxy is single-threaded). */
+#define RECIPIENTS_HEAD_MAX 65536
+size_t recipients_count_b64(const char *b64, size_t len, int percent_encoded);
+int recipients_from_b64(const char *b64, size_t len, int percent_encoded, char *out, size_t cap);
 
 #endif

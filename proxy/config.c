@@ -508,6 +508,48 @@ static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg
     return 0;
 }
 
+/* policy.identities: a list (for every action) or an object mapping action
+ * globs to lists. */
+static int parse_identities(const struct cctx *c, json_t *o, struct config *cfg) {
+    json_t *v = json_object_get(o, "identities");
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    json_t *rules = json_is_array(v) ? json_pack("{sO}", "*", v) : json_incref(v);
+    if (!json_is_object(rules)) {
+        json_decref(rules);
+        return bad(c, "policy.identities",
+                   "must be a list of domains/addresses, or an object of action -> list");
+    }
+    cfg->policy.identity_rules = calloc(json_object_size(rules) + 1,
+                                        sizeof(*cfg->policy.identity_rules));
+    int rc = cfg->policy.identity_rules != NULL ? 0
+                                                 : sp_fail(c->err, "InternalError", "out of memory");
+    const char *action;
+    json_t *list;
+    json_object_foreach(rules, action, list) {
+        if (rc < 0) {
+            break;
+        }
+        struct config_identity_rule *r =
+            &cfg->policy.identity_rules[cfg->policy.n_identity_rules++];
+        r->action = strdup(action);
+        json_t *wrap = json_pack("{sO}", "l", list);
+        rc = r->action != NULL && wrap != NULL
+                 ? get_string_list(c, wrap, "policy.identities", "l", &r->patterns,
+                                   &r->n_patterns)
+                 : sp_fail(c->err, "InternalError", "out of memory");
+        json_decref(wrap);
+        if (rc == 0 && r->n_patterns == 0) {
+            char path[300];
+            snprintf(path, sizeof(path), "policy.identities.%s", action);
+            rc = bad(c, path, "must list at least one domain or address");
+        }
+    }
+    json_decref(rules);
+    return rc;
+}
+
 static int parse_policy(const struct cctx *c, json_t *root, struct config *cfg) {
     json_t *o = json_object_get(root, "policy");
     if (o == NULL) {
@@ -516,7 +558,8 @@ static int parse_policy(const struct cctx *c, json_t *root, struct config *cfg) 
     if (!json_is_object(o)) {
         return bad(c, "policy", "must be an object");
     }
-    static const char *const keys[] = {"allow_clients", "allow_actions", "deny_actions", NULL};
+    static const char *const keys[] = {"allow_clients", "allow_actions", "deny_actions",
+                                       "identities", NULL};
     GUARD(only_keys(c, "policy", o, keys));
     char **clients = NULL;
     size_t n = 0;
@@ -547,7 +590,7 @@ static int parse_policy(const struct cctx *c, json_t *root, struct config *cfg) 
                           &cfg->policy.n_allow_actions));
     GUARD(get_string_list(c, o, "policy", "deny_actions", &cfg->policy.deny_actions,
                           &cfg->policy.n_deny_actions));
-    return 0;
+    return parse_identities(c, o, cfg);
 }
 
 static int parse_limits(const struct cctx *c, json_t *root, struct config *cfg) {
@@ -928,6 +971,11 @@ void config_unref(struct config *cfg) {
     free(cfg->policy.allow_clients);
     free_list(cfg->policy.allow_actions, cfg->policy.n_allow_actions);
     free_list(cfg->policy.deny_actions, cfg->policy.n_deny_actions);
+    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
+        free(cfg->policy.identity_rules[i].action);
+        free_list(cfg->policy.identity_rules[i].patterns, cfg->policy.identity_rules[i].n_patterns);
+    }
+    free(cfg->policy.identity_rules);
     free(cfg);
 }
 
@@ -953,6 +1001,15 @@ void config_op_limit(const struct config *cfg, const char *op, unsigned document
     }
     *rate = documented_rate;
     *burst = documented_rate > 0 ? documented_rate : 0;
+}
+
+const struct config_identity_rule *config_identity_rule(const struct config *cfg, const char *op) {
+    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
+        if (fnmatch(cfg->policy.identity_rules[i].action, op, 0) == 0) {
+            return &cfg->policy.identity_rules[i];
+        }
+    }
+    return NULL;
 }
 
 int config_action_allowed(const struct config *cfg, const char *op) {

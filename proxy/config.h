@@ -23,6 +23,12 @@ struct config_op_limit {
     double burst;
 };
 
+struct config_identity_rule {
+    char *action;     /* glob over operation names */
+    char **patterns;  /* "example.com", "*.example.com", "alerts@example.com" */
+    size_t n_patterns;
+};
+
 struct config_cidr {
     int family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];
@@ -63,6 +69,20 @@ struct config {
     struct {
         char *backend; /* "local" | "redis" */
         char *redis_url;
+        /* redis_url parsed: "redis://host[:port][/db]" (TCP, redis_unix
+         * NULL) or "unix:/path" (redis_host NULL). With backend "redis" and
+         * no redis_url: redis://127.0.0.1:6379. */
+        char *redis_host;
+        int redis_port;
+        char *redis_unix;
+        int redis_db;
+        /* Keys are <redis_key_prefix>{<region>}:<bucket> (one Redis Cluster
+         * slot per region). */
+        char *redis_key_prefix;
+        int redis_timeout_ms; /* a slower answer counts as Redis down */
+        /* Replicas sharing the account: while Redis is down each one runs
+         * its local buckets at 1/replicas of the configured rates. */
+        int replicas;
         int max_wait_ms;
         int max_queue;
         double send_rate; /* recipients per second; 0 with send_rate_auto */
@@ -78,6 +98,10 @@ struct config {
         size_t n_allow_actions;
         char **deny_actions;
         size_t n_deny_actions;
+        /* policy.identities: which identities a call may name, per action
+         * glob ("*" for all), in file order; none = no constraint. */
+        struct config_identity_rule *identity_rules;
+        size_t n_identity_rules;
     } policy;
 
     struct {
@@ -104,8 +128,7 @@ struct config *config_load(const char *path, struct sp_err *err);
 /* The same from text already in memory (len bytes, borrowed, need not be
  * NUL-terminated; like a file, it ends at a NUL byte). name stands for the
  * file in messages; the snapshot's path is NULL. For tests and fuzzing. */
-struct config *config_load_text(const char *text, size_t len, const char *name,
-                                struct sp_err *err);
+struct config *config_load_text(const char *text, size_t len, const char *name, struct sp_err *err);
 
 /* Replaces the listeners (command line --listen). */
 int config_set_listen(struct config *cfg, char *const *listen, size_t n, struct sp_err *err)
@@ -118,6 +141,10 @@ void config_unref(struct config *cfg);
  * documented rate (burst 1). Returns 0 and rate 0 when not throttled. */
 void config_op_limit(const struct config *cfg, const char *op, unsigned documented_rate,
                      double *rate, double *burst);
+
+/* The identity patterns that apply to op (first rule whose glob matches),
+ * or NULL when the policy does not constrain it. */
+const struct config_identity_rule *config_identity_rule(const struct config *cfg, const char *op);
 
 /* 1 when the action passes allow_actions/deny_actions (glob patterns). */
 int config_action_allowed(const struct config *cfg, const char *op);

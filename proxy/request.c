@@ -26,6 +26,7 @@
 #include "proxy/config.h"
 #include "proxy/creds.h"
 #include "proxy/log.h"
+#include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/server.h"
 #include "proxy/sesreq.h"
@@ -473,16 +474,6 @@ static double count_destination(json_t *dest) {
            count_list(dest, "BccAddresses");
 }
 
-/* The header section of a raw message is at its start; 64 KiB of it is
- * more than any real header section and bounds the work. */
-#define RAW_HEAD_MAX 65536
-
-static double recipients_raw_b64(const char *b64, size_t len) {
-    static unsigned char head[RAW_HEAD_MAX];
-    size_t n = recipients_b64_prefix(b64, len, head, sizeof(head));
-    return (double)recipients_count_message((const char *)head, n);
-}
-
 /* Recipients as SES counts them against the send rate. */
 static double recipients_json(const struct model_op *op, json_t *params) {
     double n = 0;
@@ -490,7 +481,7 @@ static double recipients_json(const struct model_op *op, json_t *params) {
         n = (double)json_array_size(json_object_get(params, "Destinations"));
         json_t *data = json_object_get(json_object_get(params, "RawMessage"), "Data");
         if (n == 0 && json_is_string(data)) {
-            n = recipients_raw_b64(json_string_value(data), json_string_length(data));
+            n = (double)recipients_count_b64(json_string_value(data), json_string_length(data), 0);
         }
     } else if (strcmp(op->name, "SendBulkTemplatedEmail") == 0) {
         size_t i;
@@ -539,19 +530,7 @@ static double recipients_form(const char *body, size_t len) {
         }
     }
     if (n == 0 && raw != NULL) {
-        /* base64 in the form is percent-encoded only for '+', '/', '='. */
-        static char b64[RAW_HEAD_MAX * 4 / 3 + 8];
-        size_t m = 0;
-        for (size_t i = 0; i < raw_len && m < sizeof(b64); i++) {
-            if (raw[i] == '%' && i + 2 < raw_len) {
-                char hex[3] = {raw[i + 1], raw[i + 2], 0};
-                b64[m++] = (char)strtol(hex, NULL, 16);
-                i += 2;
-            } else {
-                b64[m++] = raw[i];
-            }
-        }
-        n = recipients_raw_b64(b64, m);
+        n = (double)recipients_count_b64(raw, raw_len, 1);
     }
     return n < 1 ? 1 : n;
 }
@@ -683,6 +662,11 @@ static struct req *start_form(struct req *r, struct server_request *sr) {
         req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
         return NULL;
     }
+    if (policy_check_form(config_identity_rule(r->cfg, r->op->name), r->op, body, len, &err) <
+        0) {
+        req_fail(r, 403, "AccessDenied", err.msg, 0);
+        return NULL;
+    }
     r->recipients = r->op->op_class == MODEL_OP_SEND ? recipients_form(body, len) : 1;
     r->form = evbuffer_new();
     if (r->form == NULL) {
@@ -766,6 +750,11 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
     if (validate_params(px->svc, r->op, params, &err) < 0) {
         json_decref(params);
         req_fail(r, 400, err.code != NULL ? err.code : "ValidationError", err.msg, 0);
+        return NULL;
+    }
+    if (policy_check_json(config_identity_rule(r->cfg, r->op->name), r->op, params, &err) < 0) {
+        json_decref(params);
+        req_fail(r, 403, "AccessDenied", err.msg, 0);
         return NULL;
     }
     r->recipients = r->op->op_class == MODEL_OP_SEND ? recipients_json(r->op, params) : 1;
