@@ -91,15 +91,16 @@ static void access_log(const struct req *r, int status, const char *code) {
 }
 
 static void error_json(struct evbuffer *out, const char *request_id, int status,
-                       const char *code, const char *message) {
+                       const char *code, const char *message, int retries) {
     json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type",
                           status < 500 ? "Sender" : "Receiver", "Code", code, "Message",
                           message, "ResponseMetadata", "RequestId", request_id,
-                          "HTTPStatusCode", status, "RetryAttempts", 0);
+                          "HTTPStatusCode", status, "RetryAttempts", retries);
     if (o == NULL) { /* message was not UTF-8: never echo it raw */
         o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type", "Sender",
                       "Code", code, "Message", "(message not shown)", "ResponseMetadata",
-                      "RequestId", request_id, "HTTPStatusCode", status, "RetryAttempts", 0);
+                      "RequestId", request_id, "HTTPStatusCode", status, "RetryAttempts",
+                      retries);
     }
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s != NULL) {
@@ -111,9 +112,9 @@ static void error_json(struct evbuffer *out, const char *request_id, int status,
 
 /* Our own error, as JSON or (SDK mode) as SES-style XML. */
 static void error_body(struct evbuffer *out, int xml, const char *request_id, int status,
-                       const char *code, const char *message) {
+                       const char *code, const char *message, int retries) {
     if (!xml) {
-        error_json(out, request_id, status, code, message);
+        error_json(out, request_id, status, code, message, retries);
         return;
     }
     if (xmljson_write_error(status < 500 ? "Sender" : "Receiver", code, message, request_id,
@@ -131,7 +132,21 @@ void request_reply_error(struct server_conn *conn, const char *request_id, int x
     if (body == NULL) {
         return;
     }
-    error_body(body, xml, request_id, status, code, message);
+    error_body(body, xml, request_id, status, code, message, 0);
+    /* Answers the server gives itself (405, 408, 413, 431, a refused
+     * client...) are calls too: one access-log line and one sample each. */
+    struct proxy *px = server_conn_proxy(conn);
+    metrics_count_request(&px->metrics, -1, status);
+    if (log_enabled(LOG_INFO)) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "msg", "request",
+                              "request_id", request_id, "client", server_conn_client(conn),
+                              "action", "", "status", status, "attempts", 0, "error", code,
+                              "mode", xml ? "sdk" : "json");
+        if (o != NULL) {
+            log_json(LOG_INFO, o);
+            json_decref(o);
+        }
+    }
     char ra[24];
     struct server_header h = {"Retry-After", ra};
     snprintf(ra, sizeof(ra), "%d", retry_after_s);
@@ -188,7 +203,8 @@ static void req_fail(struct req *r, int status, const char *code, const char *me
         req_free(r);
         return;
     }
-    error_body(body, r->passthrough, r->request_id, status, code, message);
+    error_body(body, r->passthrough, r->request_id, status, code, message,
+               r->attempts > 0 ? r->attempts - 1 : 0);
     req_finish(r, status, r->passthrough ? CT_XML : CT_JSON, body, code, retry_after_s);
     evbuffer_free(body);
 }
@@ -203,7 +219,8 @@ void request_abort(struct req *r) {
 
 /* --------------------------------------------------------------- upstream */
 
-static void send_upstream(struct req *r);
+/* Returns 0 while r waits for SES, -1 when r was answered (and freed). */
+static int send_upstream(struct req *r);
 static void on_granted(void *arg, int granted, uint64_t retry_after_us);
 
 /* botocore "standard" retry: full jitter over base 2^(attempt-1) s, capped
@@ -227,11 +244,12 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg) {
     r->phase = P_THROTTLE;
     switch (throttle_acquire(px->throttle, &r->ticket, &wait)) {
     case THROTTLE_GRANTED:
-        send_upstream(r);
+        (void)send_upstream(r);
         break;
     case THROTTLE_QUEUED:
         break;
     case THROTTLE_REFUSED:
+        px->stats.throttled_total++;
         req_fail(r, 429, "Throttling", "Rate exceeded (retry could not get a slot in time)",
                  (int)((wait + 999999) / 1000000));
         break;
@@ -419,7 +437,7 @@ static void on_upstream(struct upstream_req *u, void *arg) {
     json_decref(doc);
 }
 
-static void send_upstream(struct req *r) {
+static int send_upstream(struct req *r) {
     struct proxy *px = r->px;
     if (r->t_throttle_us == 0) {
         r->t_throttle_us = throttle_monotonic_us();
@@ -428,7 +446,7 @@ static void send_upstream(struct req *r) {
     struct creds *c = creds_store_current(px->creds, time(NULL), &why);
     if (c == NULL) {
         req_fail(r, 503, "CredentialsUnavailable", why, 0);
-        return;
+        return -1;
     }
     struct evbuffer *out = evbuffer_new();
     struct sp_err err;
@@ -440,7 +458,7 @@ static void send_upstream(struct req *r) {
         }
         /* The signer's messages never contain a secret. */
         req_fail(r, 500, "InternalError", err.code != NULL ? err.msg : "out of memory", 0);
-        return;
+        return -1;
     }
     r->attempts++;
     r->phase = P_UPSTREAM;
@@ -449,13 +467,15 @@ static void send_upstream(struct req *r) {
     evbuffer_free(out);
     if (r->ureq == NULL) {
         req_fail(r, 500, "InternalError", "out of memory", 0);
+        return -1;
     }
+    return 0;
 }
 
 static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
     struct req *r = arg;
     if (granted) {
-        send_upstream(r);
+        (void)send_upstream(r);
         return;
     }
     r->px->stats.throttled_total++;
@@ -615,7 +635,9 @@ static struct req *admit(struct req *r) {
     r->phase = P_THROTTLE;
     switch (throttle_acquire(px->throttle, &r->ticket, &wait)) {
     case THROTTLE_GRANTED:
-        send_upstream(r);
+        if (send_upstream(r) < 0) {
+            return NULL; /* answered and freed already */
+        }
         break;
     case THROTTLE_QUEUED:
         break;
@@ -630,8 +652,7 @@ static struct req *admit(struct req *r) {
         return NULL;
     }
     }
-    /* The reply may already be out (granted, then failed at once). */
-    return r->phase == P_DONE ? NULL : r;
+    return r;
 }
 
 static struct req *start_form(struct req *r, struct server_request *sr) {

@@ -36,6 +36,7 @@
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/request.h"
+#include "proxy/throttle.h"
 
 enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
 
@@ -47,6 +48,7 @@ struct server_conn {
     int keep_alive;
     int close_after_write;
     uint64_t body_len;
+    uint64_t body_deadline_us; /* the whole body must be in by then */
     struct server_request sr;
     struct req *req;
     LIST_ENTRY(server_conn) link;
@@ -297,10 +299,9 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
     const struct http1_header *ct = http1_find(h, "content-type");
     sr->body_kind = BODY_NONE;
     if (ct != NULL) {
-        size_t n = strcspn(ct->value, ";");
-        if (n > ct->value_len) {
-            n = ct->value_len;
-        }
+        /* The value is not NUL-terminated: it points into the head. */
+        const char *semi = memchr(ct->value, ';', ct->value_len);
+        size_t n = semi != NULL ? (size_t)(semi - ct->value) : ct->value_len;
         while (n > 0 && (ct->value[n - 1] == ' ' || ct->value[n - 1] == '\t')) {
             n--;
         }
@@ -347,6 +348,16 @@ static void dispatch(struct server_conn *c) {
     }
 }
 
+/* Slowest body upload accepted on average: 16 MiB then may take ~4 min. */
+#define MIN_BODY_BYTES_PER_S 65536u
+
+static void arm_body(struct server_conn *c, const struct config *cfg) {
+    uint64_t now = throttle_monotonic_us();
+    uint64_t left_ms = c->body_deadline_us > now ? (c->body_deadline_us - now) / 1000u : 0;
+    uint64_t gap_ms = (uint64_t)cfg->limits.header_timeout_ms;
+    arm_ms(c, (int)(left_ms < gap_ms ? left_ms : gap_ms));
+}
+
 /* Parses as much as the input allows. */
 static void process(struct server_conn *c) {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -388,7 +399,13 @@ static void process(struct server_conn *c) {
                 return;
             }
             c->state = S_BODY;
-            arm_ms(c, cfg->limits.header_timeout_ms);
+            /* A slow client must not hold the connection: the body gets the
+             * head's timeout plus time for its size at a floor rate, and
+             * must also keep moving (no gap longer than the head timeout). */
+            c->body_deadline_us = throttle_monotonic_us() +
+                                  (uint64_t)cfg->limits.header_timeout_ms * 1000u +
+                                  c->body_len * 1000000u / MIN_BODY_BYTES_PER_S;
+            arm_body(c, cfg);
             avail = evbuffer_get_length(in);
         }
         if (c->state == S_BODY) {
@@ -397,7 +414,7 @@ static void process(struct server_conn *c) {
             size_t take = avail < want ? avail : want;
             if (take > 0) {
                 evbuffer_remove_buffer(in, c->sr.body, take);
-                arm_ms(c, cfg->limits.header_timeout_ms); /* progress */
+                arm_body(c, cfg); /* progress */
             }
             if (take < want) {
                 return;
@@ -507,6 +524,8 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
 }
 
 size_t server_conn_count(const struct server *s) { return s->n_conns; }
+struct proxy *server_conn_proxy(const struct server_conn *c) { return c->s->px; }
+const char *server_conn_client(const struct server_conn *c) { return c->sr.client; }
 size_t server_busy_count(const struct server *s) { return s->n_busy; }
 
 static struct evconnlistener *listen_unix(struct server *s, const char *path, struct sp_err *err) {

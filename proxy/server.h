@@ -53,6 +53,10 @@ struct server_header {
 void server_respond(struct server_conn *conn, int status, const char *content_type,
                     struct evbuffer *body, const struct server_header *extra, size_t n_extra);
 
+/* The proxy and the peer ("ip:port", "[v6]:port", "unix") of a connection. */
+struct proxy *server_conn_proxy(const struct server_conn *conn);
+const char *server_conn_client(const struct server_conn *conn);
+
 /* Reason phrase for a status. */
 const char *server_reason(int status);
 

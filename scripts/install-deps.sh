@@ -1,17 +1,47 @@
 #!/usr/bin/env bash
 # Installs what ses-proxy needs on Debian 12, and only what is missing.
 #   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also what the test suite needs
+#   scripts/install-deps.sh --demo   also what scripts/demo.sh needs (Node.js,
+#                                    npm, curl)
+#   scripts/install-deps.sh --test   also what the test suite needs (that
+#                                    includes the demo's, and the local SES
+#                                    in scripts/demo/node_modules)
 # Idempotent: a second run installs nothing. Needs root (or sudo) only when
 # something is missing.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libjansson-dev
       libexpat1-dev libhiredis-dev ca-certificates)
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(python3 python3-botocore python3-boto3 python3-pytest awscli clang
-         libclang-rt-dev valgrind redis-server nginx-light wrk clang-format procps)
+want_node=0
+case "${1:-}" in
+  --test)
+    pkgs+=(python3 python3-botocore python3-boto3 python3-pytest python3-yaml
+           awscli clang libclang-rt-dev valgrind redis-server nginx-light wrk
+           clang-format procps)
+    want_node=1 ;;
+  --demo)
+    pkgs+=(curl)
+    want_node=1 ;;
+esac
+# Node.js and npm run the local SES (aws-ses-v2-local). A Node.js installed
+# some other way (NodeSource's nodejs package carries its own npm) is used as
+# it is: asking for Debian's npm beside it would conflict.
+if ((want_node)) && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
 fi
+
+# The local SES for the demo and its test, from the lock file. Offline-
+# friendly: only when it is not there yet, and a failure (no registry) is a
+# warning: the demo test then skips and says why.
+npm_demo() {
+  if ((want_node)) && [[ "${1:-}" == "--test" ]] &&
+     [[ ! -f "$root/scripts/demo/node_modules/aws-ses-v2-local/package.json" ]]; then
+    echo "installing scripts/demo/node_modules (npm ci)" >&2
+    npm ci --prefix "$root/scripts/demo" --no-audit --no-fund --loglevel=error ||
+      echo "warning: npm ci --prefix scripts/demo failed; the demo test will skip" >&2
+  fi
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,6 +50,7 @@ for p in "${pkgs[@]}"; do
   fi
 done
 if ((${#missing[@]} == 0)); then
+  npm_demo "${1:-}"
   exit 0
 fi
 echo "installing: ${missing[*]}" >&2
@@ -30,3 +61,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_demo "${1:-}"
