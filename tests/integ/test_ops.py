@@ -206,8 +206,10 @@ def test_large_raw_email(start_proxy, standin):
     if os.environ.get("SP_BUILD_DIR"):
         with open(os.path.join(os.environ["SP_BUILD_DIR"], "large-message-rss.txt"), "w") as f:
             f.write(report + "\n")
-    # a few copies of ~14 MB, not dozens
-    assert after_sdk - before < 100 * 1024, report
+    # a few copies of ~14 MB, not dozens (ASan's quarantine keeps freed
+    # memory around, so the figure means nothing under the sanitizers)
+    if os.environ.get("SP_SANITIZED") != "1":
+        assert after_sdk - before < 100 * 1024, report
 
 
 def test_body_over_limit_is_413_in_both_modes(start_proxy, standin):
