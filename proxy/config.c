@@ -469,10 +469,9 @@ static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg
     if (!json_is_object(o)) {
         return bad(c, "throttle", "must be an object");
     }
-    static const char *const keys[] = {"backend",          "redis_url",  "max_wait_ms",
-                                       "max_queue",        "send_rate",  "operations",
-                                       "replicas",         "redis_timeout_ms",
-                                       "redis_key_prefix", NULL};
+    static const char *const keys[] = {
+        "backend",    "redis_url", "max_wait_ms",      "max_queue",        "send_rate",
+        "operations", "replicas",  "redis_timeout_ms", "redis_key_prefix", NULL};
     GUARD(only_keys(c, "throttle", o, keys));
     GUARD(get_string(c, o, "throttle", "backend", &cfg->throttle.backend));
     if (strcmp(cfg->throttle.backend, "local") != 0 && strcmp(cfg->throttle.backend, "redis")) {
@@ -688,7 +687,8 @@ static int set_defaults(struct config *cfg, struct sp_err *err) {
     cfg->log.json = 1;
     cfg->drain_timeout_ms = 20000;
     ENSURE(cfg->listen[0] && cfg->region && cfg->credentials.source && cfg->throttle.backend &&
-               cfg->throttle.redis_key_prefix && cfg->policy.allow_clients && cfg->policy.allow_actions,
+               cfg->throttle.redis_key_prefix && cfg->policy.allow_clients &&
+               cfg->policy.allow_actions,
            err, "InternalError", "out of memory");
     (void)config_parse_cidr("127.0.0.0/8", &cfg->policy.allow_clients[0]);
     (void)config_parse_cidr("::1/128", &cfg->policy.allow_clients[1]);

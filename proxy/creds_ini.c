@@ -65,9 +65,7 @@ void creds_ini_free(struct creds_ini *ini) {
     free(ini);
 }
 
-static int is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* Trims [*s, *s + *n) of ASCII white space on both ends. */
 static void trim(const char **s, size_t *n) {
@@ -177,8 +175,7 @@ static int parse_line(struct creds_ini *ini, struct parse_state *st, const char 
             close--;
         }
         if (close > 2 && v[close - 1] == ']') {
-            ENSURE(add_section(ini, v + 1, close - 2) == 0, err, "InternalError",
-                   "out of memory");
+            ENSURE(add_section(ini, v + 1, close - 2) == 0, err, "InternalError", "out of memory");
             return 0;
         }
         /* "[" alone or "[]": not a header; configparser then reads it as an

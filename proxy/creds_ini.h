@@ -44,8 +44,8 @@ struct creds_ini;
  * should wipe it). On success *out is a new struct creds_ini (free it with
  * creds_ini_free); on failure *out is NULL and err ("ConfigError") says which
  * line is wrong. */
-int creds_ini_parse(const char *text, size_t len, struct creds_ini **out, struct sp_err *err)
-    SP_WARN_UNUSED;
+int creds_ini_parse(const char *text, size_t len, struct creds_ini **out,
+                    struct sp_err *err) SP_WARN_UNUSED;
 
 /* Wipes and frees; NULL is fine. */
 void creds_ini_free(struct creds_ini *ini);

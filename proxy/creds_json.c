@@ -76,8 +76,10 @@ struct cursor {
 };
 
 static int fail_at(struct cursor *c, const char *what) {
-    return sp_fail(c->err, "CredentialsUnavailable", "the answer is not the expected JSON: %s "
-                   "at byte %zu", what, c->i);
+    return sp_fail(c->err, "CredentialsUnavailable",
+                   "the answer is not the expected JSON: %s "
+                   "at byte %zu",
+                   what, c->i);
 }
 
 static void skip_ws(struct cursor *c) {
@@ -705,10 +707,9 @@ static int digits(const char *s, int n, int *out) {
 int creds_parse_time(const char *s, time_t *out) {
     int y, mo, d, h, mi, sec;
     size_t n = strlen(s);
-    if (n < 20 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 ||
-        s[7] != '-' || digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') ||
-        digits(s + 11, 2, &h) < 0 || s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' ||
-        digits(s + 17, 2, &sec) < 0) {
+    if (n < 20 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
+        digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) < 0 ||
+        s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0) {
         return -1;
     }
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

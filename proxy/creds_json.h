@@ -45,8 +45,8 @@ void creds_doc_clear(struct creds_doc *d);
  * (Version: not a number); a member repeated keeps its last value. Fails with
  * "CredentialsUnavailable" when the text is not one JSON object (RFC 8259,
  * nesting up to CREDS_JSON_MAX_DEPTH) or a string holds "\u0000". */
-int creds_json_parse(const char *text, size_t len, struct creds_doc *out, struct sp_err *err)
-    SP_WARN_UNUSED;
+int creds_json_parse(const char *text, size_t len, struct creds_doc *out,
+                     struct sp_err *err) SP_WARN_UNUSED;
 
 /* Reads an STS answer: <AssumeRoleResponse> or
  * <AssumeRoleWithWebIdentityResponse> (Result/Credentials/AccessKeyId,
@@ -54,8 +54,8 @@ int creds_json_parse(const char *text, size_t len, struct creds_doc *out, struct
  * (is_error = 1, code and message). Namespaces are ignored; a DOCTYPE is
  * refused. Fails when the text is not well-formed XML or is another
  * document. */
-int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out, struct sp_err *err)
-    SP_WARN_UNUSED;
+int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out,
+                        struct sp_err *err) SP_WARN_UNUSED;
 
 /* Parses an RFC 3339 / ISO 8601 UTC time as AWS sends expirations:
  * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM|+HHMM|-HHMM); fractions

@@ -12,14 +12,20 @@
 #include "proxy/quota.h"
 #include "proxy/server.h"
 #include "proxy/throttle.h"
+#include "proxy/throttle_redis.h"
 #include "proxy/upstream.h"
 
-/* (Re)sets every operation's bucket and the send-rate bucket from cfg. */
+/* (Re)sets every operation's bucket and the send-rate bucket from cfg.
+ * The configured rates are the account's; with backend "redis" the local
+ * buckets (which decide while Redis is down) get 1/throttle.replicas of
+ * them (throttle_redis_set_limit). px->cfg is the snapshot in force so far. */
 static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_err *err) {
     const struct model_service *svc = px->svc;
     throttle_set_limits(px->throttle, (size_t)cfg->throttle.max_queue,
                         (uint64_t)cfg->throttle.max_wait_ms * 1000u);
     uint64_t now = px->throttle->now();
+    double share = throttle_redis_share(cfg);
+    double old_share = throttle_redis_share(px->cfg);
     for (size_t i = 0; i < svc->n_ops; i++) {
         double rate, burst;
         config_op_limit(cfg, svc->ops[i].name, svc->ops[i].rate_per_second, &rate, &burst);
@@ -27,11 +33,12 @@ static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_
         if (b != NULL) {
             /* A bucket with waiters keeps existing even if now unlimited:
              * rate <= 0 lets the queue through on the next timer. */
-            throttle_bucket_set_rate(b, rate, burst, now);
+            throttle_redis_set_limit(b, rate, burst, share, now);
         } else if (rate > 0) {
             b = throttle_bucket_new(px->throttle, svc->ops[i].name, rate, burst);
             ENSURE_REF(b, err);
             px->op_buckets[i] = b;
+            throttle_redis_set_limit(b, rate, burst, share, now);
         }
     }
     /* "auto" starts at SES's sandbox rate until GetSendQuota answers
@@ -41,8 +48,34 @@ static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_
         if (px->send_bucket == NULL) {
             px->send_bucket = throttle_bucket_new(px->throttle, "send_rate", rate, rate);
             ENSURE_REF(px->send_bucket, err);
-        } else {
-            throttle_bucket_set_rate(px->send_bucket, rate, rate, now);
+        }
+        throttle_redis_set_limit(px->send_bucket, rate, rate, share, now);
+    } else {
+        /* Keep GetSendQuota's rate (quota.c sets it as a local rate), but
+         * split it anew when the replica count changed. */
+        struct throttle_bucket *b = px->send_bucket;
+        (void)throttle_redis_adopt(b, old_share, now);
+        if (share != old_share) {
+            throttle_redis_set_limit(b, b->shared_rate, b->shared_burst, share, now);
+        }
+    }
+    return 0;
+}
+
+/* Starts, keeps or stops the shared backend for cfg (after apply_throttle:
+ * tickets it hands back land in buckets already split for cfg). */
+static int apply_backend(struct proxy *px, const struct config *cfg, struct sp_err *err) {
+    int redis = strcmp(cfg->throttle.backend, "redis") == 0;
+    if (redis && px->throttle_redis != NULL && throttle_redis_same(px->throttle_redis, cfg)) {
+        throttle_redis_set_share(px->throttle_redis, throttle_redis_share(cfg));
+        return 0;
+    }
+    throttle_redis_free(px->throttle_redis);
+    px->throttle_redis = NULL;
+    if (redis) {
+        px->throttle_redis = throttle_redis_new(px, cfg, err);
+        if (px->throttle_redis == NULL) {
+            return -1;
         }
     }
     return 0;
@@ -71,12 +104,12 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
     px->op_buckets = calloc(px->svc->n_ops, sizeof(*px->op_buckets));
     px->throttle = throttle_new(base, NULL, (size_t)cfg->throttle.max_queue,
                                 (uint64_t)cfg->throttle.max_wait_ms * 1000u);
-    px->creds = creds_store_new(base);
+    px->creds = creds_store_new_opts(base, &(struct creds_store_opts){.dns = px->dns});
     if (px->dns == NULL || px->op_buckets == NULL || px->throttle == NULL || px->creds == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         goto fail;
     }
-    if (apply_throttle(px, cfg, err) < 0) {
+    if (apply_throttle(px, cfg, err) < 0 || apply_backend(px, cfg, err) < 0) {
         goto fail;
     }
     struct sp_err cerr;
@@ -113,6 +146,7 @@ void proxy_free(struct proxy *px) {
     server_free(px->server); /* aborts requests: frees tickets and upstream reqs */
     quota_free(px->quota);
     upstream_free(px->upstream);
+    throttle_redis_free(px->throttle_redis); /* before the buckets it reads */
     if (px->op_buckets != NULL) {
         for (size_t i = 0; i < px->svc->n_ops; i++) {
             throttle_bucket_free(px->op_buckets[i]);
@@ -131,7 +165,7 @@ void proxy_free(struct proxy *px) {
 }
 
 int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
-    if (apply_throttle(px, cfg, err) < 0) {
+    if (apply_throttle(px, cfg, err) < 0 || apply_backend(px, cfg, err) < 0) {
         config_unref(cfg);
         return -1;
     }

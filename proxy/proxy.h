@@ -22,6 +22,7 @@ struct throttle;
 struct throttle_bucket;
 struct creds_store;
 struct quota;
+struct throttle_redis;
 
 struct proxy_stats {
     uint64_t requests_total;
@@ -41,6 +42,8 @@ struct proxy {
     struct throttle *throttle;
     struct throttle_bucket **op_buckets; /* svc->n_ops entries, NULL = unthrottled */
     struct throttle_bucket *send_bucket; /* recipients per second, or NULL */
+    /* The shared throttle with backend "redis", else NULL. */
+    struct throttle_redis *throttle_redis;
     struct creds_store *creds;
     struct quota *quota; /* send_rate "auto", else NULL */
     struct sigv4_key_cache keys;

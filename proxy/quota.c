@@ -26,6 +26,7 @@ struct quota {
     struct event *timer;
     struct upstream_req *inflight;
     struct evbuffer *form;
+    struct creds_waiter cwait;
     char hash[65];
     int backoff_s;
     double max_send_rate;
@@ -85,6 +86,8 @@ static void on_answer(struct upstream_req *u, void *arg) {
     arm(q, REFRESH_S);
 }
 
+static void on_creds(void *arg);
+
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
@@ -92,6 +95,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     struct proxy *px = q->px;
     const char *why = NULL;
     struct creds *c = creds_store_current(px->creds, time(NULL), &why);
+    if (c == NULL && creds_store_pending(px->creds)) {
+        /* The first credentials are on their way: ask once they are here. */
+        q->cwait.cb = on_creds;
+        q->cwait.arg = q;
+        creds_store_wait(px->creds, &q->cwait);
+        return;
+    }
     if (c == NULL) {
         failed(q, why);
         return;
@@ -112,6 +122,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
         failed(q, "out of memory");
     }
 }
+
+static void on_creds(void *arg) { on_timer(-1, 0, arg); }
 
 struct quota *quota_start(struct proxy *px) {
     struct quota *q = calloc(1, sizeof(*q));
@@ -137,6 +149,7 @@ void quota_free(struct quota *q) {
     if (q->inflight != NULL) {
         upstream_cancel(q->inflight);
     }
+    creds_store_cancel_wait(q->px->creds, &q->cwait);
     if (q->timer != NULL) {
         event_free(q->timer);
     }

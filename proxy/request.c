@@ -36,7 +36,7 @@
 #define CT_JSON "application/json"
 #define CT_XML "text/xml"
 
-enum phase { P_THROTTLE, P_UPSTREAM, P_BACKOFF, P_DONE };
+enum phase { P_THROTTLE, P_CREDENTIALS, P_UPSTREAM, P_BACKOFF, P_DONE };
 
 struct req {
     struct proxy *px;
@@ -53,6 +53,9 @@ struct req {
     struct throttle_ticket ticket;
     struct upstream_req *ureq;
     struct event *backoff;
+    struct creds_waiter cwait; /* waiting for the first credentials */
+    struct event *cwait_timer;
+    int waited_creds;
     int attempts; /* upstream attempts made */
     char ses_request_id[80];
     uint64_t t_start_us, t_throttle_us, t_upstream_us;
@@ -156,6 +159,10 @@ void request_reply_error(struct server_conn *conn, const char *request_id, int x
 
 static void req_free(struct req *r) {
     throttle_cancel(&r->ticket);
+    creds_store_cancel_wait(r->px->creds, &r->cwait);
+    if (r->cwait_timer != NULL) {
+        event_free(r->cwait_timer);
+    }
     if (r->ureq != NULL) {
         upstream_cancel(r->ureq);
     }
@@ -221,6 +228,25 @@ void request_abort(struct req *r) {
 
 /* Returns 0 while r waits for SES, -1 when r was answered (and freed). */
 static int send_upstream(struct req *r);
+
+static void on_creds(void *arg) {
+    struct req *r = arg;
+    evtimer_del(r->cwait_timer);
+    (void)send_upstream(r); /* now with credentials, or a 503 saying why not */
+}
+
+static void on_creds_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct req *r = arg;
+    creds_store_cancel_wait(r->px->creds, &r->cwait);
+    const char *why = NULL;
+    (void)creds_store_current(r->px->creds, time(NULL), &why);
+    char msg[600];
+    snprintf(msg, sizeof(msg), "timed out waiting for credentials: %.500s",
+             why != NULL ? why : "none yet");
+    req_fail(r, 503, "CredentialsUnavailable", msg, 0);
+}
 static void on_granted(void *arg, int granted, uint64_t retry_after_us);
 
 /* botocore "standard" retry: full jitter over base 2^(attempt-1) s, capped
@@ -444,6 +470,24 @@ static int send_upstream(struct req *r) {
     }
     const char *why = NULL;
     struct creds *c = creds_store_current(px->creds, time(NULL), &why);
+    if (c == NULL && !r->waited_creds && creds_store_pending(px->creds)) {
+        /* The first credentials are on their way (web identity, IMDS...):
+         * wait for them, as long as a call may wait for a throttle slot. */
+        r->waited_creds = 1;
+        r->cwait_timer = evtimer_new(px->base, on_creds_timeout, r);
+        if (r->cwait_timer == NULL) {
+            req_fail(r, 500, "InternalError", "out of memory", 0);
+            return -1;
+        }
+        r->cwait.cb = on_creds;
+        r->cwait.arg = r;
+        r->phase = P_CREDENTIALS;
+        creds_store_wait(px->creds, &r->cwait);
+        int ms = r->cfg->throttle.max_wait_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(r->cwait_timer, &tv);
+        return 0;
+    }
     if (c == NULL) {
         req_fail(r, 503, "CredentialsUnavailable", why, 0);
         return -1;

@@ -32,6 +32,12 @@ treats every request according to a *mode*:
                       close (TLS: close_notify first)
     dirty_close       the same, but the TCP connection is closed without
                       close_notify (on plain HTTP this equals close_delimited)
+    huge_head         a response head of 128 KiB (one long header line after
+                      another), then silence
+    bad_length        200 with "Content-Length: -5"
+    continue_then_ok  "100 Continue", then the SES success document
+    ok_chunked        the SES success document in 7-byte chunks with a chunk
+                      extension and a trailer field
 
   TLS-level modes (TLS listener only; chosen per connection)
     tls_plain         answer the ClientHello with plain HTTP bytes
@@ -73,7 +79,7 @@ HTTP_MODES = (
     "stall_head", "stall_body", "garbage", "garbage_head", "truncated_xml",
     "ses_400", "ses_500", "ses_503", "plain_503", "throttling_daily",
     "huge_announced", "huge_chunked", "huge_close", "close_delimited",
-    "dirty_close",
+    "dirty_close", "huge_head", "bad_length", "continue_then_ok", "ok_chunked",
 )
 TLS_MODES = ("tls_plain", "tls_abort", "tls_stall", "tls_untrusted",
              "tls_wrong_host")
@@ -230,6 +236,7 @@ class FaultyUpstream:
         self.lock = threading.Lock()
         self.stats = collections.Counter()
         self.auth_failures = []
+        self.sni = collections.Counter()   # server names clients sent (None: none)
         self._mode = "ok"
         self._script = collections.deque()
         self._cycle = None
@@ -243,6 +250,13 @@ class FaultyUpstream:
             self._ctx_good = _server_ctx(pki.server_cert, pki.server_key)
             self._ctx_untrusted = _server_ctx(pki.untrusted_cert, pki.untrusted_key)
             self._ctx_other = _server_ctx(pki.other_cert, pki.other_key)
+            for ctx in (self._ctx_good, self._ctx_untrusted, self._ctx_other):
+                ctx.sni_callback = self._on_sni
+
+    def _on_sni(self, sslobj, name, ctx):
+        with self.lock:
+            self.sni[name] += 1
+        return None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self):
@@ -612,6 +626,32 @@ class FaultyUpstream:
             time.sleep(0.01)
             _hard_close(holder[0], shutdown=True)
             return False
+        if m == "huge_head":
+            line = b"X-Filler: " + b"f" * 1000 + b"\r\n"
+            self._send(sock, b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                       + line * 128)
+            self._wait_gone(sock)
+        if m == "bad_length":
+            self._send(sock, b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                             b"Content-Length: -5\r\n\r\n"
+                       + standin_ses.ses_success_xml(action))
+            _hard_close(sock, shutdown=True)
+            return False
+        if m == "continue_then_ok":
+            self._send(sock, b"HTTP/1.1 100 Continue\r\n\r\n")
+            time.sleep(0.005)
+            self._send(sock, _http(200, standin_ses.ses_success_xml(action)))
+            return True
+        if m == "ok_chunked":
+            doc = standin_ses.ses_success_xml(action)
+            out = [b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                   b"Transfer-Encoding: chunked\r\nx-amzn-RequestId: faulty-chunked\r\n\r\n"]
+            for i in range(0, len(doc), 7):
+                piece = doc[i:i + 7]
+                out.append(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
+            out.append(b"0\r\nX-Trailer: yes\r\n\r\n")
+            self._send(sock, b"".join(out))
+            return True
         raise ValueError(m)
 
 

@@ -18,6 +18,7 @@ Run: /usr/bin/python3 -m pytest -q tests/integ/test_faults.py
 import json
 import os
 import select
+import signal
 import socket
 import threading
 import time
@@ -36,8 +37,12 @@ SEND_CALL = {"Action": "SendEmail", "Source": "sender@example.com",
              "Message": {"Subject": {"Data": "hi"},
                          "Body": {"Text": {"Data": "hello"}}}}
 
-TIMEOUT_MS = 400          # upstream.timeout_ms in the per-mode tests
-CONNECT_TIMEOUT_MS = 800
+# Under SES_PROXY_WRAPPER (valgrind, say) everything is 10-50x slower: the
+# deadlines stretch, and the memory tests (RSS means nothing there) skip.
+WRAPPED = bool(os.environ.get("SES_PROXY_WRAPPER"))
+SLOW = 10 if WRAPPED else 1
+TIMEOUT_MS = 400 * SLOW   # upstream.timeout_ms in the per-mode tests
+CONNECT_TIMEOUT_MS = 800 * SLOW
 
 BAD_GATEWAY = (502, "BadGateway")
 GATEWAY_TIMEOUT = (504, "GatewayTimeout")
@@ -67,6 +72,10 @@ EXPECT = {
     # Over TLS a close without close_notify may be a truncation attack
     # (upstream.h: "never a valid end"); over plain TCP it is the end.
     "dirty_close": OK,
+    "huge_head": BAD_GATEWAY,
+    "bad_length": BAD_GATEWAY,
+    "continue_then_ok": OK,
+    "ok_chunked": OK,
     "tls_plain": BAD_GATEWAY,
     "tls_abort": BAD_GATEWAY,
     "tls_stall": GATEWAY_TIMEOUT,   # the handshake is part of connecting
@@ -83,7 +92,8 @@ HTTP_FAULTS = [m for m in faulty_upstream.HTTP_MODES if m != "ok"]
 MEMORY_MIX = ["reset_before", "close_before", "reset_after_head",
               "close_after_head", "stall_head", "stall_body", "garbage",
               "garbage_head", "truncated_xml", "ses_400", "ses_500", "ses_503",
-              "plain_503", "throttling_daily", "huge_announced"]
+              "plain_503", "throttling_daily", "huge_announced", "huge_head",
+              "bad_length"]
 MEMORY_MIX_TLS = MEMORY_MIX + ["dirty_close", "tls_plain", "tls_abort",
                                "tls_untrusted", "tls_wrong_host"]
 
@@ -386,6 +396,7 @@ def test_tls_success_by_host_name(start_proxy, upstreams, pki, creds):
     run = run_calls(p.port, 8, 2, expect_only(OK))
     assert run.n_problems == 0 and not run.stray, run.summary()
     assert up.stats["auth_failed"] == 0, up.auth_failures
+    assert set(up.sni) == {"localhost"}, "SNI sent: %r" % dict(up.sni)
 
 
 # --------------------------------------------------------------------------
@@ -395,11 +406,13 @@ def test_tls_success_by_host_name(start_proxy, upstreams, pki, creds):
 def _fault_case(start_proxy, up, pki, mode, expect):
     # The huge answers must hit the size limit, not the deadline.
     p = start_on(start_proxy, up, pki,
-                 timeout_ms=20000 if mode in SLOW_MODES else TIMEOUT_MS)
+                 timeout_ms=20000 * SLOW if mode in SLOW_MODES else TIMEOUT_MS)
     up.set_mode(mode)
     n, threads = (6, 3) if mode in SLOW_MODES else (16, 8)
     run = run_calls(p.port, n, threads, expect_only(expect))
     assert run.n_problems == 0, "mode %s over %s: %s" % (mode, up.url, run.summary())
+    assert up.stats["handshake_succeeded_with_bad_cert"] == 0, (
+        "the proxy completed a TLS handshake with a certificate it must refuse")
     assert not run.stray, ("mode %s: bytes after the answer (a second answer?): %r"
                            % (mode, run.stray[:3]))
     healthy(p)
@@ -438,7 +451,7 @@ def test_connection_refused(start_proxy):
 def test_connect_timeout(start_proxy):
     hole = faulty_upstream.Blackhole()
     try:
-        p = start_proxy(config=config(connect_ms=300), endpoint=hole.url)
+        p = start_proxy(config=config(connect_ms=300 * SLOW), endpoint=hole.url)
         run = run_calls(p.port, 8, 8, expect_only(GATEWAY_TIMEOUT))
         assert run.n_problems == 0 and not run.stray, run.summary()
         healthy(p)
@@ -594,13 +607,24 @@ MEM_THREADS = 16
 MEM_MARGIN_KB = 5 * 1024
 
 
-def _memory_run(p, label, accept, calls=MEM_CALLS, warmup=MEM_WARMUP,
+skip_wrapped = pytest.mark.skipif(WRAPPED, reason="RSS under SES_PROXY_WRAPPER means nothing")
+
+
+def _memory_run(p, label, accept, up=None, calls=MEM_CALLS, warmup=MEM_WARMUP,
                 threads=MEM_THREADS, margin_kb=MEM_MARGIN_KB):
-    warm = run_calls(p.port, warmup, threads, accept, stray_wait=0.5)
+    def quiesce():
+        # Clients are gone (run_calls closes them); the upstream closes the
+        # pooled connections too, so that the fd count compares like with like.
+        if up is not None:
+            up.drop_connections()
+        time.sleep(0.5)
+        return rss_kb(p.proc.pid), fd_count(p.proc.pid)
+
+    warm = run_calls(p.port, warmup, threads, accept, stray_wait=0.3)
     assert warm.n_problems == 0 and not warm.stray, "warm-up: " + warm.summary()
-    rss0, fds0 = rss_kb(p.proc.pid), fd_count(p.proc.pid)
-    run = run_calls(p.port, calls, threads, accept, stray_wait=0.5)
-    rss1, fds1 = rss_kb(p.proc.pid), fd_count(p.proc.pid)
+    rss0, fds0 = quiesce()
+    run = run_calls(p.port, calls, threads, accept, stray_wait=0.3)
+    rss1, fds1 = quiesce()
     print("\n[faults %s] %s\n  RSS after warm-up %d kB, after %d calls %d kB "
           "(%+d kB, %.1f B/call); fds %d -> %d"
           % (label, run.summary(), rss0, calls, rss1, rss1 - rss0,
@@ -611,7 +635,7 @@ def _memory_run(p, label, accept, calls=MEM_CALLS, warmup=MEM_WARMUP,
     assert rss1 - rss0 <= margin_kb, (
         "%s: RSS grew %d kB over %d faulty calls (%d -> %d kB): a leak?\n%s"
         % (label, rss1 - rss0, calls, rss0, rss1, p.describe(3000)))
-    assert fds1 <= fds0 + 4, "%s: open fds %d -> %d: a descriptor leak?" % (label, fds0, fds1)
+    assert fds1 <= fds0 + 2, "%s: open fds %d -> %d: a descriptor leak?" % (label, fds0, fds1)
     return run
 
 
@@ -619,22 +643,25 @@ def _mix_accept(modes, table):
     return expect_any(sorted({table[m] for m in modes}))
 
 
+@skip_wrapped
 def test_memory_faults_plain(start_proxy, upstreams):
     up = upstreams(None)
     p = start_on(start_proxy, up, timeout_ms=150, level="warn")
     up.cycle(MEMORY_MIX)
-    _memory_run(p, "plain", _mix_accept(MEMORY_MIX, EXPECT))
+    _memory_run(p, "plain", _mix_accept(MEMORY_MIX, EXPECT), up)
     print("  upstream stats: %s" % dict(up.stats))
 
 
+@skip_wrapped
 def test_memory_faults_tls(start_proxy, upstreams, pki):
     up = upstreams(pki)
     p = start_on(start_proxy, up, pki, timeout_ms=150, level="warn")
     up.cycle(MEMORY_MIX_TLS)
-    _memory_run(p, "tls", _mix_accept(MEMORY_MIX_TLS, EXPECT_TLS))
+    _memory_run(p, "tls", _mix_accept(MEMORY_MIX_TLS, EXPECT_TLS), up)
     print("  upstream stats: %s" % dict(up.stats))
 
 
+@skip_wrapped
 def test_memory_connection_refused(start_proxy):
     holder, port = faulty_upstream.closed_port()
     try:
@@ -644,26 +671,92 @@ def test_memory_connection_refused(start_proxy):
         holder.close()
 
 
+def _hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int([l for l in f if l.startswith("VmHWM")][0].split()[1])
+
+
+@skip_wrapped
 def test_memory_huge_answers(start_proxy, upstreams):
-    """Streamed answers of 64+ MB: each is refused at the proxy's response
-    limit; fewer calls (each moves tens of MB), and RSS must come back."""
+    """Streamed answers of 64+ MB (chunked, or ended by close): each is
+    refused at the proxy's response limit (few calls: each moves tens of MB).
+    RSS must come back near where it was before the first huge answer (which
+    also rules out a leak), and stay within DESIGN's memory budget meanwhile:
+    a broken upstream must not leave the proxy at hundreds of MB."""
     up = upstreams(None)
     p = start_on(start_proxy, up, timeout_ms=20000, level="warn")
+    pid = p.proc.pid
+    run = run_calls(p.port, 50, 4, expect_only(OK))
+    assert run.n_problems == 0, run.summary()
+    time.sleep(0.3)
+    rss_base = rss_kb(pid)
     up.cycle(["huge_chunked", "huge_close"])
     accept = expect_only(BAD_GATEWAY)
+    one = run_calls(p.port, 1, 1, accept)
+    assert one.n_problems == 0, one.summary()
+    time.sleep(0.3)
+    rss_one, hwm_one = rss_kb(pid), _hwm_kb(pid)
     warm = run_calls(p.port, 8, 4, accept)
     assert warm.n_problems == 0, warm.summary()
     time.sleep(0.5)
-    rss0 = rss_kb(p.proc.pid)
+    rss0 = rss_kb(pid)
     run = run_calls(p.port, 32, 4, accept)
     time.sleep(0.5)
-    rss1 = rss_kb(p.proc.pid)
-    with open("/proc/%d/status" % p.proc.pid) as f:
-        hwm = [l for l in f if l.startswith("VmHWM")][0].split()[1]
-    print("\n[faults huge] %s\n  RSS %d -> %d kB, peak %s kB" % (run.summary(), rss0,
-                                                                rss1, hwm))
+    rss1, hwm = rss_kb(pid), _hwm_kb(pid)
+    print("\n[faults huge] %s\n  RSS before %d kB; after one huge answer %d kB "
+          "(peak %d kB); 8 then 32 more, 4 at a time: %d -> %d kB, peak %d kB"
+          % (run.summary(), rss_base, rss_one, hwm_one, rss0, rss1, hwm))
     assert run.n_problems == 0 and not run.stray, run.summary()
     healthy(p)
-    assert rss1 - rss0 <= MEM_MARGIN_KB, (
-        "RSS grew %d kB over %d huge answers (%d -> %d kB, peak %s kB)"
-        % (rss1 - rss0, run.done, rss0, rss1, hwm))
+    assert rss1 - rss_base <= 16 * 1024, (
+        "BUG (proxy/upstream.c: MAX_RESPONSE_BODY 64 MB, body buffered whole): "
+        "refused huge answers left the proxy at %d kB RSS (%d kB before them) and "
+        "the memory is not given back; one answer peaked at %d kB, 4 concurrent "
+        "at %d kB" % (rss1, rss_base, hwm_one, hwm))
+    assert hwm <= 64 * 1024, (
+        "BUG (proxy/upstream.c: MAX_RESPONSE_BODY): 4 concurrent broken answers "
+        "took the proxy to %d kB RSS (one answer alone: %d kB); DESIGN's budget "
+        "is 64 MB with 10,000 clients" % (hwm, hwm_one))
+
+
+def test_sigterm_while_upstream_stalls(start_proxy, upstreams):
+    """SIGTERM with calls waiting on a stalled upstream: each gets exactly one
+    answer (503 ServiceUnavailable once drain_timeout_ms has passed) and the
+    proxy exits 0."""
+    up = upstreams(None)
+    p = start_proxy(config=dict(config(timeout_ms=30000), drain_timeout_ms=1000),
+                    endpoint=up.url)
+    up.set_mode("stall_head")
+    payload = json.dumps(CALL).encode()
+    clients = [RawClient(p.port) for _ in range(8)]
+    results = [None] * len(clients)
+
+    def call(i):
+        try:
+            results[i] = clients[i].call(payload)
+        except (OSError, ValueError) as e:
+            results[i] = e
+
+    import threading as _t
+    ts = [_t.Thread(target=call, args=(i,), daemon=True) for i in range(len(clients))]
+    for t in ts:
+        t.start()
+    deadline = time.monotonic() + 5
+    while up.stats["stall_head"] < len(clients) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert up.stats["stall_head"] == len(clients), up.stats
+    p.signal(signal.SIGTERM)
+    for t in ts:
+        t.join(15)
+    rc = p.proc.wait(15)
+    for c in clients:
+        c.check_stray(0.2)
+    problems = [r if not isinstance(r, Answer)
+                else answer_problem(r, (503, "ServiceUnavailable")) for r in results]
+    assert all(x is None for x in problems), problems
+    assert not any(c.stray for c in clients), [c.stray for c in clients]
+    assert rc == 0, "exit %s after SIGTERM\n%s" % (rc, p.describe())
+    deadline = time.monotonic() + 3
+    while up.open_connections > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert up.open_connections == 0, "upstream connections left open after exit"

@@ -1,0 +1,986 @@
+/* throttle_redis.c - shared buckets in Redis, local fallback (see
+ * throttle_redis.h).
+ *
+ * A connection goes DOWN -> CONNECTING (resolve through evdns, connect,
+ * SELECT, SCRIPT LOAD, all under one deadline) -> UP, and back to DOWN on
+ * any failure: a connect error, a closed connection, an error answer, or an
+ * answer slower than redis_timeout_ms. DOWN re-arms the reconnect timer with
+ * backoff. A slow Redis is dropped rather than waited for: its late answers
+ * could only grant calls the local buckets have decided already, and a
+ * fresh connection (connect + SCRIPT LOAD under a deadline) is the health
+ * check.
+ *
+ * Every call Redis decides is one struct pending: FLIGHT (sent, in
+ * r->flight, which is Redis's answer order) then, when the answer is "go
+ * after wait", WAIT (in r->waiting, on its own timer). hiredis calls each
+ * command's callback exactly once, with NULL when the connection goes, so a
+ * FLIGHT pending is freed only in its callback; a cancelled one just loses
+ * its ticket (tk = NULL). */
+#include "proxy/throttle_redis.h"
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "proxy/config.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 5000u
+/* Connect + SELECT + SCRIPT LOAD: at least this long, whatever the
+ * per-answer timeout (a TCP handshake to another host can take a while). */
+#define CONNECT_TIMEOUT_MIN_US 1000000u
+
+/* KEYS: one per bucket. ARGV[1]: "take" | "give". ARGV[2]: now in us, or ""
+ * for Redis's TIME (one clock for every replica; tests pass their own).
+ * ARGV[3]: take: the longest wait in us the caller accepts. Then three per
+ * key; take: interval in us (1e6 / rate), burst, cost in tokens; give: the
+ * arrival time that take set, the us to hand back, unused.
+ *
+ * GCRA: a key holds its bucket's theoretical arrival time (tat). The bucket
+ * is full when tat <= now, else it holds burst - (tat - now) / interval
+ * tokens. A call may go once each of its buckets holds min(cost, burst) (a
+ * call wanting more than the burst waits for a full bucket and takes it all,
+ * as the local buckets do), at `go`, the latest such moment over its keys;
+ * each key then moves to max(tat, go) + cost * interval. Refused: nothing
+ * changes. Times are whole microseconds (exact in Lua's doubles); a key
+ * expires a second after its bucket is full again. The reservation is all
+ * or nothing across keys because the script runs atomically.
+ *
+ * Before Redis 5 a script must ask for effects replication to write after
+ * TIME; later versions do that anyway. */
+const char throttle_redis_script[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local now = tonumber(ARGV[2])\n"
+    "if not now then\n"
+    "  local t = redis.call('TIME')\n"
+    "  now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "end\n"
+    "local n = #KEYS\n"
+    "if ARGV[1] == 'give' then\n"
+    "  local given = 0\n"
+    "  for i = 1, n do\n"
+    "    local b = 3 * i\n"
+    "    local cur = tonumber(redis.call('GET', KEYS[i]))\n"
+    "    if cur and cur == tonumber(ARGV[b + 1]) then\n"
+    "      local back = cur - tonumber(ARGV[b + 2])\n"
+    "      if back > now then\n"
+    "        redis.call('SET', KEYS[i], string.format('%.0f', back), 'PX',\n"
+    "                   math.ceil((back - now) / 1000) + 1000)\n"
+    "      else\n"
+    "        redis.call('DEL', KEYS[i])\n"
+    "      end\n"
+    "      given = given + 1\n"
+    "    end\n"
+    "  end\n"
+    "  return given\n"
+    "end\n"
+    "local go = now\n"
+    "local old = {}\n"
+    "for i = 1, n do\n"
+    "  local b = 3 * i\n"
+    "  local iv = tonumber(ARGV[b + 1])\n"
+    "  local burst = tonumber(ARGV[b + 2])\n"
+    "  local cost = tonumber(ARGV[b + 3])\n"
+    "  local tat = tonumber(redis.call('GET', KEYS[i])) or 0\n"
+    "  old[i] = tat\n"
+    "  local at = math.max(tat, now) - (burst - math.min(cost, burst)) * iv\n"
+    "  if at > go then go = at end\n"
+    "end\n"
+    "local wait = math.ceil(go - now)\n"
+    "if wait > tonumber(ARGV[3]) then return {0, wait} end\n"
+    "local out = {1, wait}\n"
+    "for i = 1, n do\n"
+    "  local b = 3 * i\n"
+    "  local tat = math.max(old[i], go) + tonumber(ARGV[b + 3]) * tonumber(ARGV[b + 1])\n"
+    "  local s = string.format('%.0f', tat)\n"
+    "  redis.call('SET', KEYS[i], s, 'PX', math.ceil((tat - now) / 1000) + 1000)\n"
+    "  out[2 + i] = s\n"
+    "end\n"
+    "return out\n";
+
+enum rstate { RS_DOWN, RS_CONNECTING, RS_UP };
+enum pstate { PS_FLIGHT, PS_WAIT };
+
+struct pending {
+    struct throttle_redis *r;
+    struct throttle_ticket *tk; /* NULL once cancelled or handed to the local buckets */
+    enum pstate state;
+    int migrated; /* came from a local queue: a refusal sends it back there */
+    int resent;   /* NOSCRIPT was answered once already */
+    uint64_t max_wait_us;
+    uint64_t sent_us;
+    uint64_t due_us;     /* WAIT: when the reservation starts (our clock) */
+    struct event *timer; /* WAIT */
+    struct throttle_redis_call call;
+    char tats[THROTTLE_MAX_STAGES][24]; /* the reservation (WAIT), for a give-back */
+    TAILQ_ENTRY(pending) link;          /* r->flight (FLIGHT) or r->waiting (WAIT) */
+};
+
+TAILQ_HEAD(pending_list, pending);
+
+struct throttle_redis {
+    struct proxy *px;
+    struct throttle *t;
+    struct event_base *base;
+    struct evdns_base *dns;
+    /* What it was built for (throttle_redis_same). */
+    char *host;
+    int port;
+    char *unix_path;
+    int db;
+    char *cfg_prefix;
+    char *region;
+    uint64_t timeout_us;
+    double share;
+    char prefix[THROTTLE_REDIS_KEY_MAX / 2]; /* <cfg_prefix>{<region>}: */
+    char addr[300];                          /* for logs */
+
+    enum rstate state;
+    redisAsyncContext *ac; /* ac->data == this while it is the live one */
+    struct evdns_getaddrinfo_request *dns_req;
+    int resolving;
+    char sha[41];
+    struct event *io_timer;    /* the connect deadline, or the oldest answer's */
+    struct event *retry_timer; /* reconnect */
+    unsigned backoff_ms;
+    int announced;  /* -1 never, 0 down, 1 up: one log line per transition */
+    int local_only; /* handing tickets to the local buckets: acquire says no */
+    int closing;
+    struct pending_list flight;
+    struct pending_list waiting;
+    struct throttle_redis_stats stats;
+};
+
+/* ------------------------------------------------------------------ pure */
+
+double throttle_redis_share(const struct config *cfg) {
+    if (cfg == NULL || cfg->throttle.backend == NULL ||
+        strcmp(cfg->throttle.backend, "redis") != 0 || cfg->throttle.replicas < 1) {
+        return 1;
+    }
+    return cfg->throttle.replicas;
+}
+
+void throttle_redis_set_limit(struct throttle_bucket *b, double rate, double burst, double share,
+                              uint64_t now) {
+    if (share < 1) {
+        share = 1;
+    }
+    double local_burst = burst / share < 1 ? 1 : burst / share;
+    throttle_bucket_set_rate(b, rate > 0 ? rate / share : rate, local_burst, now);
+    b->shared_rate = rate;
+    b->shared_burst = burst < 1 ? 1 : burst;
+}
+
+int throttle_redis_adopt(struct throttle_bucket *b, double share, uint64_t now) {
+    if (share < 1) {
+        share = 1;
+    }
+    double expect = b->shared_rate > 0 ? b->shared_rate / share : b->shared_rate;
+    double diff = fabs(b->configured_rate - expect);
+    if (diff <= 1e-9 * (fabs(expect) + 1)) {
+        return 0;
+    }
+    throttle_redis_set_limit(b, b->configured_rate, b->burst, share, now);
+    return 1;
+}
+
+unsigned throttle_redis_next_backoff(unsigned ms) {
+    if (ms < BACKOFF_MIN_MS) {
+        return BACKOFF_MIN_MS;
+    }
+    return ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : ms * 2;
+}
+
+static void put_arg(struct throttle_redis_call *c, const char *s) {
+    c->argv[c->argc] = s;
+    c->argvlen[c->argc] = strlen(s);
+    c->argc++;
+}
+
+/* The head of every call: EVALSHA sha N keys... (or EVAL script). */
+static void put_head(struct throttle_redis_call *c, const char *sha) {
+    c->argc = 0;
+    put_arg(c, sha != NULL ? "EVALSHA" : "EVAL");
+    put_arg(c, sha != NULL ? sha : throttle_redis_script);
+    snprintf(c->nums[0], sizeof(c->nums[0]), "%d", c->n_keys);
+    put_arg(c, c->nums[0]);
+    for (int i = 0; i < c->n_keys; i++) {
+        put_arg(c, c->keys[i]);
+    }
+}
+
+int throttle_redis_build_take(struct throttle_redis_call *c, const char *sha,
+                              const char *key_prefix, const struct throttle_ticket *tk,
+                              uint64_t max_wait_us, uint64_t now_us) {
+    double iv[THROTTLE_MAX_STAGES], burst[THROTTLE_MAX_STAGES], cost[THROTTLE_MAX_STAGES];
+    c->n_keys = 0;
+    for (int i = tk->stage; i < tk->n_stages; i++) {
+        const struct throttle_bucket *b = tk->stages[i];
+        double rate = b->shared_rate;
+        if (rate <= 0) {
+            continue; /* unlimited now (a reload): nothing to reserve */
+        }
+        /* SES said Throttling to this replica: its local bucket runs
+         * slower for a while (throttle_bucket_penalize); so do its
+         * reservations. */
+        if (b->configured_rate > 0 && b->rate > 0 && b->rate < b->configured_rate) {
+            rate *= b->rate / b->configured_rate;
+        }
+        int k = c->n_keys++;
+        snprintf(c->keys[k], sizeof(c->keys[k]), "%s%s", key_prefix, b->name);
+        iv[k] = ceil(1e6 / rate); /* whole us, rounded to the slow side */
+        burst[k] = b->shared_burst < 1 ? 1 : b->shared_burst;
+        cost[k] = tk->tokens[i];
+        c->back_us[k] = cost[k] * iv[k];
+    }
+    put_head(c, sha);
+    put_arg(c, "take");
+    if (now_us != 0) {
+        snprintf(c->nums[1], sizeof(c->nums[1]), "%llu", (unsigned long long)now_us);
+    } else {
+        c->nums[1][0] = '\0';
+    }
+    put_arg(c, c->nums[1]);
+    snprintf(c->nums[2], sizeof(c->nums[2]), "%llu", (unsigned long long)max_wait_us);
+    put_arg(c, c->nums[2]);
+    for (int k = 0; k < c->n_keys; k++) {
+        char *n = c->nums[3 + 3 * k];
+        snprintf(n, 32, "%.0f", iv[k]);
+        snprintf(n + 32, 32, "%.17g", burst[k]);
+        snprintf(n + 64, 32, "%.17g", cost[k]);
+        put_arg(c, n);
+        put_arg(c, n + 32);
+        put_arg(c, n + 64);
+    }
+    return c->n_keys;
+}
+
+void throttle_redis_build_give(struct throttle_redis_call *c, const char *sha,
+                               const struct throttle_redis_call *take, const char (*tats)[24]) {
+    c->n_keys = take->n_keys;
+    for (int k = 0; k < c->n_keys; k++) {
+        memcpy(c->keys[k], take->keys[k], sizeof(c->keys[k]));
+        c->back_us[k] = take->back_us[k];
+    }
+    put_head(c, sha);
+    put_arg(c, "give");
+    put_arg(c, "");
+    put_arg(c, "0");
+    for (int k = 0; k < c->n_keys; k++) {
+        char *n = c->nums[3 + 3 * k];
+        snprintf(n, 32, "%s", tats[k]);
+        snprintf(n + 32, 32, "%.0f", c->back_us[k]);
+        put_arg(c, n);
+        put_arg(c, n + 32);
+        put_arg(c, "0");
+    }
+}
+
+static int reply_int(const redisReply *e, long long *out) {
+    if (e->type == REDIS_REPLY_INTEGER) {
+        *out = e->integer;
+        return 0;
+    }
+    if (e->type == REDIS_REPLY_STRING && e->len > 0 && e->len < 24) {
+        char buf[24], *end;
+        memcpy(buf, e->str, e->len);
+        buf[e->len] = '\0';
+        *out = strtoll(buf, &end, 10);
+        return *end == '\0' ? 0 : -1;
+    }
+    return -1;
+}
+
+int throttle_redis_parse_verdict(const struct redisReply *reply, int n_keys,
+                                 struct throttle_redis_verdict *v, struct sp_err *err) {
+    memset(v, 0, sizeof(*v));
+    ENSURE(reply != NULL, err, "RedisError", "no answer");
+    if (reply->type == REDIS_REPLY_ERROR) {
+        return sp_fail(err, "RedisError", "Redis answered: %.200s", reply->str);
+    }
+    ENSURE(reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2, err, "RedisError",
+           "the script's answer is not {verdict, wait, ...}");
+    long long granted, wait;
+    ENSURE(reply_int(reply->element[0], &granted) == 0 &&
+               reply_int(reply->element[1], &wait) == 0 && (granted == 0 || granted == 1) &&
+               wait >= 0,
+           err, "RedisError", "the script's answer has no verdict and wait");
+    v->granted = (int)granted;
+    v->wait_us = (uint64_t)wait;
+    if (!v->granted) {
+        return 0;
+    }
+    ENSURE(reply->elements == (size_t)n_keys + 2 && n_keys <= THROTTLE_MAX_STAGES, err,
+           "RedisError", "the script granted %zu keys, not %d", reply->elements - 2, n_keys);
+    for (int k = 0; k < n_keys; k++) {
+        long long tat;
+        ENSURE(reply_int(reply->element[2 + k], &tat) == 0, err, "RedisError",
+               "the script's arrival time %d is not a number", k + 1);
+        snprintf(v->tats[k], sizeof(v->tats[k]), "%lld", tat);
+    }
+    v->n_tats = n_keys;
+    return 0;
+}
+
+/* ------------------------------------------------------------ the backend */
+
+static void arm_us(struct event *ev, uint64_t us) {
+    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
+    evtimer_add(ev, &tv);
+}
+
+static uint64_t now_us(const struct throttle_redis *r) { return r->t->now(); }
+
+/* reason: why it is down; handed: calls moved from the local queues to
+ * Redis on the way up. */
+static void announce(struct throttle_redis *r, int up, const char *reason, size_t handed) {
+    if (r->announced == up) {
+        return;
+    }
+    r->announced = up;
+    if (up) {
+        char n[24];
+        snprintf(n, sizeof(n), "%zu", handed);
+        log_event(LOG_INFO, "throttle backend up: Redis decides for every replica", "redis",
+                  r->addr, "script_sha", r->sha, "handed_to_redis", n, NULL);
+        return;
+    }
+    char share[32];
+    snprintf(share, sizeof(share), "1/%g", r->share);
+    log_event(LOG_WARN, "throttle backend down: the local buckets decide at this replica's share",
+              "redis", r->addr, "reason", reason, "share", share, NULL);
+}
+
+static void free_pending(struct pending *p) {
+    if (p->timer != NULL) {
+        event_free(p->timer);
+    }
+    free(p);
+}
+
+/* The local buckets decide tk (Redis down, slow, or refusing a call that
+ * came from a local queue). Callbacks may run from here. */
+static void fallback(struct throttle_redis *r, struct throttle_ticket *tk) {
+    tk->remote = 0;
+    tk->remote_state = NULL;
+    r->stats.fallback_total++;
+    int saved = r->local_only;
+    r->local_only = 1;
+    uint64_t wait = 0;
+    enum throttle_result res = throttle_acquire(r->t, tk, &wait);
+    r->local_only = saved;
+    if (res == THROTTLE_GRANTED) {
+        throttle_remote_done(tk, 1, 0);
+    } else if (res == THROTTLE_REFUSED) {
+        throttle_remote_done(tk, 0, wait);
+    }
+    /* QUEUED: the local bucket calls back. */
+}
+
+static void schedule_reconnect(struct throttle_redis *r) {
+    r->backoff_ms = throttle_redis_next_backoff(r->backoff_ms);
+    arm_us(r->retry_timer, (uint64_t)r->backoff_ms * 1000u);
+}
+
+/* Any failure: DOWN, logged once, reconnect later. free_ac = 0 when hiredis
+ * is freeing the connection itself (its callbacks with a NULL answer, its
+ * disconnect callback). The tickets in flight go to the local buckets from
+ * their callbacks, which hiredis runs with NULL as the connection goes
+ * (at once, or when the current callback returns). */
+static void lost(struct throttle_redis *r, const char *reason, int free_ac) {
+    enum rstate was = r->state;
+    r->state = RS_DOWN;
+    r->stats.up = 0;
+    if (was == RS_UP) {
+        r->stats.down_total++;
+    }
+    evtimer_del(r->io_timer);
+    announce(r, 0, reason, 0); /* reason may live in ac: before freeing it */
+    if (was != RS_UP) {
+        log_event(LOG_DEBUG, "Redis connection failed", "redis", r->addr, "reason", reason, NULL);
+    }
+    if (r->dns_req != NULL) {
+        struct evdns_getaddrinfo_request *req = r->dns_req;
+        r->dns_req = NULL;
+        r->resolving = 0;
+        evdns_getaddrinfo_cancel(req);
+    }
+    if (!r->closing) {
+        schedule_reconnect(r);
+    }
+    redisAsyncContext *ac = r->ac;
+    r->ac = NULL;
+    if (ac != NULL) {
+        ac->data = NULL;
+        if (free_ac) {
+            redisAsyncFree(ac);
+        }
+    }
+}
+
+/* Aims the io timer at the oldest unanswered call's deadline. */
+static void rearm_io(struct throttle_redis *r) {
+    if (r->state != RS_UP) {
+        return;
+    }
+    evtimer_del(r->io_timer);
+    struct pending *head = TAILQ_FIRST(&r->flight);
+    if (head == NULL) {
+        return;
+    }
+    uint64_t now = now_us(r);
+    uint64_t due = head->sent_us + r->timeout_us;
+    arm_us(r->io_timer, due > now ? due - now : 0);
+}
+
+static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg);
+
+static int send_call(struct throttle_redis *r, struct pending *p) {
+    if (r->ac == NULL || redisAsyncCommandArgv(r->ac, on_take_reply, p, p->call.argc, p->call.argv,
+                                               p->call.argvlen) != REDIS_OK) {
+        return -1;
+    }
+    p->sent_us = now_us(r);
+    p->state = PS_FLIGHT;
+    TAILQ_INSERT_TAIL(&r->flight, p, link);
+    if (TAILQ_FIRST(&r->flight) == p) {
+        rearm_io(r);
+    }
+    return 0;
+}
+
+/* Asks Redis for tk. 0: tk is held (tk->remote_state); -1: not sent. */
+static int submit(struct throttle_redis *r, struct throttle_ticket *tk, uint64_t max_wait_us,
+                  int migrated) {
+    struct pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return -1;
+    }
+    p->r = r;
+    p->tk = tk;
+    p->migrated = migrated;
+    p->max_wait_us = max_wait_us;
+    if (throttle_redis_build_take(&p->call, r->sha, r->prefix, tk, max_wait_us, 0) == 0 ||
+        send_call(r, p) < 0) {
+        free(p);
+        return -1;
+    }
+    tk->remote_state = p;
+    return 0;
+}
+
+/* A caller gone after Redis reserved its place: if nobody reserved after
+ * it, the place goes back; otherwise it is spent, which only ever errs on
+ * the slow side. Fire and forget. */
+static void give_back(struct throttle_redis *r, struct pending *p, const char (*tats)[24]) {
+    if (r->state != RS_UP || r->ac == NULL || p->call.n_keys == 0) {
+        return;
+    }
+    struct throttle_redis_call give;
+    throttle_redis_build_give(&give, r->sha, &p->call, tats);
+    (void)redisAsyncCommandArgv(r->ac, NULL, NULL, give.argc, give.argv, give.argvlen);
+}
+
+static void on_wait_done(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct pending *p = arg;
+    /* libevent's timers run on CLOCK_MONOTONIC_COARSE and may fire a few
+     * milliseconds early: never grant before the reserved time. */
+    uint64_t now = now_us(p->r);
+    if (now < p->due_us) {
+        arm_us(p->timer, p->due_us - now);
+        return;
+    }
+    struct throttle_ticket *tk = p->tk;
+    TAILQ_REMOVE(&p->r->waiting, p, link);
+    free_pending(p);
+    if (tk != NULL) {
+        throttle_remote_done(tk, 1, 0);
+    }
+}
+
+/* Redis granted: go now, or after the reservation's wait. */
+static void granted(struct throttle_redis *r, struct pending *p,
+                    const struct throttle_redis_verdict *v) {
+    struct throttle_ticket *tk = p->tk;
+    r->stats.granted_total++;
+    if (v->wait_us > 0) {
+        p->timer = evtimer_new(r->base, on_wait_done, p);
+        if (p->timer != NULL) {
+            memcpy(p->tats, v->tats, sizeof(p->tats));
+            /* The wait counts from Redis's TIME in the script, which was
+             * before this answer arrived: counting it from now errs on the
+             * slow side by the answer's trip. */
+            p->due_us = now_us(r) + v->wait_us;
+            p->state = PS_WAIT;
+            TAILQ_INSERT_TAIL(&r->waiting, p, link);
+            arm_us(p->timer, v->wait_us);
+            return;
+        }
+        /* Out of memory for a timer: the local buckets decide. */
+        free_pending(p);
+        fallback(r, tk);
+        return;
+    }
+    free_pending(p);
+    throttle_remote_done(tk, 1, 0);
+}
+
+/* Redis's verdict on a call it was asked about. */
+static void decided(struct throttle_redis *r, struct pending *p,
+                    const struct throttle_redis_verdict *v) {
+    struct throttle_ticket *tk = p->tk;
+    r->backoff_ms = 0; /* Redis works: a later failure starts over */
+    if (tk == NULL) {  /* cancelled while Redis decided */
+        if (v->granted) {
+            give_back(r, p, v->tats);
+        }
+        free_pending(p);
+    } else if (v->granted) {
+        granted(r, p, v);
+    } else if (p->migrated) {
+        /* Came from a local queue and Redis cannot serve it by its
+         * deadline: back to the local queue rather than refused. */
+        free_pending(p);
+        fallback(r, tk);
+    } else {
+        r->stats.refused_total++;
+        free_pending(p);
+        throttle_remote_done(tk, 0, v->wait_us);
+    }
+}
+
+static int is_noscript(const redisReply *rep) {
+    return rep != NULL && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg) {
+    struct pending *p = arg;
+    struct throttle_redis *r = p->r;
+    const redisReply *rep = reply;
+    int live = ac->data == r;
+    TAILQ_REMOVE(&r->flight, p, link);
+    rearm_io(r);
+    if (rep == NULL) { /* the connection is going: hiredis frees it */
+        if (live) {
+            lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
+        }
+    } else if (is_noscript(rep)) {
+        /* Flushed, or a failover to a node that never saw it: EVAL sends
+         * the text (and Redis caches it again). Once per call. */
+        if (p->tk != NULL && !p->resent && live) {
+            p->resent = 1;
+            if (throttle_redis_build_take(&p->call, NULL, r->prefix, p->tk, p->max_wait_us, 0) >
+                    0 &&
+                send_call(r, p) == 0) {
+                return;
+            }
+        }
+    } else {
+        struct throttle_redis_verdict v;
+        struct sp_err err;
+        sp_err_clear(&err);
+        if (throttle_redis_parse_verdict(rep, p->call.n_keys, &v, &err) == 0) {
+            decided(r, p, &v);
+            return;
+        }
+        if (live) {
+            lost(r, err.msg, 1);
+        }
+    }
+    struct throttle_ticket *tk = p->tk;
+    free_pending(p);
+    if (tk != NULL) {
+        fallback(r, tk);
+    }
+}
+
+/* Back up: the calls queued in the local buckets meanwhile go to Redis, in
+ * their queue order, so the account's limit is counted in one place again.
+ * A ticket keeps what is left of its deadline. */
+static size_t migrate(struct throttle_redis *r) {
+    struct proxy *px = r->px;
+    size_t handed = 0;
+    for (size_t i = 0; i <= px->svc->n_ops; i++) {
+        struct throttle_bucket *b = i < px->svc->n_ops ? px->op_buckets[i] : px->send_bucket;
+        if (b == NULL) {
+            continue;
+        }
+        struct throttle_ticket *tk;
+        while ((tk = TAILQ_FIRST(&b->queue)) != NULL) {
+            uint64_t now = now_us(r);
+            uint64_t left = tk->deadline_us > now ? tk->deadline_us - now : 0;
+            throttle_cancel(tk); /* out of the local queue */
+            if (submit(r, tk, left, 1) < 0) {
+                /* Redis is gone again: back to a local queue, and stop. */
+                fallback(r, tk);
+                return handed;
+            }
+            tk->remote = 1;
+            handed++;
+        }
+    }
+    return handed;
+}
+
+static void on_loaded(redisAsyncContext *ac, void *reply, void *arg) {
+    struct throttle_redis *r = arg;
+    const redisReply *rep = reply;
+    if (ac->data != r) {
+        return; /* an old connection going away */
+    }
+    if (rep == NULL) {
+        lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
+        return;
+    }
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        char why[256];
+        snprintf(why, sizeof(why), "SCRIPT LOAD failed: %.200s",
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected answer");
+        lost(r, why, 1);
+        return;
+    }
+    memcpy(r->sha, rep->str, 40);
+    r->sha[40] = '\0';
+    r->state = RS_UP;
+    r->stats.up = 1;
+    evtimer_del(r->io_timer);
+    size_t handed = migrate(r);
+    announce(r, 1, NULL, handed);
+}
+
+static void on_selected(redisAsyncContext *ac, void *reply, void *arg) {
+    struct throttle_redis *r = arg;
+    const redisReply *rep = reply;
+    if (ac->data != r) {
+        return;
+    }
+    if (rep == NULL) {
+        lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        char why[256];
+        snprintf(why, sizeof(why), "SELECT %d failed: %.200s", r->db, rep->str);
+        lost(r, why, 1);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    struct throttle_redis *r = ac->data;
+    if (r == NULL || status == REDIS_OK) {
+        return; /* connected: SCRIPT LOAD's answer says UP */
+    }
+    lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connect failed", 0);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    struct throttle_redis *r = ac->data;
+    if (r == NULL) {
+        return; /* we closed it */
+    }
+    lost(r, status == REDIS_OK || ac->errstr[0] == '\0' ? "connection closed" : ac->errstr, 0);
+}
+
+static void connect_to(struct throttle_redis *r, const char *ip) {
+    redisAsyncContext *ac =
+        ip != NULL ? redisAsyncConnect(ip, r->port) : redisAsyncConnectUnix(r->unix_path);
+    if (ac == NULL) {
+        lost(r, "out of memory", 0);
+        return;
+    }
+    if (ac->err) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s", ac->errstr);
+        redisAsyncFree(ac);
+        lost(r, why, 0);
+        return;
+    }
+    ac->data = r;
+    r->ac = ac;
+    if (redisLibeventAttach(ac, r->base) != REDIS_OK ||
+        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
+        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
+        lost(r, "cannot attach the connection to the event loop", 1);
+        return;
+    }
+    /* Sent as soon as the connection is up; answered in this order. */
+    if ((r->db != 0 && redisAsyncCommand(ac, on_selected, r, "SELECT %d", r->db) != REDIS_OK) ||
+        redisAsyncCommand(ac, on_loaded, r, "SCRIPT LOAD %s", throttle_redis_script) != REDIS_OK) {
+        lost(r, "cannot queue the handshake", 1);
+    }
+}
+
+static void on_resolved(int result, struct evutil_addrinfo *res, void *arg) {
+    if (result == EVUTIL_EAI_CANCEL) {
+        return; /* lost() or free cancelled it and forgot the request */
+    }
+    struct throttle_redis *r = arg;
+    r->dns_req = NULL;
+    r->resolving = 0;
+    if (result != 0 || res == NULL) {
+        char why[300];
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", r->host,
+                 result != 0 ? evutil_gai_strerror(result) : "no address");
+        if (res != NULL) {
+            evutil_freeaddrinfo(res);
+        }
+        lost(r, why, 0);
+        return;
+    }
+    char ip[64];
+    const void *a = res->ai_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)res->ai_addr)->sin_addr;
+    const char *s = evutil_inet_ntop(res->ai_family, a, ip, sizeof(ip));
+    evutil_freeaddrinfo(res);
+    if (s == NULL) {
+        lost(r, "cannot print the resolved address", 0);
+        return;
+    }
+    connect_to(r, ip);
+}
+
+static void connect_start(struct throttle_redis *r) {
+    r->state = RS_CONNECTING;
+    uint64_t deadline =
+        r->timeout_us > CONNECT_TIMEOUT_MIN_US ? r->timeout_us : CONNECT_TIMEOUT_MIN_US;
+    arm_us(r->io_timer, deadline);
+    if (r->unix_path != NULL) {
+        connect_to(r, NULL);
+        return;
+    }
+    /* evdns, not getaddrinfo(3): a name must never block the loop. Numeric
+     * addresses are answered at once, from inside this call. */
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    r->resolving = 1;
+    struct evdns_getaddrinfo_request *req =
+        evdns_getaddrinfo(r->dns, r->host, NULL, &hints, on_resolved, r);
+    if (r->resolving) {
+        r->dns_req = req;
+    }
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    connect_start(arg);
+}
+
+static void on_io_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct throttle_redis *r = arg;
+    char why[96];
+    if (r->state == RS_CONNECTING) {
+        snprintf(
+            why, sizeof(why), "not connected within %llu ms",
+            (unsigned long long)((r->timeout_us > CONNECT_TIMEOUT_MIN_US ? r->timeout_us
+                                                                         : CONNECT_TIMEOUT_MIN_US) /
+                                 1000u));
+        lost(r, why, 1);
+        return;
+    }
+    struct pending *head = TAILQ_FIRST(&r->flight);
+    if (r->state != RS_UP || head == NULL) {
+        return;
+    }
+    if (now_us(r) - head->sent_us < r->timeout_us) {
+        rearm_io(r); /* woke early (see on_wait_done) */
+        return;
+    }
+    snprintf(why, sizeof(why), "no answer within %llu ms",
+             (unsigned long long)(r->timeout_us / 1000u));
+    lost(r, why, 1);
+}
+
+/* ---- the throttle's view (struct throttle_remote_ops) ---- */
+
+static int on_acquire(void *ctx, struct throttle_ticket *tk) {
+    struct throttle_redis *r = ctx;
+    if (r->local_only) {
+        return -1;
+    }
+    uint64_t now = now_us(r);
+    for (int i = tk->stage; i < tk->n_stages; i++) {
+        /* GetSendQuota's rate arrives as a local rate (quota.c). */
+        (void)throttle_redis_adopt(tk->stages[i], r->share, now);
+        /* Lets a penalised bucket climb back (its rate scales ours). */
+        throttle_bucket_refill(tk->stages[i], now);
+    }
+    if (r->state == RS_UP && submit(r, tk, r->t->max_wait_us, 0) == 0) {
+        return 0;
+    }
+    r->stats.fallback_total++;
+    return -1;
+}
+
+static void on_cancel(void *ctx, struct throttle_ticket *tk) {
+    (void)ctx;
+    struct pending *p = tk->remote_state;
+    tk->remote_state = NULL;
+    if (p == NULL) {
+        return;
+    }
+    p->tk = NULL;
+    if (p->state == PS_WAIT) {
+        give_back(p->r, p, p->tats);
+        TAILQ_REMOVE(&p->r->waiting, p, link);
+        free_pending(p);
+    }
+    /* FLIGHT: the answer's callback frees p, giving back what it got. */
+}
+
+static const struct throttle_remote_ops remote_ops = {on_acquire, on_cancel};
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int same_str(const char *a, const char *b) {
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+int throttle_redis_same(const struct throttle_redis *r, const struct config *cfg) {
+    return same_str(r->host, cfg->throttle.redis_host) && r->port == cfg->throttle.redis_port &&
+           same_str(r->unix_path, cfg->throttle.redis_unix) && r->db == cfg->throttle.redis_db &&
+           same_str(r->cfg_prefix, cfg->throttle.redis_key_prefix) &&
+           same_str(r->region, cfg->region) &&
+           r->timeout_us == (uint64_t)cfg->throttle.redis_timeout_ms * 1000u;
+}
+
+void throttle_redis_set_share(struct throttle_redis *r, double share) {
+    r->share = share < 1 ? 1 : share;
+}
+
+const struct throttle_redis_stats *throttle_redis_stats(const struct throttle_redis *r) {
+    return &r->stats;
+}
+
+static char *dup_or_null(const char *s, int *failed) {
+    if (s == NULL) {
+        return NULL;
+    }
+    char *d = strdup(s);
+    *failed |= d == NULL;
+    return d;
+}
+
+struct throttle_redis *throttle_redis_new(struct proxy *px, const struct config *cfg,
+                                          struct sp_err *err) {
+    const char *prefix =
+        cfg->throttle.redis_key_prefix != NULL ? cfg->throttle.redis_key_prefix : "ses-proxy:";
+    if (strlen(prefix) + strlen(cfg->region) + 4 > THROTTLE_REDIS_KEY_MAX / 2) {
+        sp_fail(err, "ConfigError", "throttle.redis_key_prefix is too long (at most %d bytes)",
+                THROTTLE_REDIS_KEY_MAX / 2 - 68);
+        return NULL;
+    }
+    if (cfg->throttle.redis_host == NULL && cfg->throttle.redis_unix == NULL) {
+        sp_fail(err, "ConfigError", "throttle.redis_url is not set");
+        return NULL;
+    }
+    struct throttle_redis *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    r->px = px;
+    r->t = px->throttle;
+    r->base = px->base;
+    r->dns = px->dns;
+    r->port = cfg->throttle.redis_port;
+    r->db = cfg->throttle.redis_db;
+    r->timeout_us = (uint64_t)cfg->throttle.redis_timeout_ms * 1000u;
+    r->share = throttle_redis_share(cfg);
+    r->announced = -1;
+    TAILQ_INIT(&r->flight);
+    TAILQ_INIT(&r->waiting);
+    int failed = 0;
+    r->host = dup_or_null(cfg->throttle.redis_host, &failed);
+    r->unix_path = dup_or_null(cfg->throttle.redis_unix, &failed);
+    r->cfg_prefix = dup_or_null(cfg->throttle.redis_key_prefix, &failed);
+    r->region = dup_or_null(cfg->region, &failed);
+    snprintf(r->prefix, sizeof(r->prefix), "%s{%s}:", prefix, cfg->region);
+    if (r->unix_path != NULL) {
+        snprintf(r->addr, sizeof(r->addr), "unix:%s", r->unix_path);
+    } else {
+        snprintf(r->addr, sizeof(r->addr), "%s:%d/%d", r->host, r->port, r->db);
+    }
+    r->io_timer = evtimer_new(r->base, on_io_timer, r);
+    r->retry_timer = evtimer_new(r->base, on_retry, r);
+    if (failed || r->io_timer == NULL || r->retry_timer == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        throttle_redis_free(r);
+        return NULL;
+    }
+    throttle_set_remote(r->t, &remote_ops, r);
+    connect_start(r);
+    return r;
+}
+
+void throttle_redis_free(struct throttle_redis *r) {
+    if (r == NULL) {
+        return;
+    }
+    r->closing = 1;
+    r->local_only = 1; /* still the remote: cancels reach on_cancel */
+    struct pending *p;
+    /* Reserved in Redis but not yet due: nobody will keep the time for
+     * them once we are gone, so the local buckets decide. */
+    while ((p = TAILQ_FIRST(&r->waiting)) != NULL) {
+        struct throttle_ticket *tk = p->tk;
+        TAILQ_REMOVE(&r->waiting, p, link);
+        free_pending(p);
+        if (tk != NULL) {
+            fallback(r, tk);
+        }
+    }
+    /* Awaiting an answer: the same. The pendings stay until hiredis calls
+     * back with NULL below. */
+    TAILQ_FOREACH(p, &r->flight, link) {
+        if (p->tk != NULL) {
+            struct throttle_ticket *tk = p->tk;
+            p->tk = NULL;
+            fallback(r, tk);
+        }
+    }
+    if (r->t != NULL && r->t->remote_ctx == r) {
+        throttle_set_remote(r->t, NULL, NULL);
+    }
+    if (r->dns_req != NULL) {
+        struct evdns_getaddrinfo_request *req = r->dns_req;
+        r->dns_req = NULL;
+        evdns_getaddrinfo_cancel(req);
+    }
+    r->state = RS_DOWN;
+    redisAsyncContext *ac = r->ac;
+    r->ac = NULL;
+    if (ac != NULL) {
+        ac->data = NULL;
+        redisAsyncFree(ac); /* calls back every FLIGHT pending, which frees it */
+    }
+    if (r->io_timer != NULL) {
+        event_free(r->io_timer);
+    }
+    if (r->retry_timer != NULL) {
+        event_free(r->retry_timer);
+    }
+    free(r->host);
+    free(r->unix_path);
+    free(r->cfg_prefix);
+    free(r->region);
+    free(r);
+}

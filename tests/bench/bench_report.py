@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""bench_report.py OUTDIR ROUNDS - the benchmark table from wrk's outputs.
+
+Reads OUTDIR/{nginx,ses-proxy}-R.txt (wrk --latency output, R = 1..ROUNDS)
+and prints requests/s, p50 and p99 per round, the medians, and the ratios
+ses-proxy / nginx (DESIGN targets: throughput >= 1.0, p99 <= 1.5)."""
+import os
+import re
+import statistics
+import sys
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+
+def parse(path):
+    with open(path) as f:
+        t = f.read()
+    out = {"rps": float("nan"), "p50": float("nan"), "p99": float("nan"),
+           "non2xx": 0, "errors": 0, "requests": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", t)
+    if m:
+        out["rps"] = float(m.group(1))
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        m = re.search(r"^\s+%s%%\s+(\S+)" % pct, t, re.M)
+        if m:
+            out[key] = ms(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+    if m:
+        out["errors"] = sum(int(x) for x in m.groups())
+    m = re.search(r"(\d+) requests in", t)
+    if m:
+        out["requests"] = int(m.group(1))
+    return out
+
+
+def main():
+    outdir, rounds = sys.argv[1], int(sys.argv[2])
+    names = ["nginx", "ses-proxy"]
+    res = {n: [parse(os.path.join(outdir, "%s-%d.txt" % (n, r)))
+               for r in range(1, rounds + 1)] for n in names}
+    med = {n: {k: statistics.median(x[k] for x in res[n]) for k in ("rps", "p50", "p99")}
+           for n in names}
+    head = "%-10s %-9s" % ("", "") + "".join("%12s" % ("round %d" % r)
+                                              for r in range(1, rounds + 1)) + "%12s" % "median"
+    print(head)
+    print("-" * len(head))
+    for n in names:
+        for key, label, fmt in (("rps", "req/s", "%12.0f"), ("p50", "p50 ms", "%12.3f"),
+                                ("p99", "p99 ms", "%12.3f")):
+            row = "%-10s %-9s" % (n if key == "rps" else "", label)
+            row += "".join(fmt % x[key] for x in res[n]) + fmt % med[n][key]
+            print(row)
+    print("-" * len(head))
+    thr = med["ses-proxy"]["rps"] / med["nginx"]["rps"]
+    p99 = med["ses-proxy"]["p99"] / med["nginx"]["p99"]
+    p50 = med["ses-proxy"]["p50"] / med["nginx"]["p50"]
+    print("ratio ses-proxy/nginx: throughput %.2f (target >= 1.00), p50 %.2f, "
+          "p99 %.2f (target <= 1.50)" % (thr, p50, p99))
+    for n in names:
+        bad = sum(x["non2xx"] for x in res[n])
+        err = sum(x["errors"] for x in res[n])
+        if bad or err:
+            print("WARNING: %s: %d non-2xx answers, %d socket errors over the rounds"
+                  % (n, bad, err))
+
+
+if __name__ == "__main__":
+    main()
