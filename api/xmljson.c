@@ -800,6 +800,14 @@ struct xmljson *xmljson_new(const struct model_service *svc, const struct model_
         free(x);
         return NULL;
     }
+    /* Without a salt expat asks the kernel for one per parser (getrandom,
+     * one syscall per SES answer). One random salt per process keeps the
+     * hash-flooding protection; it is written once, then only read. */
+    static unsigned long salt;
+    if (salt == 0) {
+        salt = (unsigned long)arc4random() << 16 ^ arc4random() ^ 1u;
+    }
+    XML_SetHashSalt(x->parser, salt);
     XML_SetUserData(x->parser, x);
     XML_SetElementHandler(x->parser, on_start, on_end);
     XML_SetCharacterDataHandler(x->parser, on_text);

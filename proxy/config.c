@@ -479,6 +479,9 @@ static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg
     }
     GUARD(get_string(c, o, "throttle", "redis_url", &cfg->throttle.redis_url));
     GUARD(get_string(c, o, "throttle", "redis_key_prefix", &cfg->throttle.redis_key_prefix));
+    if (strlen(cfg->throttle.redis_key_prefix) > 64) {
+        return bad(c, "throttle.redis_key_prefix", "must be at most 64 bytes");
+    }
     GUARD(get_int_field(c, o, "throttle", "redis_timeout_ms", 1, 60000,
                         &cfg->throttle.redis_timeout_ms));
     GUARD(get_int_field(c, o, "throttle", "replicas", 1, 10000, &cfg->throttle.replicas));

@@ -9,6 +9,7 @@
 #include "proxy/proxy.h"
 #include "proxy/server.h"
 #include "proxy/throttle.h"
+#include "proxy/throttle_redis.h"
 #include "proxy/upstream.h"
 
 static const double bounds[METRICS_N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -143,4 +144,15 @@ void metrics_write(struct proxy *px, struct evbuffer *out) {
                         (unsigned long long)m->config_reloads_ok,
                         (unsigned long long)m->config_reloads_failed);
     gauge(out, "ses_proxy_draining", "1 while shutting down.", px->draining);
+    if (px->throttle_redis != NULL) {
+        const struct throttle_redis_stats *rs = throttle_redis_stats(px->throttle_redis);
+        gauge(out, "ses_proxy_throttle_backend_up",
+              "1 while the shared (Redis) throttle decides, 0 while the local fallback does.",
+              rs->up);
+        counter(out, "ses_proxy_throttle_fallback_total",
+                "Calls the local buckets decided because Redis was down or slow.",
+                rs->fallback_total);
+        counter(out, "ses_proxy_throttle_backend_down_total",
+                "Times the shared throttle backend went down.", rs->down_total);
+    }
 }

@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 #include "proxy/sesreq.h"
 #include "proxy/throttle.h"
+#include "proxy/throttle_redis.h"
 #include "proxy/upstream.h"
 
 #define REFRESH_S 300
@@ -81,7 +82,10 @@ static void on_answer(struct upstream_req *u, void *arg) {
         log_event(LOG_INFO, "send rate from GetSendQuota", "max_send_rate", buf, NULL);
     }
     q->max_send_rate = r;
-    throttle_bucket_set_rate(q->px->send_bucket, r, r, q->px->throttle->now());
+    /* MaxSendRate is the account's: Redis enforces it across replicas, the
+     * local bucket gets this replica's share (all of it without Redis). */
+    throttle_redis_set_limit(q->px->send_bucket, r, r, throttle_redis_share(q->px->cfg),
+                             q->px->throttle->now());
     q->backoff_s = 0;
     arm(q, REFRESH_S);
 }

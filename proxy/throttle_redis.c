@@ -57,6 +57,10 @@
  * expires a second after its bucket is full again. The reservation is all
  * or nothing across keys because the script runs atomically.
  *
+ * Answer: {1, wait, now, tat per key} or {0, wait it would need, now}, now
+ * being the script's clock (it lets a replica map Redis's time onto its own
+ * clock, see struct clock_map).
+ *
  * Before Redis 5 a script must ask for effects replication to write after
  * TIME; later versions do that anyway. */
 const char throttle_redis_script[] =
@@ -98,14 +102,15 @@ const char throttle_redis_script[] =
     "  if at > go then go = at end\n"
     "end\n"
     "local wait = math.ceil(go - now)\n"
-    "if wait > tonumber(ARGV[3]) then return {0, wait} end\n"
-    "local out = {1, wait}\n"
+    "local t = string.format('%.0f', now)\n"
+    "if wait > tonumber(ARGV[3]) then return {0, wait, t} end\n"
+    "local out = {1, wait, t}\n"
     "for i = 1, n do\n"
     "  local b = 3 * i\n"
     "  local tat = math.max(old[i], go) + tonumber(ARGV[b + 3]) * tonumber(ARGV[b + 1])\n"
     "  local s = string.format('%.0f', tat)\n"
     "  redis.call('SET', KEYS[i], s, 'PX', math.ceil((tat - now) / 1000) + 1000)\n"
-    "  out[2 + i] = s\n"
+    "  out[3 + i] = s\n"
     "end\n"
     "return out\n";
 
@@ -151,6 +156,11 @@ struct throttle_redis {
     struct evdns_getaddrinfo_request *dns_req;
     int resolving;
     char sha[41];
+    /* Redis's clock on ours: off_us = our time - Redis's for the fastest
+     * answer seen (see answer_lag), allowed to drift 1 ms per second. */
+    int off_valid;
+    int64_t off_us;
+    uint64_t off_at_us;
     struct event *io_timer;    /* the connect deadline, or the oldest answer's */
     struct event *retry_timer; /* reconnect */
     unsigned backoff_ms;
@@ -310,23 +320,24 @@ int throttle_redis_parse_verdict(const struct redisReply *reply, int n_keys,
     if (reply->type == REDIS_REPLY_ERROR) {
         return sp_fail(err, "RedisError", "Redis answered: %.200s", reply->str);
     }
-    ENSURE(reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2, err, "RedisError",
-           "the script's answer is not {verdict, wait, ...}");
-    long long granted, wait;
-    ENSURE(reply_int(reply->element[0], &granted) == 0 &&
-               reply_int(reply->element[1], &wait) == 0 && (granted == 0 || granted == 1) &&
-               wait >= 0,
-           err, "RedisError", "the script's answer has no verdict and wait");
+    ENSURE(reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3, err, "RedisError",
+           "the script's answer is not {verdict, wait, now, ...}");
+    long long granted, wait, now;
+    ENSURE(
+        reply_int(reply->element[0], &granted) == 0 && reply_int(reply->element[1], &wait) == 0 &&
+            reply_int(reply->element[2], &now) == 0 && (granted == 0 || granted == 1) && wait >= 0,
+        err, "RedisError", "the script's answer has no verdict, wait and time");
     v->granted = (int)granted;
     v->wait_us = (uint64_t)wait;
+    v->now_us = now;
     if (!v->granted) {
         return 0;
     }
-    ENSURE(reply->elements == (size_t)n_keys + 2 && n_keys <= THROTTLE_MAX_STAGES, err,
-           "RedisError", "the script granted %zu keys, not %d", reply->elements - 2, n_keys);
+    ENSURE(reply->elements == (size_t)n_keys + 3 && n_keys <= THROTTLE_MAX_STAGES, err,
+           "RedisError", "the script granted %zu keys, not %d", reply->elements - 3, n_keys);
     for (int k = 0; k < n_keys; k++) {
         long long tat;
-        ENSURE(reply_int(reply->element[2 + k], &tat) == 0, err, "RedisError",
+        ENSURE(reply_int(reply->element[3 + k], &tat) == 0, err, "RedisError",
                "the script's arrival time %d is not a number", k + 1);
         snprintf(v->tats[k], sizeof(v->tats[k]), "%lld", tat);
     }
@@ -512,6 +523,33 @@ static void on_wait_done(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
+/* How much later than the fastest answer seen this one arrived, so that a
+ * reservation counts from Redis's clock rather than from when its answer
+ * happened to be read: replicas then send at Redis's `go` plus the same
+ * small constant, and an answer delayed on the network or by a busy loop
+ * does not squeeze the next replica's call closer to this one. Never more
+ * than the round trip (so never before Redis's `go`, even if Redis's
+ * wall clock steps). */
+static uint64_t answer_lag(struct throttle_redis *r, const struct pending *p, uint64_t recv,
+                           int64_t redis_now) {
+    int64_t sample = (int64_t)recv - redis_now;
+    if (!r->off_valid) {
+        r->off_valid = 1;
+        r->off_us = sample;
+        r->off_at_us = recv;
+        return 0;
+    }
+    int64_t drifted = r->off_us + (int64_t)((recv - r->off_at_us) / 1000u);
+    r->off_us = sample < drifted ? sample : drifted;
+    r->off_at_us = recv;
+    int64_t lag = sample - r->off_us;
+    uint64_t rtt = recv > p->sent_us ? recv - p->sent_us : 0;
+    if (lag <= 0) {
+        return 0;
+    }
+    return (uint64_t)lag < rtt ? (uint64_t)lag : rtt;
+}
+
 /* Redis granted: go now, or after the reservation's wait. */
 static void granted(struct throttle_redis *r, struct pending *p,
                     const struct throttle_redis_verdict *v) {
@@ -522,12 +560,14 @@ static void granted(struct throttle_redis *r, struct pending *p,
         if (p->timer != NULL) {
             memcpy(p->tats, v->tats, sizeof(p->tats));
             /* The wait counts from Redis's TIME in the script, which was
-             * before this answer arrived: counting it from now errs on the
-             * slow side by the answer's trip. */
-            p->due_us = now_us(r) + v->wait_us;
+             * before this answer arrived (by at least the fastest answer's
+             * trip, which we keep as a margin on the slow side). */
+            uint64_t recv = now_us(r);
+            uint64_t lag = answer_lag(r, p, recv, v->now_us);
+            p->due_us = recv + (v->wait_us > lag ? v->wait_us - lag : 0);
             p->state = PS_WAIT;
             TAILQ_INSERT_TAIL(&r->waiting, p, link);
-            arm_us(p->timer, v->wait_us);
+            arm_us(p->timer, p->due_us - recv);
             return;
         }
         /* Out of memory for a timer: the local buckets decide. */
@@ -544,7 +584,10 @@ static void decided(struct throttle_redis *r, struct pending *p,
                     const struct throttle_redis_verdict *v) {
     struct throttle_ticket *tk = p->tk;
     r->backoff_ms = 0; /* Redis works: a later failure starts over */
-    if (tk == NULL) {  /* cancelled while Redis decided */
+    if (!v->granted || v->wait_us == 0) {
+        (void)answer_lag(r, p, now_us(r), v->now_us); /* a sample for the map */
+    }
+    if (tk == NULL) { /* cancelled while Redis decided */
         if (v->granted) {
             give_back(r, p, v->tats);
         }
@@ -709,6 +752,7 @@ static void connect_to(struct throttle_redis *r, const char *ip) {
     }
     ac->data = r;
     r->ac = ac;
+    r->off_valid = 0; /* another path, another trip */
     if (redisLibeventAttach(ac, r->base) != REDIS_OK ||
         redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
         redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {

@@ -122,13 +122,15 @@ void throttle_redis_build_give(struct throttle_redis_call *c, const char *sha,
 struct throttle_redis_verdict {
     int granted;      /* 1: reserved, go after wait_us; 0: refused */
     uint64_t wait_us; /* the wait (granted) or the wait it would need (refused) */
+    int64_t now_us;   /* the script's clock (Redis's TIME) */
     int n_tats;
     char tats[THROTTLE_MAX_STAGES][24]; /* new arrival time per key (granted) */
 };
 
 struct redisReply;
-/* Reads the script's answer: {1, wait, tat...} or {0, retry}. -1 with err
- * for anything else (an error reply included; NOSCRIPT is the caller's). */
+/* Reads the script's answer: {1, wait, now, tat...} or {0, retry, now}. -1
+ * with err for anything else (an error reply included; NOSCRIPT is the
+ * caller's). */
 int throttle_redis_parse_verdict(const struct redisReply *reply, int n_keys,
                                  struct throttle_redis_verdict *v,
                                  struct sp_err *err) SP_WARN_UNUSED;

@@ -13,6 +13,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -34,9 +35,11 @@ const char upstream_err_reset[] = "the upstream closed the connection before the
 const char upstream_err_protocol[] = "the upstream sent a malformed HTTP response";
 const char upstream_err_too_large[] = "the upstream response is too large";
 
-/* Responses from SES are small; this only stops a broken peer. */
+/* SES's answers are small (the largest, GetSendStatistics or a full
+ * ListIdentities page, are a few hundred KiB); these only stop a broken or
+ * hostile peer from making the proxy buffer without bound. */
 #define MAX_RESPONSE_HEAD 65536
-#define MAX_RESPONSE_BODY (64u << 20)
+#define MAX_RESPONSE_BODY (4u << 20)
 /* Below the idle limits of AWS's load balancers, so a pooled connection is
  * not usually closed under us just as we reuse it. */
 #define IDLE_KEEP_MS 20000
@@ -226,8 +229,12 @@ static struct upstream_conn *conn_new(struct upstream *u) {
     if (u->ssl_ctx != NULL) {
         SSL *ssl = SSL_new(u->ssl_ctx);
         if (ssl != NULL) {
-            /* SNI and host name verification. */
-            SSL_set_tlsext_host_name(ssl, u->host);
+            /* SNI (never for an IP literal: RFC 6066 3) and host name
+             * verification (SSL_set1_host also matches IP SANs). */
+            unsigned char addr[16];
+            if (inet_pton(AF_INET, u->host, addr) != 1 && inet_pton(AF_INET6, u->host, addr) != 1) {
+                SSL_set_tlsext_host_name(ssl, u->host);
+            }
             SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
             if (SSL_set1_host(ssl, u->host) != 1) {
                 SSL_free(ssl);
@@ -277,7 +284,10 @@ static void complete(struct upstream_conn *c, const char *error) {
     }
     c->state = C_DONE;
     evtimer_del(c->timer);
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    /* Reading stops until the connection is reused. Writing stays enabled:
+     * with an empty output buffer it costs nothing, while disabling and
+     * re-enabling it would cost two epoll_ctl calls per request. */
+    bufferevent_disable(c->bev, EV_READ);
     event_active(c->done_ev, 0, 0);
 }
 
@@ -294,7 +304,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
         c->state = C_IDLE;
         LIST_INSERT_HEAD(&u->idle, c, link);
         u->n_idle++;
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        bufferevent_enable(c->bev, EV_READ);
         arm_ms(c, IDLE_KEEP_MS);
     } else {
         conn_free(c);
@@ -397,6 +407,9 @@ static int read_body(struct upstream_conn *c, struct evbuffer *in) {
             return c->body_left == 0;
         }
         if (c->state == C_CHUNK_SIZE) {
+            if (avail == 0) {
+                return 0;
+            }
             size_t look = avail < 1100 ? avail : 1100;
             const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
             uint64_t size;
@@ -575,6 +588,18 @@ struct upstream_req *upstream_send(struct upstream *u, struct evbuffer *request,
     if (c->state == C_DONE) { /* connect could not even start */
         complete(c, upstream_err_connect);
         return r;
+    }
+    if (r->reused && c->u->ssl_ctx == NULL) {
+        /* A kept-alive plain connection is writable almost always: write
+         * now and hand the bufferevent only what the socket did not take,
+         * which saves arming and disarming the write event (two epoll_ctl)
+         * and a loop turn per request. TLS goes through the bufferevent. */
+        int n = evbuffer_write(request, bufferevent_getfd(c->bev));
+        (void)n; /* an error shows up on the bufferevent below or on read */
+        if (evbuffer_get_length(request) == 0) {
+            r->written = 1;
+            return r;
+        }
     }
     if (bufferevent_write_buffer(c->bev, request) < 0) {
         complete(c, upstream_err_connect);

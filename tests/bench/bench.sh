@@ -271,19 +271,22 @@ printf '   holding %5d idle connections       %6d kB  (target < 65536 kB)\n' "$H
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
     command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf"
     echo
-    echo "== perf record -g -p ses-proxy during wrk -d$DURATION"
-    perf record -g -F 999 -o "$TMP/perf.data" -p "$PROXY_PID" >"$TMP/perf.log" 2>&1 &
+    echo "== perf record (DWARF call graphs, 499 Hz) of ses-proxy during wrk -d$DURATION"
+    perf record --call-graph dwarf,16384 -F 499 -o "$TMP/perf.data" -p "$PROXY_PID" \
+        >"$TMP/perf.log" 2>&1 &
     PERF_PID=$!
     PIDS+=("$PERF_PID")
     sleep 0.5
     run_wrk ses-proxy "$DURATION" "$TMP/out/profile.txt"
     kill -INT "$PERF_PID" 2>/dev/null || true
     wait "$PERF_PID" 2>/dev/null || true
-    grep 'Requests/sec' "$TMP/out/profile.txt" || true
-    echo "-- self time (no children), top 40"
-    perf report -i "$TMP/perf.data" --stdio --no-children --percent-limit 0.7 \
-        --sort dso,symbol -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
-    echo "-- by shared object"
-    perf report -i "$TMP/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -12
+    grep 'Requests/sec' "$TMP/out/profile.txt" | sed 's/^/   (while profiling) /' || true
+    report() { perf report -i "$TMP/perf.data" --stdio "$@" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
+    echo "-- self time by shared object"
+    report --no-children --sort dso -g none | head -10
+    echo "-- self time by symbol (>= 1%)"
+    report --no-children --sort dso,symbol -g none --percent-limit 1 | head -30
+    echo "-- ses-proxy's own functions, inclusive (children counted, >= 1%)"
+    report --children --sort dso,symbol -g none | awk '$3 == "ses-proxy" && $1+0 >= 1' |
+        grep -v -e ' main ' -e ' _start ' | head -30
 fi

@@ -38,6 +38,9 @@ treats every request according to a *mode*:
     continue_then_ok  "100 Continue", then the SES success document
     ok_chunked        the SES success document in 7-byte chunks with a chunk
                       extension and a trailer field
+    ok_chunked_split  the same in 64-byte chunks, each written alone after a
+                      pause, so that the peer often has read exactly up to
+                      a chunk boundary
 
   TLS-level modes (TLS listener only; chosen per connection)
     tls_plain         answer the ClientHello with plain HTTP bytes
@@ -80,6 +83,7 @@ HTTP_MODES = (
     "ses_400", "ses_500", "ses_503", "plain_503", "throttling_daily",
     "huge_announced", "huge_chunked", "huge_close", "close_delimited",
     "dirty_close", "huge_head", "bad_length", "continue_then_ok", "ok_chunked",
+    "ok_chunked_split",
 )
 TLS_MODES = ("tls_plain", "tls_abort", "tls_stall", "tls_untrusted",
              "tls_wrong_host")
@@ -641,6 +645,17 @@ class FaultyUpstream:
             self._send(sock, b"HTTP/1.1 100 Continue\r\n\r\n")
             time.sleep(0.005)
             self._send(sock, _http(200, standin_ses.ses_success_xml(action)))
+            return True
+        if m == "ok_chunked_split":
+            doc = standin_ses.ses_success_xml(action)
+            self._send(sock, b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(doc), 64):
+                time.sleep(0.003)
+                piece = doc[i:i + 64]
+                self._send(sock, b"%x\r\n%s\r\n" % (len(piece), piece))
+            time.sleep(0.003)
+            self._send(sock, b"0\r\n\r\n")
             return True
         if m == "ok_chunked":
             doc = standin_ses.ses_success_xml(action)

@@ -1,7 +1,7 @@
 """A throwaway redis-server for the shared-throttle tests, and a tiny client.
 
-RedisServer runs Debian's redis-server on a free loopback port in a temp
-dir, with nothing persisted:
+RedisServer runs Debian's redis-server on a free loopback port (below the
+ephemeral range) in a temp dir, with nothing persisted:
   redis-server --port P --bind 127.0.0.1 --save "" --appendonly no --dir TMP
 It can be stopped and started again on the same port (Redis down, Redis
 back), or paused with SIGSTOP (Redis slow: connections are accepted by the
@@ -12,6 +12,7 @@ the tests need no Python Redis package. Only the standard library.
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,6 +20,29 @@ import subprocess
 import time
 
 import proxyproc
+
+
+def free_port_outside_ephemeral():
+    """A free loopback port below the ephemeral range. Redis is stopped and
+    started again on its port: a port from the ephemeral range could be
+    taken meanwhile as some connection's source port (or a reconnecting
+    client could connect to itself), and the restart would fail."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), max(2048, low - 1))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    return proxyproc.free_port()
 
 
 def redis_server_binary():
@@ -101,7 +125,7 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed")
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
-        self.port = port or proxyproc.free_port()
+        self.port = port or free_port_outside_ephemeral()
         self.proc = None
         self.log_path = os.path.join(self.workdir, "redis.log")
 

@@ -326,13 +326,15 @@ def test_load_10k_idle_and_100k_calls(start_proxy, nginx_ses, nofile):
 
     assert ok1 + ok2 == CALLS, ("%d of %d calls failed; first: %s"
                                 % (CALLS - ok1 - ok2, CALLS, fb1 or fb2))
+    assert res["proxy_fds_after"] <= fds0 + 8, "fds %d -> %d after closing" % (
+        fds0, res["proxy_fds_after"])
+    assert p.get("/healthz").status == 200
+    if os.environ.get("SP_SANITIZED") == "1":
+        return   # ASan's shadow memory and quarantine: RSS means nothing
     growth = res["rss_after_100pct_kb"] - res["rss_after_50pct_kb"]
     assert growth <= LOAD_MARGIN_KB, (
         "RSS grew %d kB between %d and %d calls (a leak?): %s"
         % (growth, half, CALLS, res))
-    assert res["proxy_fds_after"] <= fds0 + 8, "fds %d -> %d after closing" % (
-        fds0, res["proxy_fds_after"])
-    assert p.get("/healthz").status == 200
     assert res["rss_idle_kb"] < IDLE_TARGET_KB, (
         "DESIGN target: under 10 MB idle; RSS is %d kB" % res["rss_idle_kb"])
     assert res["rss_with_idle_kb"] < CONNS_TARGET_KB, (

@@ -151,6 +151,7 @@ def test_redis_stopped_then_started(start_proxy, standin, redis_server):
     th = threading.Thread(target=burst)
     th.start()
     standin.wait_for(3, timeout=5)   # the three served at once, locally
+    time.sleep(0.3)                  # the six others queued in the proxies
     t_restart = time.monotonic()
     redis_server.start()
     for p in ps:
@@ -250,6 +251,68 @@ def test_send_takes_both_buckets_in_one_step(start_proxy, standin, redis_server)
     assert keys == ["ses-proxy:{us-east-1}:SendEmail", "ses-proxy:{us-east-1}:send_rate"]
 
 
+def test_send_rate_auto_is_the_accounts(start_proxy, standin, redis_server):
+    """send_rate "auto": GetSendQuota's MaxSendRate (4/s) is the account's
+    rate in Redis, whatever the replica count (the local buckets get 2/s
+    each): eight mails from two proxies take about two seconds, not eight."""
+    from standin_ses import Scripted
+    quota = ("<Max24HourSend>200.0</Max24HourSend><MaxSendRate>4.0</MaxSendRate>"
+             "<SentLast24Hours>0.0</SentLast24Hours>")
+
+    def responder(rec):
+        if rec.action == "GetSendQuota":
+            return Scripted.success("GetSendQuota", quota)
+        return None
+
+    standin.responder = responder
+    send = {"Action": "SendEmail", "Source": "s@example.com",
+            "Destination": {"ToAddresses": ["a@example.com"]},
+            "Message": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "y"}}}}
+    ps = [start_proxy(redis_config(redis_server, replicas=2, send_rate="auto"))
+          for _ in range(2)]
+    for p in ps:
+        wait_log(p, UP)
+    deadline = time.monotonic() + 5
+    while sum(r.action == "GetSendQuota" for r in standin.snapshot()) < 2:
+        assert time.monotonic() < deadline, "no GetSendQuota at start"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    res = concurrent([(ps[i % 2], send) for i in range(8)])
+    assert [r.status for r, _, _ in res] == [200] * 8, res
+    t = arrivals(standin, 10, "SendEmail")
+    assert len(t) == 8
+    # 4/s, burst 4: four at once, then one every 0.25 s
+    assert 0.9 <= t[-1] - t[0] <= 2.5, t
+    assert min(gaps(t[4:])) >= 0.25 * MIN_GAP, gaps(t)
+
+
+def test_reload_switches_backend(start_proxy, standin, redis_server):
+    """SIGHUP from local to redis and back: the backend follows the file."""
+    import signal
+    p = start_proxy({"throttle": {"operations": proxyproc.Replace({})}})
+    assert p.call(QUOTA).status == 200
+
+    def reload(throttle):
+        cfg = proxyproc.deep_merge(p.config, {"throttle": throttle})
+        with open(p.config_path, "w") as f:
+            json.dump(cfg, f)
+        n = len(log_lines(p, "configuration reloaded"))
+        p.signal(signal.SIGHUP)
+        wait_log(p, "configuration reloaded", count=n + 1)
+
+    reload({"backend": "redis", "redis_url": redis_server.url, "replicas": 2})
+    wait_log(p, UP)
+    time.sleep(1.0)
+    assert p.call(QUOTA).status == 200
+    assert redis_server.call("EXISTS", "ses-proxy:{us-east-1}:GetSendQuota") == 1
+    reload({"backend": "local"})
+    redis_server.call("FLUSHALL")
+    time.sleep(1.0)
+    assert p.call(QUOTA).status == 200
+    assert redis_server.call("DBSIZE") == 0   # decided locally again
+    assert not log_lines(p, DOWN)
+
+
 def test_gcra_script_maths(start_proxy, standin, redis_server):
     """The script on its own, on an injected clock (ARGV[2]), through the
     SHA the proxy loaded: bursts, waits, refusals that change nothing,
@@ -271,11 +334,12 @@ def test_gcra_script_maths(start_proxy, standin, redis_server):
             args += [tat, back, 0]
         return redis_server.call(*args)
 
+    T = str(now)      # answers carry the script's clock
     one = (S, 1, 1)   # 1/s, burst 1, one token
-    assert take(["a"], 5 * S, one) == [1, 0, str(now + S)]
-    assert take(["a"], 5 * S, one) == [1, S, str(now + 2 * S)]
+    assert take(["a"], 5 * S, one) == [1, 0, T, str(now + S)]
+    assert take(["a"], 5 * S, one) == [1, S, T, str(now + 2 * S)]
     # would wait 2 s > 1.5 s: refused with the wait, nothing changed
-    assert take(["a"], 1.5 * S, one) == [0, 2 * S]
+    assert take(["a"], 1.5 * S, one) == [0, 2 * S, T]
     assert redis_server.call("GET", "a") == str(now + 2 * S)
     assert 0 < redis_server.call("PTTL", "a") <= 3000 + 1000
     # later, the bucket has refilled
@@ -291,25 +355,25 @@ def test_gcra_script_maths(start_proxy, standin, redis_server):
 
     # two keys: all or nothing, at the later of the two
     take(["d1"], 5 * S, one)                       # d1 busy for 1 s
-    assert take(["d1", "d2"], S // 2, one, one) == [0, S]
+    assert take(["d1", "d2"], S // 2, one, one) == [0, S, T]
     assert redis_server.call("EXISTS", "d2") == 0  # untouched
     r = take(["d1", "d2"], 5 * S, one, one)
-    assert r == [1, S, str(now + 2 * S), str(now + 2 * S)], r
+    assert r == [1, S, T, str(now + 2 * S), str(now + 2 * S)], r
 
     # give-back: only while it is still the last reservation
     r = take(["e"], 5 * S, one)
     r2 = take(["e"], 5 * S, one)
-    assert give(["e"], (r[2], S)) == 0             # not the last one
-    assert give(["e"], (r2[2], S)) == 1
-    assert redis_server.call("GET", "e") == r[2]
-    assert give(["e"], (r[2], S)) == 1             # back to full: key gone
+    assert give(["e"], (r[3], S)) == 0             # not the last one
+    assert give(["e"], (r2[3], S)) == 1
+    assert redis_server.call("GET", "e") == r[3]
+    assert give(["e"], (r[3], S)) == 1             # back to full: key gone
     assert redis_server.call("EXISTS", "e") == 0
 
     # without ARGV[2] the script reads Redis's TIME
     r = redis_server.call("EVALSHA", sha, 1, "f", "take", "", 0, S, 1, 1)
     sec, usec = redis_server.call("TIME")
-    assert r[:2] == [1, 0]
-    assert abs(int(r[2]) - S - (int(sec) * S + int(usec))) < 5 * S
+    assert r[:2] == [1, 0] and int(r[3]) == int(r[2]) + S
+    assert 0 <= int(sec) * S + int(usec) - int(r[2]) < 5 * S
 
 
 # --------------------------------------------------------------------------

@@ -134,6 +134,13 @@ static void test_config(void) {
     CHECK(cfg == NULL && strstr(err.msg, "throttle.replicas") != NULL);
     cfg = load("{\"throttle\": {\"redis_timeout_ms\": 0}}", &err);
     CHECK(cfg == NULL && strstr(err.msg, "throttle.redis_timeout_ms") != NULL);
+    char text[256];
+    snprintf(text, sizeof(text), "{\"throttle\": {\"redis_key_prefix\": \"%065d\"}}", 0);
+    cfg = load(text, &err);
+    CHECK(cfg == NULL && strstr(err.msg, "throttle.redis_key_prefix") != NULL);
+    cfg = load("{\"throttle\": {\"redis_key_prefix\": null}}", &err);
+    CHECK(cfg != NULL && strcmp(cfg->throttle.redis_key_prefix, "ses-proxy:") == 0);
+    config_unref(cfg);
 }
 
 /* ------------------------------------------------------- limits, shares */
@@ -251,22 +258,24 @@ static redisReply mk(int type, long long integer, const char *str) {
 static void test_verdict(void) {
     struct throttle_redis_verdict v;
     struct sp_err err;
-    redisReply e[4] = {mk(REDIS_REPLY_INTEGER, 1, NULL), mk(REDIS_REPLY_INTEGER, 250000, NULL),
+    redisReply e[5] = {mk(REDIS_REPLY_INTEGER, 1, NULL), mk(REDIS_REPLY_INTEGER, 250000, NULL),
+                       mk(REDIS_REPLY_STRING, 0, "1700000000000000"),
                        mk(REDIS_REPLY_STRING, 0, "1700000001000000"),
                        mk(REDIS_REPLY_STRING, 0, "1700000000500000")};
-    redisReply *el[4] = {&e[0], &e[1], &e[2], &e[3]};
+    redisReply *el[5] = {&e[0], &e[1], &e[2], &e[3], &e[4]};
     redisReply arr = mk(REDIS_REPLY_ARRAY, 0, NULL);
     arr.element = el;
-    arr.elements = 4;
+    arr.elements = 5;
     CHECK(throttle_redis_parse_verdict(&arr, 2, &v, &err) == 0);
-    CHECK(v.granted == 1 && v.wait_us == 250000 && v.n_tats == 2 &&
-          strcmp(v.tats[0], "1700000001000000") == 0 && strcmp(v.tats[1], "1700000000500000") == 0);
+    CHECK(v.granted == 1 && v.wait_us == 250000 && v.now_us == 1700000000000000LL &&
+          v.n_tats == 2 && strcmp(v.tats[0], "1700000001000000") == 0 &&
+          strcmp(v.tats[1], "1700000000500000") == 0);
     /* granted with the wrong number of keys */
     CHECK(throttle_redis_parse_verdict(&arr, 1, &v, &err) == -1);
-    /* refused: {0, retry} */
+    /* refused: {0, retry, now} */
     e[0] = mk(REDIS_REPLY_INTEGER, 0, NULL);
     e[1] = mk(REDIS_REPLY_INTEGER, 4000000, NULL);
-    arr.elements = 2;
+    arr.elements = 3;
     CHECK(throttle_redis_parse_verdict(&arr, 2, &v, &err) == 0 && v.granted == 0 &&
           v.wait_us == 4000000);
     /* nonsense */
@@ -277,7 +286,12 @@ static void test_verdict(void) {
     CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
     e[1] = mk(REDIS_REPLY_STRING, 0, "12x");
     CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
-    arr.elements = 1;
+    e[1] = mk(REDIS_REPLY_INTEGER, 5, NULL);
+    e[2] = mk(REDIS_REPLY_STATUS, 0, "OK");
+    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
+    e[2] = mk(REDIS_REPLY_INTEGER, 1, NULL);
+    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == 0 && v.now_us == 1);
+    arr.elements = 2;
     CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
     redisReply error = mk(REDIS_REPLY_ERROR, 0, "BUSY Redis is busy running a script");
     CHECK(throttle_redis_parse_verdict(&error, 1, &v, &err) == -1 &&
@@ -383,7 +397,8 @@ static void fake_answer(struct fake *f, struct evbuffer *out, char **args, size_
             evbuffer_add_printf(out, "%s", f->canned[f->next_canned++]);
             return;
         }
-        evbuffer_add_printf(out, "*%d\r\n:1\r\n:0\r\n", 2 + nkeys);
+        evbuffer_add_printf(out, "*%d\r\n:1\r\n:0\r\n:%llu\r\n", 3 + nkeys,
+                            (unsigned long long)throttle_monotonic_us());
         for (int i = 0; i < nkeys; i++) {
             evbuffer_add_printf(out, "$16\r\n1700000000000000\r\n");
         }
@@ -582,11 +597,11 @@ static void test_granted_waits_refused(void) {
     struct waiter w[3];
 
     /* granted at once: the callback comes from the loop, never inline */
-    g.fake.canned[0] = "*3\r\n:1\r\n:0\r\n$3\r\n100\r\n";
+    g.fake.canned[0] = "*4\r\n:1\r\n:0\r\n:5\r\n$3\r\n100\r\n";
     /* granted after 80 ms */
-    g.fake.canned[1] = "*3\r\n:1\r\n:80000\r\n$3\r\n200\r\n";
+    g.fake.canned[1] = "*4\r\n:1\r\n:80000\r\n:5\r\n$3\r\n200\r\n";
     /* refused: it would wait 4 s */
-    g.fake.canned[2] = "*2\r\n:0\r\n:4000000\r\n";
+    g.fake.canned[2] = "*3\r\n:0\r\n:4000000\r\n:5\r\n";
     g.fake.n_canned = 3;
     uint64_t t0 = throttle_monotonic_us();
     for (int i = 0; i < 3; i++) {
@@ -618,7 +633,7 @@ static void test_cancel(void) {
     spin(g.base, 30);
     CHECK(w[0].calls == 0 && g.fake.takes == 1 && g.fake.gives == 1);
     /* cancelled while waiting for its reserved time: given back at once */
-    g.fake.canned[0] = "*3\r\n:1\r\n:200000\r\n$3\r\n300\r\n";
+    g.fake.canned[0] = "*4\r\n:1\r\n:200000\r\n:5\r\n$3\r\n300\r\n";
     g.fake.n_canned = 1;
     CHECK(start(&g, &w[1], &retry) == THROTTLE_QUEUED);
     spin(g.base, 30);
@@ -717,7 +732,7 @@ static void test_free_hands_back(void) {
     CHECK(rig_start(&g, 500, 1) == 0);
     uint64_t retry;
     struct waiter w[2];
-    g.fake.canned[0] = "*3\r\n:1\r\n:300000\r\n$3\r\n100\r\n";
+    g.fake.canned[0] = "*4\r\n:1\r\n:300000\r\n:5\r\n$3\r\n100\r\n";
     g.fake.n_canned = 1;
     CHECK(start(&g, &w[0], &retry) == THROTTLE_QUEUED);
     spin(g.base, 30); /* w[0] waits for its reserved time */
