@@ -71,8 +71,8 @@ const struct model_member *model_find_member(const struct model_shape *shape, co
     return NULL;
 }
 
-const struct model_member *model_find_wire_member(const struct model_shape *shape,
-                                                  const char *name, size_t len) {
+const struct model_member *model_find_wire_member(const struct model_shape *shape, const char *name,
+                                                  size_t len) {
     for (uint16_t i = 0; i < shape->n_members; i++) {
         const struct model_member *m = &shape->members[i];
         const char *wire = m->wire_name != NULL ? m->wire_name : m->name;

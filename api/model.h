@@ -39,9 +39,9 @@ struct model_shape {
     enum model_type type;
     uint8_t flattened;
     uint8_t has_min, has_max;
-    int64_t min, max;              /* length for strings/lists/maps, value for numbers */
-    const char *timestamp_format;  /* NULL = protocol default (iso8601) */
-    const char *const *enums;      /* NULL when not an enum */
+    int64_t min, max;             /* length for strings/lists/maps, value for numbers */
+    const char *timestamp_format; /* NULL = protocol default (iso8601) */
+    const char *const *enums;     /* NULL when not an enum */
     uint16_t n_enums;
     /* structure: its members in model order; list: members[0] is the
      * element; map: members[0] is the key, members[1] the value. */
@@ -71,16 +71,16 @@ struct model_error {
 };
 
 struct model_service {
-    const char *service_id;     /* "SES" */
-    const char *api_version;    /* "2010-12-01" */
-    const char *signing_name;   /* "ses" */
+    const char *service_id;      /* "SES" */
+    const char *api_version;     /* "2010-12-01" */
+    const char *signing_name;    /* "ses" */
     const char *endpoint_prefix; /* "email" */
     const char *xml_namespace;
     const struct model_shape *shapes;
     size_t n_shapes;
     const struct model_op *ops; /* sorted by name (strcmp) */
     size_t n_ops;
-    const uint16_t *ops_by_snake; /* indexes into ops, sorted by snake_name */
+    const uint16_t *ops_by_snake;     /* indexes into ops, sorted by snake_name */
     const struct model_error *errors; /* sorted by code */
     size_t n_errors;
 };
@@ -91,12 +91,10 @@ extern const struct model_service model_ses;
 /* Finds an operation by its SES name or its boto3 (snake_case) name, with
  * explicit length (names may come from a URL path or a JSON string that is
  * not NUL-terminated). NULL when there is no such operation. */
-const struct model_op *model_find_op(const struct model_service *svc, const char *name,
-                                     size_t len);
+const struct model_op *model_find_op(const struct model_service *svc, const char *name, size_t len);
 
 /* Shape of index i. i must be valid (generated data guarantees it). */
-static inline const struct model_shape *model_shape_at(const struct model_service *svc,
-                                                       int32_t i) {
+static inline const struct model_shape *model_shape_at(const struct model_service *svc, int32_t i) {
     return i < 0 ? NULL : &svc->shapes[i];
 }
 
@@ -104,8 +102,8 @@ static inline const struct model_shape *model_shape_at(const struct model_servic
 const struct model_member *model_find_member(const struct model_shape *shape, const char *name);
 
 /* Member of a structure by wire name (locationName or name), with length. */
-const struct model_member *model_find_wire_member(const struct model_shape *shape,
-                                                  const char *name, size_t len);
+const struct model_member *model_find_wire_member(const struct model_shape *shape, const char *name,
+                                                  size_t len);
 
 /* Known error by code, NULL when not in the model. */
 const struct model_error *model_find_error(const struct model_service *svc, const char *code);

@@ -228,7 +228,7 @@ static unsigned char scratch[RECIPIENTS_HEAD_MAX];
 static char scratch_b64[RECIPIENTS_HEAD_MAX / 3 * 4 + 8];
 
 static int hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0'
+    return c >= '0' && c <= '9'   ? c - '0'
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;

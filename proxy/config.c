@@ -133,8 +133,8 @@ static int get_int_field(const struct cctx *c, json_t *obj, const char *prefix, 
     return 0;
 }
 
-static int get_string_list(const struct cctx *c, json_t *obj, const char *prefix,
-                           const char *key, char ***out, size_t *n) {
+static int get_string_list(const struct cctx *c, json_t *obj, const char *prefix, const char *key,
+                           char ***out, size_t *n) {
     json_t *v = json_object_get(obj, key);
     if (v == NULL) {
         return 0;
@@ -256,8 +256,7 @@ static int parse_listen(const struct cctx *c, json_t *root, struct config *cfg) 
     } else {
         json_incref(v);
     }
-    if (!json_is_array(v) || json_array_size(v) == 0 ||
-        json_array_size(v) > CONFIG_MAX_LISTEN) {
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > CONFIG_MAX_LISTEN) {
         json_decref(v);
         return bad(c, "listen", "must be a non-empty list of \"host:port\" or \"unix:/path\"");
     }
@@ -291,8 +290,8 @@ static int parse_credentials(const struct cctx *c, json_t *root, struct config *
     if (!json_is_object(o)) {
         return bad(c, "credentials", "must be an object");
     }
-    static const char *const keys[] = {"source", "profile", "access_key_id",
-                                       "secret_access_key_file", "session_token_file", NULL};
+    static const char *const keys[] = {
+        "source", "profile", "access_key_id", "secret_access_key_file", "session_token_file", NULL};
     /* Before only_keys, which would call it merely unknown. */
     if (json_object_get(o, "secret_access_key") != NULL) {
         return bad(c, "credentials.secret_access_key",
@@ -306,8 +305,8 @@ static int parse_credentials(const struct cctx *c, json_t *root, struct config *
                      &cfg->credentials.secret_access_key_file));
     GUARD(get_string(c, o, "credentials", "session_token_file",
                      &cfg->credentials.session_token_file));
-    static const char *const sources[] = {"chain", "static", "env", "web_identity", "profile",
-                                          "container", "imds", NULL};
+    static const char *const sources[] = {"chain",   "static",    "env",  "web_identity",
+                                          "profile", "container", "imds", NULL};
     int ok = 0;
     for (size_t i = 0; sources[i] != NULL; i++) {
         ok |= strcmp(sources[i], cfg->credentials.source) == 0;
@@ -332,8 +331,8 @@ static int parse_upstream(const struct cctx *c, json_t *root, struct config *cfg
     if (!json_is_object(o)) {
         return bad(c, "upstream", "must be an object");
     }
-    static const char *const keys[] = {"connect_timeout_ms", "timeout_ms",
-                                       "max_idle_connections", "ca_file", NULL};
+    static const char *const keys[] = {"connect_timeout_ms", "timeout_ms", "max_idle_connections",
+                                       "ca_file", NULL};
     GUARD(only_keys(c, "upstream", o, keys));
     GUARD(get_int_field(c, o, "upstream", "connect_timeout_ms", 1, 600000,
                         &cfg->upstream.connect_timeout_ms));
@@ -344,8 +343,7 @@ static int parse_upstream(const struct cctx *c, json_t *root, struct config *cfg
     return 0;
 }
 
-static int get_number(const struct cctx *c, json_t *v, const char *path, double lo,
-                      double *out) {
+static int get_number(const struct cctx *c, json_t *v, const char *path, double lo, double *out) {
     if (!json_is_number(v) || json_number_value(v) < lo) {
         char msg[96];
         snprintf(msg, sizeof(msg), "must be a number >= %g", lo);
@@ -523,10 +521,10 @@ static int parse_identities(const struct cctx *c, json_t *o, struct config *cfg)
         return bad(c, "policy.identities",
                    "must be a list of domains/addresses, or an object of action -> list");
     }
-    cfg->policy.identity_rules = calloc(json_object_size(rules) + 1,
-                                        sizeof(*cfg->policy.identity_rules));
-    int rc = cfg->policy.identity_rules != NULL ? 0
-                                                 : sp_fail(c->err, "InternalError", "out of memory");
+    cfg->policy.identity_rules =
+        calloc(json_object_size(rules) + 1, sizeof(*cfg->policy.identity_rules));
+    int rc =
+        cfg->policy.identity_rules != NULL ? 0 : sp_fail(c->err, "InternalError", "out of memory");
     const char *action;
     json_t *list;
     json_object_foreach(rules, action, list) {
@@ -538,8 +536,7 @@ static int parse_identities(const struct cctx *c, json_t *o, struct config *cfg)
         r->action = strdup(action);
         json_t *wrap = json_pack("{sO}", "l", list);
         rc = r->action != NULL && wrap != NULL
-                 ? get_string_list(c, wrap, "policy.identities", "l", &r->patterns,
-                                   &r->n_patterns)
+                 ? get_string_list(c, wrap, "policy.identities", "l", &r->patterns, &r->n_patterns)
                  : sp_fail(c->err, "InternalError", "out of memory");
         json_decref(wrap);
         if (rc == 0 && r->n_patterns == 0) {
@@ -603,9 +600,8 @@ static int parse_limits(const struct cctx *c, json_t *root, struct config *cfg) 
     if (!json_is_object(o)) {
         return bad(c, "limits", "must be an object");
     }
-    static const char *const keys[] = {"max_body_bytes",    "max_connections",
-                                       "header_timeout_ms", "idle_timeout_ms",
-                                       "max_header_bytes",  NULL};
+    static const char *const keys[] = {"max_body_bytes",  "max_connections",  "header_timeout_ms",
+                                       "idle_timeout_ms", "max_header_bytes", NULL};
     GUARD(only_keys(c, "limits", o, keys));
     long long body = (long long)cfg->limits.max_body_bytes;
     GUARD(get_int(c, o, "limits", "max_body_bytes", 1, 1LL << 32, &body));
@@ -707,8 +703,8 @@ static int parse_root(const struct cctx *c, json_t *root, struct config *cfg) {
         return sp_fail(c->err, "ConfigError", "%s:1: the configuration must be a JSON object",
                        c->file);
     }
-    static const char *const keys[] = {"listen",   "region", "endpoint", "credentials",
-                                       "upstream", "retry",  "throttle", "policy",
+    static const char *const keys[] = {"listen",   "region", "endpoint",         "credentials",
+                                       "upstream", "retry",  "throttle",         "policy",
                                        "limits",   "log",    "drain_timeout_ms", NULL};
     GUARD(only_keys(c, "", root, keys));
     GUARD(parse_listen(c, root, cfg));
@@ -739,8 +735,8 @@ static int parse_endpoint(struct config *cfg, const char *source, struct sp_err 
         cfg->endpoint_port = 80;
         rest = u + 7;
     } else {
-        return sp_fail(err, "ConfigError", "%s: endpoint \"%.200s\" must start with https:// or http://",
-                       source, u);
+        return sp_fail(err, "ConfigError",
+                       "%s: endpoint \"%.200s\" must start with https:// or http://", source, u);
     }
     /* No userinfo, query or fragment: "https://user@host" or "host?x" would
      * otherwise end up in the host name. */
@@ -762,8 +758,8 @@ static int parse_endpoint(struct config *cfg, const char *source, struct sp_err 
     if (*after == ':') {
         char *end;
         long port = strtol(after + 1, &end, 10);
-        ENSURE(end != after + 1 && port > 0 && port < 65536 && (*end == '\0' || *end == '/'),
-               err, "ConfigError", "%s: bad port in endpoint", source);
+        ENSURE(end != after + 1 && port > 0 && port < 65536 && (*end == '\0' || *end == '/'), err,
+               "ConfigError", "%s: bad port in endpoint", source);
         cfg->endpoint_port = (int)port;
         after = end;
     }

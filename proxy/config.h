@@ -24,8 +24,8 @@ struct config_op_limit {
 };
 
 struct config_identity_rule {
-    char *action;     /* glob over operation names */
-    char **patterns;  /* "example.com", "*.example.com", "alerts@example.com" */
+    char *action;    /* glob over operation names */
+    char **patterns; /* "example.com", "*.example.com", "alerts@example.com" */
     size_t n_patterns;
 };
 
@@ -131,8 +131,8 @@ struct config *config_load(const char *path, struct sp_err *err);
 struct config *config_load_text(const char *text, size_t len, const char *name, struct sp_err *err);
 
 /* Replaces the listeners (command line --listen). */
-int config_set_listen(struct config *cfg, char *const *listen, size_t n, struct sp_err *err)
-    SP_WARN_UNUSED;
+int config_set_listen(struct config *cfg, char *const *listen, size_t n,
+                      struct sp_err *err) SP_WARN_UNUSED;
 
 struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);

@@ -84,8 +84,7 @@ static int has_token(const char *v, size_t len, const char *token) {
     return 0;
 }
 
-static int parse_headers(const char **p, const char *end, struct http1_head *h,
-                         const char **why) {
+static int parse_headers(const char **p, const char *end, struct http1_head *h, const char **why) {
     h->n_headers = 0;
     for (;;) {
         const char *line;
@@ -241,8 +240,7 @@ long http1_parse_request(const char *buf, size_t len, struct http1_head *out, co
     return (long)hlen;
 }
 
-long http1_parse_response(const char *buf, size_t len, struct http1_head *out,
-                          const char **why) {
+long http1_parse_response(const char *buf, size_t len, struct http1_head *out, const char **why) {
     memset(out, 0, sizeof(*out));
     size_t hlen = head_end(buf, len);
     if (hlen == 0) {

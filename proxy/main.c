@@ -59,14 +59,14 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg) {
     struct config *cfg = load(m, &err);
     if (cfg == NULL) {
         m->px->metrics.config_reloads_failed++;
-        log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error",
-                  err.msg, NULL);
+        log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error", err.msg,
+                  NULL);
         return;
     }
     if (proxy_reload(m->px, cfg, &err) < 0) {
         m->px->metrics.config_reloads_failed++;
-        log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error",
-                  err.msg, NULL);
+        log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error", err.msg,
+                  NULL);
         return;
     }
     m->px->metrics.config_reloads_ok++;
@@ -85,8 +85,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
     }
     m->drain_ms_left -= 50;
     if (m->drain_ms_left <= 0) {
-        log_event(LOG_WARN, "drain timeout: answering the calls still in progress with 503",
-                  NULL);
+        log_event(LOG_WARN, "drain timeout: answering the calls still in progress with 503", NULL);
         server_abort_busy(px->server);
         /* Let the 503s be written, then stop. */
         struct timeval tv = {0, 200000};
@@ -162,11 +161,10 @@ int main(int argc, char **argv) {
     if (ecfg != NULL) {
         /* A precise clock for timers: the throttle aims them at the exact
          * refill moment, and the coarse clock made them fire a few ms off. */
-        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
-                                        EVENT_BASE_FLAG_PRECISE_TIMER);
+        event_config_set_flag(ecfg,
+                              EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST | EVENT_BASE_FLAG_PRECISE_TIMER);
     }
-    struct event_base *base =
-        ecfg != NULL ? event_base_new_with_config(ecfg) : event_base_new();
+    struct event_base *base = ecfg != NULL ? event_base_new_with_config(ecfg) : event_base_new();
     if (ecfg != NULL) {
         event_config_free(ecfg);
     }

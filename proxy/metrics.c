@@ -52,8 +52,7 @@ static void histogram(struct evbuffer *out, const char *name, const char *help,
     }
     cum += h->counts[METRICS_N_BUCKETS];
     evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
-                        (unsigned long long)cum, name, h->sum, name,
-                        (unsigned long long)h->count);
+                        (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->count);
 }
 
 static void counter(struct evbuffer *out, const char *name, const char *help, uint64_t v) {
@@ -67,23 +66,21 @@ static void gauge(struct evbuffer *out, const char *name, const char *help, doub
 }
 
 static void buckets(struct proxy *px, struct evbuffer *out) {
-    evbuffer_add_printf(out,
-                        "# HELP ses_proxy_throttle_queue_depth Calls waiting in a bucket.\n"
-                        "# TYPE ses_proxy_throttle_queue_depth gauge\n");
+    evbuffer_add_printf(out, "# HELP ses_proxy_throttle_queue_depth Calls waiting in a bucket.\n"
+                             "# TYPE ses_proxy_throttle_queue_depth gauge\n");
     for (size_t i = 0; i < px->svc->n_ops; i++) {
         const struct throttle_bucket *b = px->op_buckets[i];
         if (b != NULL) {
-            evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"%s\"} %zu\n",
-                                b->name, b->queued);
+            evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"%s\"} %zu\n", b->name,
+                                b->queued);
         }
     }
     if (px->send_bucket != NULL) {
         evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"send_rate\"} %zu\n",
                             px->send_bucket->queued);
     }
-    evbuffer_add_printf(out,
-                        "# HELP ses_proxy_throttle_rate Tokens per second a bucket allows now "
-                        "(after any slow-down).\n# TYPE ses_proxy_throttle_rate gauge\n");
+    evbuffer_add_printf(out, "# HELP ses_proxy_throttle_rate Tokens per second a bucket allows now "
+                             "(after any slow-down).\n# TYPE ses_proxy_throttle_rate gauge\n");
     for (size_t i = 0; i < px->svc->n_ops; i++) {
         const struct throttle_bucket *b = px->op_buckets[i];
         if (b != NULL) {

@@ -54,8 +54,8 @@ int policy_identity_allowed(const struct config_identity_rule *rule, const char 
 }
 
 static int is_identity_member(const char *name) {
-    static const char *const names[] = {"Identity", "EmailAddress", "Domain", "Source",
-                                        "SourceArn", "FromArn", "ReturnPathArn", NULL};
+    static const char *const names[] = {"Identity",  "EmailAddress", "Domain",        "Source",
+                                        "SourceArn", "FromArn",      "ReturnPathArn", NULL};
     for (size_t i = 0; names[i] != NULL; i++) {
         if (strcmp(names[i], name) == 0) {
             return 1;
@@ -65,8 +65,8 @@ static int is_identity_member(const char *name) {
 }
 
 static int refuse(struct sp_err *err, const char *member, const char *value) {
-    return sp_fail(err, "AccessDenied", "%s \"%.200s\" is not allowed by policy.identities",
-                   member, value);
+    return sp_fail(err, "AccessDenied", "%s \"%.200s\" is not allowed by policy.identities", member,
+                   value);
 }
 
 int policy_check_json(const struct config_identity_rule *rule, const struct model_op *op,

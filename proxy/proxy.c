@@ -92,13 +92,12 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
     px->svc = &model_ses;
     sigv4_key_cache_init(&px->keys);
     log_set_level((enum log_level)cfg->log.level);
-    px->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    px->dns =
+        evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (px->dns == NULL) {
         /* No resolv.conf (a scratch container): numeric endpoints still
          * work; names fail per request with BadGateway. */
-        log_event(LOG_WARN, "no DNS configuration; only numeric upstream hosts will resolve",
-                  NULL);
+        log_event(LOG_WARN, "no DNS configuration; only numeric upstream hosts will resolve", NULL);
         px->dns = evdns_base_new(base, 0);
     }
     px->op_buckets = calloc(px->svc->n_ops, sizeof(*px->op_buckets));
@@ -178,8 +177,8 @@ int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
     struct sp_err cerr;
     sp_err_clear(&cerr);
     if (creds_store_load(px->creds, cfg, &cerr) < 0) {
-        log_event(LOG_WARN, "reload: credentials not reloaded; keeping the current ones",
-                  "reason", cerr.msg, NULL);
+        log_event(LOG_WARN, "reload: credentials not reloaded; keeping the current ones", "reason",
+                  cerr.msg, NULL);
     }
     log_set_level((enum log_level)cfg->log.level);
     config_unref(px->cfg);

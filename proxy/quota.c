@@ -39,8 +39,7 @@ static void arm(struct quota *q, int seconds) {
 }
 
 static void failed(struct quota *q, const char *why) {
-    log_event(LOG_WARN, "GetSendQuota failed; keeping the current send rate", "error", why,
-              NULL);
+    log_event(LOG_WARN, "GetSendQuota failed; keeping the current send rate", "error", why, NULL);
     q->backoff_s = q->backoff_s == 0 ? 1 : q->backoff_s * 2;
     if (q->backoff_s > BACKOFF_MAX_S) {
         q->backoff_s = BACKOFF_MAX_S;

@@ -73,9 +73,9 @@ static void access_log(const struct req *r, int status, const char *code) {
     }
     uint64_t now = throttle_monotonic_us();
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "msg", "request", "request_id",
-        r->request_id, "client", r->client, "action", r->op != NULL ? r->op->name : "",
-        "status", status, "attempts", r->attempts, "throttle_wait_ms",
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "msg", "request", "request_id", r->request_id,
+        "client", r->client, "action", r->op != NULL ? r->op->name : "", "status", status,
+        "attempts", r->attempts, "throttle_wait_ms",
         r->t_throttle_us > r->t_start_us ? (double)(r->t_throttle_us - r->t_start_us) / 1000.0
                                          : 0.0,
         "duration_ms", (double)(now - r->t_start_us) / 1000.0);
@@ -93,17 +93,16 @@ static void access_log(const struct req *r, int status, const char *code) {
     json_decref(o);
 }
 
-static void error_json(struct evbuffer *out, const char *request_id, int status,
-                       const char *code, const char *message, int retries) {
+static void error_json(struct evbuffer *out, const char *request_id, int status, const char *code,
+                       const char *message, int retries) {
     json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type",
-                          status < 500 ? "Sender" : "Receiver", "Code", code, "Message",
-                          message, "ResponseMetadata", "RequestId", request_id,
-                          "HTTPStatusCode", status, "RetryAttempts", retries);
+                          status < 500 ? "Sender" : "Receiver", "Code", code, "Message", message,
+                          "ResponseMetadata", "RequestId", request_id, "HTTPStatusCode", status,
+                          "RetryAttempts", retries);
     if (o == NULL) { /* message was not UTF-8: never echo it raw */
-        o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type", "Sender",
-                      "Code", code, "Message", "(message not shown)", "ResponseMetadata",
-                      "RequestId", request_id, "HTTPStatusCode", status, "RetryAttempts",
-                      retries);
+        o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type", "Sender", "Code",
+                      code, "Message", "(message not shown)", "ResponseMetadata", "RequestId",
+                      request_id, "HTTPStatusCode", status, "RetryAttempts", retries);
     }
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s != NULL) {
@@ -124,8 +123,10 @@ static void error_body(struct evbuffer *out, int xml, const char *request_id, in
                             sink_evbuffer, out) < 0) {
         /* Only on out of memory; an SDK still gets a parseable document. */
         evbuffer_drain(out, evbuffer_get_length(out));
-        (void)evbuffer_add_printf(out, "<ErrorResponse><Error><Code>%s</Code></Error>"
-                                       "</ErrorResponse>", code);
+        (void)evbuffer_add_printf(out,
+                                  "<ErrorResponse><Error><Code>%s</Code></Error>"
+                                  "</ErrorResponse>",
+                                  code);
     }
 }
 
@@ -141,10 +142,10 @@ void request_reply_error(struct server_conn *conn, const char *request_id, int x
     struct proxy *px = server_conn_proxy(conn);
     metrics_count_request(&px->metrics, -1, status);
     if (log_enabled(LOG_INFO)) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "msg", "request",
-                              "request_id", request_id, "client", server_conn_client(conn),
-                              "action", "", "status", status, "attempts", 0, "error", code,
-                              "mode", xml ? "sdk" : "json");
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "msg", "request", "request_id",
+                      request_id, "client", server_conn_client(conn), "action", "", "status",
+                      status, "attempts", 0, "error", code, "mode", xml ? "sdk" : "json");
         if (o != NULL) {
             log_json(LOG_INFO, o);
             json_decref(o);
@@ -184,8 +185,7 @@ static void req_finish(struct req *r, int status, const char *ct, struct evbuffe
     if (status >= 400) {
         px->stats.errors_total++;
     }
-    metrics_count_request(&px->metrics, r->op != NULL ? (int)(r->op - px->svc->ops) : -1,
-                          status);
+    metrics_count_request(&px->metrics, r->op != NULL ? (int)(r->op - px->svc->ops) : -1, status);
     uint64_t now = throttle_monotonic_us();
     metrics_observe(&px->metrics.request_seconds, (double)(now - r->t_start_us) / 1e6);
     if (r->t_throttle_us != 0) {
@@ -364,8 +364,8 @@ static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error
         return doc;
     }
     if (log_enabled(LOG_DEBUG)) {
-        log_event(LOG_DEBUG, "upstream answer is not SES XML", "request_id", r->request_id,
-                  "error", err.msg, NULL);
+        log_event(LOG_DEBUG, "upstream answer is not SES XML", "request_id", r->request_id, "error",
+                  err.msg, NULL);
     }
     xmljson_free(x);
     return NULL;
@@ -373,8 +373,7 @@ static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error
 
 static int is_throttling(json_t *doc) {
     const char *code = json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"));
-    const char *msg =
-        json_string_value(json_object_get(json_object_get(doc, "Error"), "Message"));
+    const char *msg = json_string_value(json_object_get(json_object_get(doc, "Error"), "Message"));
     return code != NULL &&
            (strcmp(code, "Throttling") == 0 || strcmp(code, "ThrottlingException") == 0) &&
            (msg == NULL || strstr(msg, "Daily message quota exceeded") == NULL);
@@ -401,8 +400,7 @@ static int is_retryable_error(int status, json_t *doc) {
 static void on_upstream(struct upstream_req *u, void *arg) {
     struct req *r = arg;
     r->ureq = NULL; /* freed by upstream after we return */
-    metrics_observe(&r->px->metrics.upstream_seconds,
-                    (double)(u->done_us - u->started_us) / 1e6);
+    metrics_observe(&r->px->metrics.upstream_seconds, (double)(u->done_us - u->started_us) / 1e6);
     if (u->amzn_request_id[0] != '\0') {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
     }
@@ -415,8 +413,7 @@ static void on_upstream(struct upstream_req *u, void *arg) {
             schedule_retry(r);
             return;
         }
-        req_fail(r, upstream_error_status(u->error), upstream_error_code(u->error), u->error,
-                 0);
+        req_fail(r, upstream_error_status(u->error), upstream_error_code(u->error), u->error, 0);
         return;
     }
     int is_error = 0;
@@ -432,8 +429,8 @@ static void on_upstream(struct upstream_req *u, void *arg) {
         req_fail(r, 502, "BadGateway", msg, 0);
         return;
     }
-    const char *rid = json_string_value(
-        json_object_get(json_object_get(doc, "ResponseMetadata"), "RequestId"));
+    const char *rid =
+        json_string_value(json_object_get(json_object_get(doc, "ResponseMetadata"), "RequestId"));
     if (rid != NULL) {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", rid);
     }
@@ -453,9 +450,9 @@ static void on_upstream(struct upstream_req *u, void *arg) {
     }
     if (r->passthrough) {
         /* SES's bytes and status, untouched. */
-        const char *code = is_error ? json_string_value(json_object_get(
-                                          json_object_get(doc, "Error"), "Code"))
-                                    : NULL;
+        const char *code =
+            is_error ? json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"))
+                     : NULL;
         req_finish(r, u->status, CT_XML, u->body, code, 0);
     } else {
         answer_json(r, u, doc);
@@ -523,7 +520,8 @@ static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
         return;
     }
     r->px->stats.throttled_total++;
-    req_fail(r, 429, "Throttling", "Rate exceeded: the shared bucket cannot serve this call in time",
+    req_fail(r, 429, "Throttling",
+             "Rate exceeded: the shared bucket cannot serve this call in time",
              (int)((retry_after_us + 999999) / 1000000));
 }
 
@@ -727,8 +725,7 @@ static struct req *start_form(struct req *r, struct server_request *sr) {
         req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
         return NULL;
     }
-    if (policy_check_form(config_identity_rule(r->cfg, r->op->name), r->op, body, len, &err) <
-        0) {
+    if (policy_check_form(config_identity_rule(r->cfg, r->op->name), r->op, body, len, &err) < 0) {
         req_fail(r, 403, "AccessDenied", err.msg, 0);
         return NULL;
     }
@@ -754,8 +751,7 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
         params = json_object();
     } else {
         json_error_t jerr;
-        params = json_load_callback(json_from_evbuffer, sr->body,
-                                    JSON_REJECT_DUPLICATES, &jerr);
+        params = json_load_callback(json_from_evbuffer, sr->body, JSON_REJECT_DUPLICATES, &jerr);
         if (params == NULL) {
             char msg[256];
             snprintf(msg, sizeof(msg), "body is not valid JSON (UTF-8): %s at line %d column %d",
@@ -783,8 +779,8 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
             const struct model_op *b = model_find_op(px->svc, name, json_string_length(action));
             if (a != b) {
                 json_decref(params);
-                req_fail(r, 400, "InvalidAction",
-                         "the Action in the path and in the body differ", 0);
+                req_fail(r, 400, "InvalidAction", "the Action in the path and in the body differ",
+                         0);
                 return NULL;
             }
         }
@@ -794,9 +790,10 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
         req_fail(r, 400, "InvalidAction", "no Action: give \"Action\" or POST /{Action}", 0);
         return NULL;
     }
-    r->op = model_find_op(px->svc, name, action != NULL && name == json_string_value(action)
-                                             ? json_string_length(action)
-                                             : strlen(name));
+    r->op = model_find_op(px->svc, name,
+                          action != NULL && name == json_string_value(action)
+                              ? json_string_length(action)
+                              : strlen(name));
     if (r->op == NULL) {
         char msg[200];
         snprintf(msg, sizeof(msg), "no such SES operation: %.120s", name);

@@ -11,12 +11,10 @@ struct req;
 
 /* Starts handling a complete request. Returns the request's state, which
  * the server keeps to abort it, or NULL when it was answered at once. */
-struct req *request_start(struct proxy *px, struct server_conn *conn,
-                          struct server_request *sr);
+struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr);
 
 /* The client went away: drop the queue place / upstream exchange, free. */
 void request_abort(struct req *r);
-
 
 /* Answers conn with one of the proxy's own errors: JSON per DESIGN.md, or
  * SES-style XML for SDK pass-through clients (xml = 1). retry_after_s > 0

@@ -259,8 +259,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     if (!config_client_allowed(cfg, sa)) {
         /* Refused before a byte of the request is read. */
-        log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client,
-                  NULL);
+        log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client, NULL);
         c->state = S_BUSY;
         s->n_busy++;
         reply_error(c, 403, "AccessDenied", "client address is not in policy.allow_clients");
@@ -373,8 +372,8 @@ static void process(struct server_conn *c) {
             arm_ms(c, cfg->limits.header_timeout_ms);
         }
         if (c->state == S_HEAD) {
-            size_t look = avail < cfg->limits.max_header_bytes ? avail
-                                                               : cfg->limits.max_header_bytes;
+            size_t look =
+                avail < cfg->limits.max_header_bytes ? avail : cfg->limits.max_header_bytes;
             const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
             struct http1_head h;
             const char *why = "malformed request";
@@ -513,8 +512,8 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                         "X-Request-Id: %s\r\n",
-                        status, server_reason(status), content_type,
-                        evbuffer_get_length(body), c->sr.request_id);
+                        status, server_reason(status), content_type, evbuffer_get_length(body),
+                        c->sr.request_id);
     for (size_t i = 0; i < n_extra; i++) {
         evbuffer_add_printf(out, "%s: %s\r\n", extra[i].name, extra[i].value);
     }
@@ -541,7 +540,9 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
 }
 
 size_t server_conn_count(const struct server *s) { return s->n_conns; }
-struct proxy *server_conn_proxy(const struct server_conn *c) { return c->s->px; }
+struct proxy *server_conn_proxy(const struct server_conn *c) {
+    return c->s->px;
+}
 const char *server_conn_client(const struct server_conn *c) { return c->sr.client; }
 size_t server_busy_count(const struct server *s) { return s->n_busy; }
 
@@ -599,9 +600,9 @@ static struct evconnlistener *listen_tcp(struct server *s, const char *addr, str
         sp_fail(err, "ConfigError", "listen: %s: %s", addr, gai_strerror(rc));
         return NULL;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        s->px->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-        res->ai_addr, (int)res->ai_addrlen);
+    struct evconnlistener *l = evconnlistener_new_bind(s->px->base, on_accept, s,
+                                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                                       1024, res->ai_addr, (int)res->ai_addrlen);
     if (l == NULL) {
         sp_fail(err, "ConfigError", "listen: cannot bind %s: %s", addr, strerror(errno));
     }

@@ -60,7 +60,6 @@ const char *server_conn_client(const struct server_conn *conn);
 /* Reason phrase for a status. */
 const char *server_reason(int status);
 
-
 /* Drain deadline reached: answers every request still in progress with 503
  * and aborts it. */
 void server_abort_busy(struct server *s);

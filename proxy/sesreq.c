@@ -28,9 +28,8 @@ static int payload_hash(struct evbuffer *form, char out[65], struct sp_err *err)
     return sigv4_sha256_final_hex(&h, out, err);
 }
 
-int sesreq_build(struct proxy *px, const char *region, const struct creds *c,
-                 struct evbuffer *form, char hash[65], struct evbuffer *out,
-                 struct sp_err *err) {
+int sesreq_build(struct proxy *px, const char *region, const struct creds *c, struct evbuffer *form,
+                 char hash[65], struct evbuffer *out, struct sp_err *err) {
     const char *host = upstream_host_header(px->upstream);
     if (hash[0] == '\0') {
         GUARD(payload_hash(form, hash, err));
@@ -52,10 +51,9 @@ int sesreq_build(struct proxy *px, const char *region, const struct creds *c,
         rc = evbuffer_add_printf(out, "X-Amz-Security-Token: %s\r\n", s.security_token);
     }
     if (rc >= 0) {
-        rc = evbuffer_add_printf(out,
-                                 "Authorization: %s\r\nUser-Agent: ses-proxy/" SP_VERSION
-                                 "\r\n\r\n",
-                                 s.authorization);
+        rc = evbuffer_add_printf(
+            out, "Authorization: %s\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n\r\n",
+            s.authorization);
     }
     ENSURE(rc >= 0 && evbuffer_add_buffer_reference(out, form) == 0, err, "InternalError",
            "out of memory");

@@ -18,8 +18,7 @@ struct evbuffer;
 
 /* payload_hash: 65 bytes; computed on first use ("" on entry) and kept by
  * the caller for retries. form is borrowed and not modified. */
-int sesreq_build(struct proxy *px, const char *region, const struct creds *c,
-                 struct evbuffer *form, char payload_hash[65], struct evbuffer *out,
-                 struct sp_err *err) SP_WARN_UNUSED;
+int sesreq_build(struct proxy *px, const char *region, const struct creds *c, struct evbuffer *form,
+                 char payload_hash[65], struct evbuffer *out, struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

@@ -80,8 +80,7 @@ int throttle_bucket_try_take(struct throttle_bucket *b, double tokens, uint64_t 
 
 static void arm(struct throttle_bucket *b, uint64_t now);
 
-void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst,
-                              uint64_t now) {
+void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst, uint64_t now) {
     throttle_bucket_refill(b, now);
     b->rate = rate;
     b->configured_rate = rate;

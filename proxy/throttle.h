@@ -33,7 +33,7 @@ uint64_t throttle_monotonic_us(void);
 
 struct throttle_bucket {
     char name[64];
-    double rate;  /* tokens per second now; <= 0 means unlimited */
+    double rate;            /* tokens per second now; <= 0 means unlimited */
     double configured_rate; /* what the config or GetSendQuota says */
     /* The account-wide limit a shared backend enforces for all replicas
      * (rate and burst above are this replica's local share). */

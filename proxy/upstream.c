@@ -8,12 +8,12 @@
  * is never re-entered from inside upstream_send(). */
 #include "proxy/upstream.h"
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -55,8 +55,16 @@ const char *upstream_error_code(const char *error) {
     return upstream_error_status(error) == 504 ? "GatewayTimeout" : "BadGateway";
 }
 
-enum conn_state { C_CONNECTING, C_HEAD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_TRAILER,
-                  C_IDLE, C_DONE };
+enum conn_state {
+    C_CONNECTING,
+    C_HEAD,
+    C_BODY,
+    C_CHUNK_SIZE,
+    C_CHUNK_DATA,
+    C_CHUNK_TRAILER,
+    C_IDLE,
+    C_DONE
+};
 
 struct upstream_conn {
     struct upstream *u;
@@ -242,8 +250,7 @@ static struct upstream_conn *conn_new(struct upstream *u) {
             }
         }
         if (ssl != NULL) {
-            c->bev = bufferevent_openssl_socket_new(u->base, -1, ssl,
-                                                    BUFFEREVENT_SSL_CONNECTING,
+            c->bev = bufferevent_openssl_socket_new(u->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                     BEV_OPT_CLOSE_ON_FREE);
             if (c->bev == NULL) {
                 SSL_free(ssl);

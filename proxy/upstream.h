@@ -40,14 +40,14 @@ const char *upstream_error_code(const char *error);
 
 struct upstream_req {
     /* outcome, valid in the callback */
-    const char *error;      /* NULL on a response, else one of upstream_err_* */
-    int status;             /* HTTP status of the response */
-    struct evbuffer *body;  /* response body (owned by the req; the callback
-                               may move its contents out) */
+    const char *error;        /* NULL on a response, else one of upstream_err_* */
+    int status;               /* HTTP status of the response */
+    struct evbuffer *body;    /* response body (owned by the req; the callback
+                                 may move its contents out) */
     char amzn_request_id[80]; /* x-amzn-RequestId header, when sent */
-    int written;            /* the whole request reached the socket */
-    int got_head;           /* some response arrived */
-    int reused;             /* sent on a kept-alive connection */
+    int written;              /* the whole request reached the socket */
+    int got_head;             /* some response arrived */
+    int reused;               /* sent on a kept-alive connection */
     uint64_t started_us, first_byte_us, done_us;
     /* private */
     struct upstream *u;

@@ -26,8 +26,8 @@ static inline void sp_err_clear(struct sp_err *err) {
 }
 
 /* Fills err (if not NULL) and returns -1, so callers can `return sp_fail(...)`. */
-static inline SP_PRINTF(3, 4) int sp_fail(struct sp_err *err, const char *code,
-                                           const char *fmt, ...) {
+static inline SP_PRINTF(3, 4) int sp_fail(struct sp_err *err, const char *code, const char *fmt,
+                                          ...) {
     if (err != NULL) {
         va_list ap;
         err->code = code;
@@ -39,23 +39,22 @@ static inline SP_PRINTF(3, 4) int sp_fail(struct sp_err *err, const char *code,
 }
 
 /* ENSURE(cond, err, code, fmt, ...): fail with code unless cond holds. */
-#define ENSURE(cond, err, code, ...)                                           \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            return sp_fail((err), (code), __VA_ARGS__);                        \
-        }                                                                      \
+#define ENSURE(cond, err, code, ...)                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            return sp_fail((err), (code), __VA_ARGS__);                                            \
+        }                                                                                          \
     } while (0)
 
 /* ENSURE_REF(ptr, err): fail with "InternalError" when ptr is NULL (out of memory). */
-#define ENSURE_REF(ptr, err)                                                   \
-    ENSURE((ptr) != NULL, (err), "InternalError", "out of memory")
+#define ENSURE_REF(ptr, err) ENSURE((ptr) != NULL, (err), "InternalError", "out of memory")
 
 /* GUARD(call): propagate a failure whose err was already filled. */
-#define GUARD(call)                                                            \
-    do {                                                                       \
-        if ((call) < 0) {                                                      \
-            return -1;                                                         \
-        }                                                                      \
+#define GUARD(call)                                                                                \
+    do {                                                                                           \
+        if ((call) < 0) {                                                                          \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
 
 #endif

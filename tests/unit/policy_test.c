@@ -16,7 +16,7 @@ static int passed, failed;
             passed++;                                                                              \
         } else {                                                                                   \
             failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);             \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
@@ -59,7 +59,8 @@ int main(void) {
     CHECK(policy_identity_allowed(&rule, "alerts@other.net"));
     CHECK(!policy_identity_allowed(&rule, "other.net"));
     CHECK(!policy_identity_allowed(&rule, "bob@other.net"));
-    CHECK(policy_identity_allowed(&rule, "arn:aws:ses:us-east-1:123456789012:identity/example.com"));
+    CHECK(
+        policy_identity_allowed(&rule, "arn:aws:ses:us-east-1:123456789012:identity/example.com"));
     CHECK(!policy_identity_allowed(&rule, "arn:aws:ses:us-east-1:123456789012:identity/evil.com"));
     CHECK(!policy_identity_allowed(&rule, "Name <>"));
     CHECK(!policy_identity_allowed(&rule, ""));
@@ -79,9 +80,9 @@ int main(void) {
     CHECK(json_ok("VerifyDomainIdentity", "{\"Domain\": \"mail.example.org\"}") == 0);
     /* raw mail: Source wins, else the message's From */
     /* "From: a@example.com\r\nTo: b@x.com\r\n\r\nhi" and the same From evil.com */
-    CHECK(json_ok("SendRawEmail", "{\"RawMessage\": {\"Data\": "
-                                  "\"RnJvbTogYUBleGFtcGxlLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk=\"}}") ==
-          0);
+    CHECK(json_ok("SendRawEmail",
+                  "{\"RawMessage\": {\"Data\": "
+                  "\"RnJvbTogYUBleGFtcGxlLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk=\"}}") == 0);
     CHECK(json_ok("SendRawEmail", "{\"RawMessage\": {\"Data\": "
                                   "\"RnJvbTogYUBldmlsLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk=\"}}") == -1);
     CHECK(json_ok("SendRawEmail", "{\"Source\": \"a@example.com\", \"RawMessage\": {\"Data\": "
@@ -95,9 +96,9 @@ int main(void) {
                   "Action=SetIdentityMailFromDomain&Version=2010-12-01&Identity=example.com") == 0);
     CHECK(form_ok("SetIdentityMailFromDomain",
                   "Action=SetIdentityMailFromDomain&Version=2010-12-01&Identity=evil.com") == -1);
-    CHECK(form_ok("GetIdentityDkimAttributes", "Action=GetIdentityDkimAttributes&Identities."
-                                               "member.1=example.com&Identities.member.2=evil.com") ==
-          -1);
+    CHECK(form_ok("GetIdentityDkimAttributes",
+                  "Action=GetIdentityDkimAttributes&Identities."
+                  "member.1=example.com&Identities.member.2=evil.com") == -1);
     CHECK(form_ok("SendEmail", "Action=SendEmail&Source=Me%20%3Cme%40example.com%3E") == 0);
     CHECK(form_ok("SendEmail", "Action=SendEmail&Source=me%40evil.com") == -1);
     CHECK(form_ok("SendRawEmail", "Action=SendRawEmail&RawMessage.Data="
