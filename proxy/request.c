@@ -171,7 +171,7 @@ static void req_free(struct req *r) {
         event_free(r->backoff);
     }
     if (r->form != NULL) {
-        evbuffer_free(r->form);
+        upstream_release_body(r->form); /* a 10 MB message: give the heap back */
     }
     config_unref(r->cfg);
     free(r);

@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -43,6 +44,20 @@ const char upstream_err_too_large[] = "the upstream response is too large";
 /* Below the idle limits of AWS's load balancers, so a pooled connection is
  * not usually closed under us just as we reuse it. */
 #define IDLE_KEEP_MS 20000
+
+/* Frees a response body. After a large one (a broken or hostile peer; SES
+ * answers are small) the freed heap is handed back to the system: glibc
+ * would otherwise keep it, and a few such answers would leave the proxy
+ * tens of MB larger for good. */
+#define TRIM_AFTER_BYTES (1u << 20)
+
+void upstream_release_body(struct evbuffer *body) {
+    size_t n = evbuffer_get_length(body);
+    evbuffer_free(body);
+    if (n >= TRIM_AFTER_BYTES) {
+        malloc_trim(0);
+    }
+}
 
 int upstream_error_status(const char *error) {
     if (error == upstream_err_timeout || error == upstream_err_connect_timeout) {
@@ -319,7 +334,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     if (r != NULL) {
         r->conn = NULL;
         r->cb(r, r->arg);
-        evbuffer_free(r->body);
+        upstream_release_body(r->body);
         free(r);
     }
 }
@@ -620,6 +635,6 @@ void upstream_cancel(struct upstream_req *r) {
         c->req = NULL;
         conn_free(c);
     }
-    evbuffer_free(r->body);
+    upstream_release_body(r->body);
     free(r);
 }

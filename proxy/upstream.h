@@ -33,6 +33,10 @@ extern const char upstream_err_reset[];
 extern const char upstream_err_protocol[];
 extern const char upstream_err_too_large[];
 
+/* Frees an evbuffer that held a large message and gives the freed heap
+ * back to the system (malloc_trim) when it was over 1 MiB. */
+void upstream_release_body(struct evbuffer *body);
+
 /* 502 or 504 for an upstream error. */
 int upstream_error_status(const char *error);
 /* DESIGN's Code for it: "BadGateway" or "GatewayTimeout". */

@@ -729,7 +729,7 @@ def test_memory_huge_answers(start_proxy, upstreams):
     if SANITIZED:
         return
     assert rss1 - rss_base <= 16 * 1024, (
-        "BUG (proxy/upstream.c: MAX_RESPONSE_BODY 64 MB, body buffered whole): "
+        "huge upstream answers (proxy/upstream.c caps bodies at 4 MiB and trims the heap after large ones): "
         "refused huge answers left the proxy at %d kB RSS (%d kB before them) and "
         "the memory is not given back; one answer peaked at %d kB, 4 concurrent "
         "at %d kB" % (rss1, rss_base, hwm_one, hwm))
