@@ -24,12 +24,12 @@ struct creds_store;
 struct quota;
 struct throttle_redis;
 
+/* Counters for /metrics that belong to no single module (the per-action
+ * request counts and histograms live in struct metrics). */
 struct proxy_stats {
-    uint64_t requests_total;
     uint64_t upstream_requests_total;
     uint64_t retries_total;
     uint64_t throttled_total;
-    uint64_t errors_total;
 };
 
 struct proxy {
@@ -50,7 +50,6 @@ struct proxy {
     struct proxy_stats stats;
     struct metrics metrics;
     int draining;
-    uint64_t next_request_seq;
 };
 
 struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_err *err);

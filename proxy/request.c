@@ -182,9 +182,6 @@ static void req_finish(struct req *r, int status, const char *ct, struct evbuffe
                        const char *code, int retry_after_s) {
     r->phase = P_DONE;
     struct proxy *px = r->px;
-    if (status >= 400) {
-        px->stats.errors_total++;
-    }
     metrics_count_request(&px->metrics, r->op != NULL ? (int)(r->op - px->svc->ops) : -1, status);
     uint64_t now = throttle_monotonic_us();
     metrics_observe(&px->metrics.request_seconds, (double)(now - r->t_start_us) / 1e6);
@@ -253,33 +250,15 @@ static void on_granted(void *arg, int granted, uint64_t retry_after_us);
  * at 20 s. */
 static void schedule_retry(struct req *r);
 
+static struct req *admit(struct req *r);
+
 static void on_backoff(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     struct req *r = arg;
     r->px->stats.retries_total++;
-    /* A retry is another call to SES: it takes a token again. */
-    throttle_ticket_init(&r->ticket, on_granted, r);
-    struct proxy *px = r->px;
-    struct throttle_bucket *b = px->op_buckets[r->op - px->svc->ops];
-    throttle_ticket_add(&r->ticket, b, 1);
-    if (r->op->op_class == MODEL_OP_SEND) {
-        throttle_ticket_add(&r->ticket, px->send_bucket, r->recipients);
-    }
-    uint64_t wait;
-    r->phase = P_THROTTLE;
-    switch (throttle_acquire(px->throttle, &r->ticket, &wait)) {
-    case THROTTLE_GRANTED:
-        (void)send_upstream(r);
-        break;
-    case THROTTLE_QUEUED:
-        break;
-    case THROTTLE_REFUSED:
-        px->stats.throttled_total++;
-        req_fail(r, 429, "Throttling", "Rate exceeded (retry could not get a slot in time)",
-                 (int)((wait + 999999) / 1000000));
-        break;
-    }
+    /* A retry is another call to SES: it goes through the throttle again. */
+    (void)admit(r);
 }
 
 static void schedule_retry(struct req *r) {
@@ -832,7 +811,6 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
 }
 
 struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
-    px->stats.requests_total++;
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
         handle_get(px, conn, sr);
         return NULL;
