@@ -198,7 +198,11 @@ long http1_parse_request(const char *buf, size_t len, struct http1_head *out, co
     }
     size_t hlen = head_end(buf + lead, len - lead);
     if (hlen == 0) {
-        return lead == 64 ? HTTP1_ERROR : HTTP1_INCOMPLETE;
+        if (lead == 64) {
+            *why = "too many empty lines before the request line";
+            return HTTP1_ERROR;
+        }
+        return HTTP1_INCOMPLETE;
     }
     hlen += lead;
     const char *p = buf + lead, *end = buf + hlen;
