@@ -3,7 +3,9 @@
 #   1. the normal build with -Werror: unit, fuzz-corpus replay and integration tests;
 #   2. the same suite built with ASan+UBSan (no recovery);
 #   3. the libFuzzer targets, briefly (FUZZ_SECONDS each, default 20);
-#   4. the unit tests under valgrind memcheck;
+#   4. the unit tests under valgrind memcheck, then the integration tests
+#      that are not about timing with the proxy itself under valgrind (any
+#      error or definite leak makes it exit non-zero, which fails the test);
 #   5. clang-format over the C sources.
 # Stops at the first failing stage and exits non-zero.
 set -euo pipefail
@@ -40,7 +42,16 @@ if grep -q "Defects:" /tmp/ses-proxy-memcheck.log; then
   done
   exit 1
 fi
-echo "valgrind: no defects"
+echo "valgrind: no defects in the unit tests"
+
+stage "integration tests with the proxy under valgrind"
+# Timing tests (throttle spacing, stalls, timeouts) and RSS tests are left
+# out: valgrind makes the proxy ~20x slower.
+(cd build && SES_PROXY_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+   SP_SANITIZED=1 SES_PROXY_BIN="$PWD/ses-proxy" SP_SOURCE_DIR="$PWD/.." SP_BUILD_DIR="$PWD" \
+   /usr/bin/python3 -m pytest -q -p no:cacheprovider ../tests/integ/test_seed.py \
+     ../tests/integ/test_policy.py ../tests/integ/test_ops.py ../tests/integ/test_faults.py \
+     -k "not throttle and not large and not memory and not stall and not timeout")
 
 stage "clang-format"
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find signer api proxy tests -name '*.[ch]')
