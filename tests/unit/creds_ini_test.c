@@ -6,17 +6,7 @@
 
 #include "proxy/creds_ini.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/unit_check.h"
 
 static int str_eq(const char *a, const char *b) { return a != NULL && strcmp(a, b) == 0; }
 

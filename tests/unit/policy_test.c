@@ -8,17 +8,7 @@
 
 #include "proxy/config.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/unit_check.h"
 
 static char *pats[] = {"example.com", "*.example.org", "alerts@other.net"};
 static struct config_identity_rule rule = {"*", pats, 3};

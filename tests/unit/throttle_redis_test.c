@@ -30,17 +30,7 @@
 #include "proxy/throttle.h"
 #include "proxy/throttle_redis.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/unit_check.h"
 
 static int near(double a, double b) { return fabs(a - b) < 1e-9; }
 

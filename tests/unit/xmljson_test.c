@@ -9,17 +9,7 @@
 #include "api/model.h"
 #include "api/xmljson.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/unit_check.h"
 
 #define NS "xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\""
 
