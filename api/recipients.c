@@ -1,5 +1,6 @@
 /* recipients.c - recipients in a raw message's header section (see recipients.h). */
 #include "api/recipients.h"
+#include "api/base64.h"
 
 #include <string.h>
 #include <strings.h>
@@ -181,25 +182,6 @@ int recipients_from_address(const char *msg, size_t len, char *out, size_t cap) 
     return f.found ? 0 : -1;
 }
 
-static int b64_digit(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
 size_t recipients_b64_prefix(const char *b64, size_t len, unsigned char *out, size_t out_cap) {
     size_t n = 0;
     unsigned acc = 0;
@@ -209,7 +191,7 @@ size_t recipients_b64_prefix(const char *b64, size_t len, unsigned char *out, si
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
             continue;
         }
-        int d = b64_digit(c);
+        int d = base64_digit(c);
         if (d < 0) {
             break;
         }

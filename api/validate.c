@@ -5,6 +5,7 @@
  * formatted once into a bounded list: a body of 10,000 bad addresses costs a
  * count, not a message per address. */
 #include "api/validate.h"
+#include "api/base64.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -354,19 +355,6 @@ static void check_string(struct vctx *v, const struct model_shape *shape, const 
            echo_text(s, len, echo, sizeof(echo)), join_enums(shape, names, sizeof(names)));
 }
 
-static int b64_value(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Canonical base64 (RFC 4648 section 4, padded, no line breaks, zero spare
  * bits) is exactly what Python's base64.b64encode prints, so passing the
  * text through gives botocore's bytes. Sets *decoded to the byte count. */
@@ -379,12 +367,12 @@ static int is_canonical_base64(const char *s, size_t len, size_t *decoded) {
         pad = s[len - 2] == '=' ? 2 : 1;
     }
     for (size_t i = 0; i < len - pad; i++) {
-        if (b64_value((unsigned char)s[i]) < 0) {
+        if (base64_digit((unsigned char)s[i]) < 0) {
             return 0;
         }
     }
     if (pad > 0) {
-        int last = b64_value((unsigned char)s[len - pad - 1]);
+        int last = base64_digit((unsigned char)s[len - pad - 1]);
         if ((pad == 2 && (last & 0x0F) != 0) || (pad == 1 && (last & 0x03) != 0)) {
             return 0;
         }
