@@ -191,17 +191,19 @@ long http1_parse_request(const char *buf, size_t len, struct http1_head *out, co
     memset(out, 0, sizeof(*out));
     /* RFC 9112 2.2: ignore empty lines before the request line (a client's
      * stray CRLF after a previous body), before looking for the head's end,
-     * so they are not taken for it. */
+     * so they are not taken for it.
+     * At most 64 such bytes are skipped; the 65th is an error, so whether a
+     * buffer is refused never depends on where it was cut. */
     size_t lead = 0;
-    while (lead < len && lead < 64 && (buf[lead] == '\r' || buf[lead] == '\n')) {
-        lead++;
-    }
-    size_t hlen = head_end(buf + lead, len - lead);
-    if (hlen == 0) {
+    while (lead < len && (buf[lead] == '\r' || buf[lead] == '\n')) {
         if (lead == 64) {
             *why = "too many empty lines before the request line";
             return HTTP1_ERROR;
         }
+        lead++;
+    }
+    size_t hlen = head_end(buf + lead, len - lead);
+    if (hlen == 0) {
         return HTTP1_INCOMPLETE;
     }
     hlen += lead;

@@ -275,6 +275,19 @@ static void test_request_malformed(void) {
     memset(blank, '\n', sizeof(blank) - 1);
     blank[sizeof(blank) - 1] = '\0';
     CHECK(refused(req(blank)));
+    /* The bound is exact: 64 empty bytes then a request line parse, and
+     * any prefix of that is incomplete, never refused (fuzz_http1 found the
+     * prefix refused once); the 65th empty byte is refused. */
+    char edge[128];
+    memset(edge, '\n', 64);
+    strcpy(edge + 64, "GET / HTTP/1.1\r\n\r\n");
+    CHECK(req(edge) == (long)strlen(edge));
+    for (size_t cut = 0; cut < strlen(edge); cut++) {
+        CHECK(http1_parse_request(edge, cut, &head, &why) == HTTP1_INCOMPLETE);
+    }
+    memset(edge, '\n', 65);
+    strcpy(edge + 65, "GET / HTTP/1.1\r\n\r\n");
+    CHECK(refused(req(edge)));
     /* Chunk-size lines: junk after the size, or a bare CR, are refused. */
     uint64_t cs;
     CHECK(http1_parse_chunk_size("5 garbage\r\n", 12, &cs) == -1);
