@@ -17,8 +17,10 @@
 # (post.lua), the same threads/connections/duration, ROUNDS rounds with the
 # order alternating; bench_report.py prints req/s, p50 and p99 per round,
 # the medians and the ratios ses-proxy / nginx. Then: build/tests/sigv4_bench
-# (signatures/s), and ses-proxy's resident memory idle and while holding
-# IDLE_CONNS idle client connections (hold_conns.py).
+# (signatures/s), build/tests/pipeline_bench (CPU per call of each user-space
+# stage: JSON parse, validation, serialization, signing, XML to JSON), and
+# ses-proxy's resident memory idle and while holding IDLE_CONNS idle client
+# connections (hold_conns.py).
 #
 # A benchmark, never a test: numbers depend on the machine; nothing fails on
 # a missed target. Environment (defaults):
@@ -48,7 +50,8 @@ for tool in "$NGINX" wrk curl "$PYTHON"; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed (apt-get install nginx-light wrk curl python3)"
 done
 
-if [ ! -x "$BUILD_DIR/ses-proxy" ] || [ ! -x "$BUILD_DIR/tests/sigv4_bench" ]; then
+if [ ! -x "$BUILD_DIR/ses-proxy" ] || [ ! -x "$BUILD_DIR/tests/sigv4_bench" ] ||
+    [ ! -x "$BUILD_DIR/tests/pipeline_bench" ]; then
     echo "== building into $BUILD_DIR"
     cmake -S "$REPO" -B "$BUILD_DIR" >/dev/null
     cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
@@ -241,6 +244,9 @@ RSS_AFTER=$(rss_kb "$PROXY_PID")
 echo
 echo "== signing (build/tests/sigv4_bench)"
 "$BUILD_DIR/tests/sigv4_bench"
+echo
+echo "== user-space work per call (build/tests/pipeline_bench)"
+"$BUILD_DIR/tests/pipeline_bench"
 
 echo
 echo "== ses-proxy resident memory"
