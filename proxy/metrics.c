@@ -65,6 +65,12 @@ static void gauge(struct evbuffer *out, const char *name, const char *help, doub
                         v);
 }
 
+/* Waiting in the local queue, or for a slot reserved in Redis. */
+static size_t depth(struct proxy *px, const struct throttle_bucket *b) {
+    return b->queued +
+           (px->throttle_redis != NULL ? throttle_redis_waiting(px->throttle_redis, b) : 0);
+}
+
 static void buckets(struct proxy *px, struct evbuffer *out) {
     evbuffer_add_printf(out, "# HELP ses_proxy_throttle_queue_depth Calls waiting in a bucket.\n"
                              "# TYPE ses_proxy_throttle_queue_depth gauge\n");
@@ -72,12 +78,12 @@ static void buckets(struct proxy *px, struct evbuffer *out) {
         const struct throttle_bucket *b = px->op_buckets[i];
         if (b != NULL) {
             evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"%s\"} %zu\n", b->name,
-                                b->queued);
+                                depth(px, b));
         }
     }
     if (px->send_bucket != NULL) {
         evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"send_rate\"} %zu\n",
-                            px->send_bucket->queued);
+                            depth(px, px->send_bucket));
     }
     evbuffer_add_printf(out, "# HELP ses_proxy_throttle_rate Tokens per second a bucket allows now "
                              "(after any slow-down).\n# TYPE ses_proxy_throttle_rate gauge\n");

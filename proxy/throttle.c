@@ -249,10 +249,17 @@ enum throttle_result throttle_acquire(struct throttle *t, struct throttle_ticket
     if (tk->n_stages == 0) {
         return THROTTLE_GRANTED;
     }
-    if (t->remote != NULL && t->remote->acquire(t->remote_ctx, tk) == 0) {
-        tk->remote = 1;
-        t->waits_total++;
-        return THROTTLE_QUEUED;
+    if (t->remote != NULL) {
+        int rc = t->remote->acquire(t->remote_ctx, tk, retry_after_us);
+        if (rc == 0) {
+            tk->remote = 1;
+            t->waits_total++;
+            return THROTTLE_QUEUED;
+        }
+        if (rc == 1) {
+            t->rejected_total++;
+            return THROTTLE_REFUSED;
+        }
     }
     uint64_t now = t->now();
     /* The whole wait is the sum over stages (each starts after the last). */

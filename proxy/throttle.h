@@ -92,8 +92,10 @@ struct throttle_ticket {
  * share of the rate). */
 struct throttle_remote_ops {
     /* Takes tk: 0 = it will call throttle_remote_done() later (from the
-     * event loop); -1 = unavailable now, the local buckets decide. */
-    int (*acquire)(void *ctx, struct throttle_ticket *tk);
+     * event loop); 1 = refused now, *retry_after_us set (this replica
+     * already has max_queue calls waiting on one of tk's buckets); -1 =
+     * unavailable now, the local buckets decide. */
+    int (*acquire)(void *ctx, struct throttle_ticket *tk, uint64_t *retry_after_us);
     /* Forgets tk (client gone); no throttle_remote_done afterwards. */
     void (*cancel)(void *ctx, struct throttle_ticket *tk);
 };

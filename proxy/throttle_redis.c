@@ -550,10 +550,56 @@ static uint64_t answer_lag(struct throttle_redis *r, const struct pending *p, ui
     return (uint64_t)lag < rtt ? (uint64_t)lag : rtt;
 }
 
+/* Do tk and another ticket draw on a common bucket? */
+static int share_bucket(const struct throttle_ticket *a, const struct throttle_ticket *b) {
+    for (int i = 0; i < a->n_stages; i++) {
+        for (int j = 0; j < b->n_stages; j++) {
+            if (a->stages[i] == b->stages[j]) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* throttle.max_queue as in the local buckets: the calls of this replica
+ * that wait for a reserved slot (WAIT) on one of tk's buckets are its
+ * queue. When it is full, a call that would wait is refused, to retry when
+ * the first of them goes (1 when it is full, 0 when there is room). Checked
+ * before asking Redis (no question when the queue is already full) and
+ * again when Redis answers "wait" (calls asked together). */
+static int queue_full(struct throttle_redis *r, const struct throttle_ticket *tk, uint64_t now,
+                      uint64_t *retry_after_us) {
+    size_t n = 0;
+    uint64_t first = UINT64_MAX;
+    struct pending *p;
+    TAILQ_FOREACH(p, &r->waiting, link) {
+        if (p->tk != NULL && share_bucket(tk, p->tk)) {
+            n++;
+            first = p->due_us < first ? p->due_us : first;
+        }
+    }
+    if (n < r->t->max_queue) {
+        return 0;
+    }
+    *retry_after_us = first > now + 1000 ? first - now : 1000;
+    return 1;
+}
+
 /* Redis granted: go now, or after the reservation's wait. */
 static void granted(struct throttle_redis *r, struct pending *p,
                     const struct throttle_redis_verdict *v) {
     struct throttle_ticket *tk = p->tk;
+    uint64_t retry;
+    if (v->wait_us > 0 && !p->migrated && queue_full(r, tk, now_us(r), &retry)) {
+        /* It would wait, and this replica's queue filled up while Redis
+         * decided (calls asked together): refused, the slot given back. */
+        give_back(r, p, v->tats);
+        free_pending(p);
+        r->t->rejected_total++;
+        throttle_remote_done(tk, 0, retry);
+        return;
+    }
     r->stats.granted_total++;
     if (v->wait_us > 0) {
         p->timer = evtimer_new(r->base, on_wait_done, p);
@@ -855,12 +901,15 @@ static void on_io_timer(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- the throttle's view (struct throttle_remote_ops) ---- */
 
-static int on_acquire(void *ctx, struct throttle_ticket *tk) {
+static int on_acquire(void *ctx, struct throttle_ticket *tk, uint64_t *retry_after_us) {
     struct throttle_redis *r = ctx;
     if (r->local_only) {
         return -1;
     }
     uint64_t now = now_us(r);
+    if (r->state == RS_UP && queue_full(r, tk, now, retry_after_us)) {
+        return 1; /* counted by the throttle (rejected_total) */
+    }
     for (int i = tk->stage; i < tk->n_stages; i++) {
         /* GetSendQuota's rate arrives as a local rate (quota.c). */
         (void)throttle_redis_adopt(tk->stages[i], r->share, now);
@@ -912,6 +961,17 @@ void throttle_redis_set_share(struct throttle_redis *r, double share) {
 
 const struct throttle_redis_stats *throttle_redis_stats(const struct throttle_redis *r) {
     return &r->stats;
+}
+
+size_t throttle_redis_waiting(const struct throttle_redis *r, const struct throttle_bucket *b) {
+    size_t n = 0;
+    const struct pending *p;
+    TAILQ_FOREACH(p, &r->waiting, link) {
+        for (int i = 0; p->tk != NULL && i < p->tk->n_stages; i++) {
+            n += p->tk->stages[i] == b;
+        }
+    }
+    return n;
 }
 
 static char *dup_or_null(const char *s, int *failed) {

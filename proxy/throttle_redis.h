@@ -9,7 +9,10 @@
  * answers "go after wait_us" (the reservation is made) or "refused, could
  * go after retry_us" (nothing changed) when the wait would pass
  * throttle.max_wait_ms. The proxy waits out the reservation on a local
- * timer, then grants the ticket through throttle_remote_done().
+ * timer, then grants the ticket through throttle_remote_done(). The calls
+ * waiting so are this replica's queue: when throttle.max_queue of them wait
+ * on one of a new call's buckets, it is refused at once, without asking
+ * Redis, as the local buckets do.
  *
  * While Redis is down, slow (no answer within throttle.redis_timeout_ms) or
  * answering errors, the local buckets decide, each replica at its share of
@@ -69,6 +72,9 @@ int throttle_redis_same(const struct throttle_redis *r, const struct config *cfg
  * right after the buckets were split for the new count. */
 void throttle_redis_set_share(struct throttle_redis *r, double share);
 const struct throttle_redis_stats *throttle_redis_stats(const struct throttle_redis *r);
+/* Calls of this replica waiting for a slot Redis reserved in bucket b (its
+ * share of ses_proxy_throttle_queue_depth). */
+size_t throttle_redis_waiting(const struct throttle_redis *r, const struct throttle_bucket *b);
 
 /* ---- Limits: the account's vs this replica's share (pure). ---- */
 

@@ -230,6 +230,39 @@ def test_script_flushed_is_reloaded(start_proxy, standin, redis_server):
     assert not log_lines(p, DOWN)
 
 
+def test_max_queue_applies_to_redis_waits(start_proxy, standin, redis_server):
+    """throttle.max_queue 1: of three calls of a 1/s operation sent together,
+    one goes at once, one waits for its reserved slot in Redis, and the
+    third is refused with 429 at once (Retry-After) without reaching SES,
+    as the local buckets would do."""
+    p = start_proxy(redis_config(redis_server, replicas=1, max_queue=1))
+    wait_log(p, UP)
+    depths = []
+
+    def scrape_while_waiting():
+        time.sleep(0.4)   # the first has gone, the second waits its slot
+        text = p.get("/metrics").raw.decode()
+        depths.extend(line for line in text.splitlines() if line.startswith(
+            'ses_proxy_throttle_queue_depth{bucket="GetSendQuota"}'))
+
+    scraper = threading.Thread(target=scrape_while_waiting)
+    scraper.start()
+    res = concurrent([(p, QUOTA) for _ in range(3)])
+    scraper.join()
+    assert depths == ['ses_proxy_throttle_queue_depth{bucket="GetSendQuota"} 1'], depths
+    statuses = sorted(r.status for r, _, _ in res)
+    assert statuses == [200, 200, 429], res
+    refused = [(r, t0, t1) for r, t0, t1 in res if r.status == 429][0]
+    r, t0, t1 = refused
+    assert r.error_code == "Throttling", r.body
+    assert int(r.header("Retry-After")) >= 1
+    assert t1 - t0 < 0.5, "refused after %.2fs, not at once" % (t1 - t0)
+    t = arrivals(standin, 2)
+    assert len(t) == 2 and t[1] - t[0] >= MIN_GAP, t
+    time.sleep(0.3)
+    assert len([r for r in standin.snapshot() if r.action == "GetSendQuota"]) == 2
+
+
 def test_send_takes_both_buckets_in_one_step(start_proxy, standin, redis_server):
     """A SendEmail takes its operation's bucket and the send rate (in
     recipients) in one script call: 2 recipients/s shared, three mails of

@@ -634,6 +634,66 @@ static void test_cancel(void) {
     rig_stop(&g);
 }
 
+/* throttle.max_queue holds in Redis mode: calls waiting for their reserved
+ * slot are this replica's queue; one more is refused at once, without a
+ * question to Redis, and there is room again once the first has gone. */
+static void test_max_queue(void) {
+    struct rig g;
+    CHECK(rig_start(&g, 500, 1) == 0);
+    throttle_set_limits(g.px.throttle, 2, 5000000);
+    uint64_t retry = 0;
+    struct waiter w[5];
+    g.fake.canned[0] = "*4\r\n:1\r\n:150000\r\n:5\r\n$3\r\n100\r\n";
+    g.fake.canned[1] = "*4\r\n:1\r\n:400000\r\n:5\r\n$3\r\n200\r\n";
+    g.fake.n_canned = 2;
+    CHECK(start(&g, &w[0], &retry) == THROTTLE_QUEUED);
+    CHECK(start(&g, &w[1], &retry) == THROTTLE_QUEUED);
+    spin(g.base, 30); /* both answered: waiting for 150 and 400 ms */
+    CHECK(w[0].calls == 0 && w[1].calls == 0 && g.fake.takes == 2);
+    CHECK(throttle_redis_waiting(g.r, g.op) == 2);
+    uint64_t rejected = g.px.throttle->rejected_total;
+    retry = 0;
+    CHECK(start(&g, &w[2], &retry) == THROTTLE_REFUSED);
+    CHECK(g.fake.takes == 2 && w[2].calls == 0);
+    /* to retry when the first waiting call goes (~120 ms from now) */
+    CHECK(retry >= 1000 && retry <= 150000);
+    CHECK(g.px.throttle->rejected_total == rejected + 1);
+    /* a bucket neither waits on is not affected */
+    struct throttle_bucket *other = throttle_bucket_new(g.px.throttle, "Other", 1, 1);
+    memset(&w[3], 0, sizeof(w[3]));
+    throttle_ticket_init(&w[3].tk, on_granted, &w[3]);
+    throttle_ticket_add(&w[3].tk, other, 1);
+    CHECK(throttle_acquire(g.px.throttle, &w[3].tk, &retry) == THROTTLE_QUEUED);
+    spin_until(g.base, &w[0].calls, 1000);
+    CHECK(w[0].calls == 1 && w[0].granted == 1 && w[3].calls == 1);
+    /* the first has gone: room for one more */
+    CHECK(start(&g, &w[4], &retry) == THROTTLE_QUEUED);
+    spin_until(g.base, &w[1].calls, 1000);
+    spin_until(g.base, &w[4].calls, 1000);
+    CHECK(w[1].granted == 1 && w[4].calls == 1 && w[4].granted == 1);
+    CHECK(g.fake.takes == 4);
+    throttle_bucket_free(other);
+
+    /* Asked together, before either waits: Redis reserves both, the second
+     * finds the queue full on its answer, gives its slot back and is
+     * refused. */
+    throttle_set_limits(g.px.throttle, 1, 5000000);
+    struct waiter v[2];
+    g.fake.canned[2] = "*4\r\n:1\r\n:100000\r\n:5\r\n$3\r\n300\r\n";
+    g.fake.canned[3] = "*4\r\n:1\r\n:200000\r\n:5\r\n$3\r\n400\r\n";
+    g.fake.n_canned = 4;
+    CHECK(start(&g, &v[0], &retry) == THROTTLE_QUEUED);
+    CHECK(start(&g, &v[1], &retry) == THROTTLE_QUEUED);
+    spin(g.base, 30);
+    CHECK(v[0].calls == 0 && v[1].calls == 1 && v[1].granted == 0);
+    CHECK(v[1].retry_us >= 1000 && v[1].retry_us <= 100000);
+    CHECK(g.fake.takes == 6 && g.fake.gives == 1);
+    spin_until(g.base, &v[0].calls, 1000);
+    CHECK(v[0].calls == 1 && v[0].granted == 1);
+    CHECK(throttle_redis_waiting(g.r, g.op) == 0);
+    rig_stop(&g);
+}
+
 static void test_noscript(void) {
     struct rig g;
     CHECK(rig_start(&g, 500, 1) == 0);
@@ -791,6 +851,7 @@ int main(void) {
     test_backoff();
     test_granted_waits_refused();
     test_cancel();
+    test_max_queue();
     test_noscript();
     test_slow_then_back();
     test_down_then_back();
