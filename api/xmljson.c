@@ -84,6 +84,7 @@ struct xmljson {
     size_t text_len, text_cap;
     size_t text_total; /* character data kept so far, against XMLJSON_MAX_TEXT */
     size_t n_elements; /* against XMLJSON_MAX_ELEMENTS */
+    size_t fed;        /* bytes of XML fed (xmljson_reset keeps small parsers only) */
     int failed;        /* err holds the failure; every later call repeats it */
     int final_fed;
     int finished;
@@ -786,20 +787,8 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
 
 /* ---- public API -------------------------------------------------------- */
 
-struct xmljson *xmljson_new(const struct model_service *svc, const struct model_op *op) {
-    struct xmljson *x = calloc(1, sizeof(*x));
-    if (x == NULL) {
-        return NULL;
-    }
-    x->svc = svc;
-    x->op = op;
-    /* UTF-8 forced whatever the declaration says, as botocore forces it on
-     * ElementTree; namespace processing on, as ElementTree does. */
-    x->parser = XML_ParserCreateNS("UTF-8", NS_SEP);
-    if (x->parser == NULL) {
-        free(x);
-        return NULL;
-    }
+/* Salt, handlers and options, on a new or a reset expat parser. */
+static void configure(struct xmljson *x) {
     /* Without a salt expat asks the kernel for one per parser (getrandom,
      * one syscall per SES answer). One random salt per process keeps the
      * hash-flooding protection; it is written once, then only read. */
@@ -814,7 +803,59 @@ struct xmljson *xmljson_new(const struct model_service *svc, const struct model_
     XML_SetStartDoctypeDeclHandler(x->parser, on_doctype);
     XML_SetEntityDeclHandler(x->parser, on_entity_decl);
     XML_SetParamEntityParsing(x->parser, XML_PARAM_ENTITY_PARSING_NEVER);
+}
+
+struct xmljson *xmljson_new(const struct model_service *svc, const struct model_op *op) {
+    struct xmljson *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return NULL;
+    }
+    x->svc = svc;
+    x->op = op;
+    /* UTF-8 forced whatever the declaration says, as botocore forces it on
+     * ElementTree; namespace processing on, as ElementTree does. */
+    x->parser = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (x->parser == NULL) {
+        free(x);
+        return NULL;
+    }
+    configure(x);
     return x;
+}
+
+/* Frees what the last response left (frames, trees not handed out). */
+static void release_document(struct xmljson *x) {
+    for (int i = 0; i < x->depth; i++) {
+        frame_clear(&x->stack[i]);
+    }
+    x->depth = 0;
+    json_decref(x->result);
+    json_decref(x->meta);
+    json_decref(x->out);
+    x->result = x->meta = x->out = NULL;
+}
+
+int xmljson_reset(struct xmljson *x, const struct model_service *svc, const struct model_op *op) {
+    release_document(x);
+    /* expat keeps its input buffer across a reset, and we keep the text
+     * buffer: not worth it after a big document. */
+    if (x->fed > XMLJSON_REUSE_MAX || x->text_cap > XMLJSON_REUSE_MAX ||
+        XML_ParserReset(x->parser, "UTF-8") != XML_TRUE) {
+        return -1;
+    }
+    configure(x);
+    x->svc = svc;
+    x->op = op;
+    x->fed = 0;
+    x->text_len = 0;
+    x->text_total = 0;
+    x->n_elements = 0;
+    x->failed = x->final_fed = x->finished = x->is_error = 0;
+    if (x->text != NULL) {
+        x->text[0] = '\0';
+    }
+    sp_err_clear(&x->err);
+    return 0;
 }
 
 static int replay_failure(struct xmljson *x, struct sp_err *err) {
@@ -832,6 +873,7 @@ int xmljson_feed(struct xmljson *x, const char *data, size_t len, int is_final,
     if (x->final_fed) {
         return sp_fail(err, "InternalError", "xmljson_feed after the final chunk");
     }
+    x->fed += len;
     /* XML_Parse takes an int length. */
     const size_t chunk_max = (size_t)1 << 30;
     do {
@@ -885,12 +927,7 @@ void xmljson_free(struct xmljson *x) {
     if (x == NULL) {
         return;
     }
-    for (int i = 0; i < x->depth; i++) {
-        frame_clear(&x->stack[i]);
-    }
-    json_decref(x->result);
-    json_decref(x->meta);
-    json_decref(x->out);
+    release_document(x);
     free(x->text);
     XML_ParserFree(x->parser);
     free(x);

@@ -15,10 +15,11 @@
  * botocore ignores them (in structures, around the result), so a newer SES
  * stays readable; like botocore, every child of a list element is an item.
  *
- * Ownership: struct xmljson is one heap object per response, owned by the
- * caller until xmljson_free(). The service and operation are borrowed (the
- * generated model is static). Bytes passed to xmljson_feed() are not kept.
- * xmljson_finish() hands the caller a new reference (one json_decref).
+ * Ownership: struct xmljson is one heap object per response (or reused for
+ * the next with xmljson_reset()), owned by the caller until xmljson_free().
+ * The service and operation are borrowed (the generated model is static).
+ * Bytes passed to xmljson_feed() are not kept. xmljson_finish() hands the
+ * caller a new reference (one json_decref).
  *
  * It never does I/O, never reads a DTD or expands a declared entity (a
  * DOCTYPE is rejected outright), never recurses on the input (an explicit
@@ -76,6 +77,18 @@ int xmljson_finish(struct xmljson *x, json_t **out, int *is_error,
 
 /* Frees the parser and anything not handed out. NULL is a no-op. */
 void xmljson_free(struct xmljson *x);
+
+/* Documents up to this size leave a parser worth reusing. */
+#define XMLJSON_REUSE_MAX ((size_t)64 << 10)
+
+/* Makes x ready for a response to op of svc, as xmljson_new would, but
+ * keeping expat's parser and the text buffer (much cheaper than free and
+ * new; the proxy keeps one spare). Whatever the last document left and was
+ * not handed out is freed, whether or not it finished. 0 on success; -1 when
+ * x is not worth keeping (it was fed more than XMLJSON_REUSE_MAX bytes, whose
+ * buffers it would hold on to) or expat cannot reset: then xmljson_free it. */
+int xmljson_reset(struct xmljson *x, const struct model_service *svc,
+                  const struct model_op *op) SP_WARN_UNUSED;
 
 /* One-shot new + feed(is_final) + finish + free for a contiguous body. */
 int xmljson_parse(const struct model_service *svc, const struct model_op *op, const char *xml,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/xmljson.h"
 #include "proxy/config.h"
 #include "proxy/creds.h"
 #include "proxy/log.h"
@@ -156,6 +157,7 @@ void proxy_free(struct proxy *px) {
     throttle_free(px->throttle);
     creds_store_free(px->creds);
     sigv4_key_cache_clear(&px->keys);
+    xmljson_free(px->spare_xml);
     if (px->dns != NULL) {
         evdns_base_free(px->dns, 0);
     }

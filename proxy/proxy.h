@@ -23,6 +23,7 @@ struct throttle_bucket;
 struct creds_store;
 struct quota;
 struct throttle_redis;
+struct xmljson;
 
 /* Counters for /metrics that belong to no single module (the per-action
  * request counts and histograms live in struct metrics). */
@@ -47,6 +48,7 @@ struct proxy {
     struct creds_store *creds;
     struct quota *quota; /* send_rate "auto", else NULL */
     struct sigv4_key_cache keys;
+    struct xmljson *spare_xml; /* a parser kept for the next SES answer, or NULL */
     struct proxy_stats stats;
     struct metrics metrics;
     int draining;

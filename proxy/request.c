@@ -317,8 +317,29 @@ static void answer_json(struct req *r, struct upstream_req *u, json_t *doc) {
 }
 
 /* Parses SES's XML answer; NULL when it is not SES XML. */
+/* The proxy's spare parser made ready for r's answer, or a new one. */
+static struct xmljson *take_parser(struct proxy *px, const struct model_op *op) {
+    struct xmljson *x = px->spare_xml;
+    px->spare_xml = NULL;
+    if (x != NULL && xmljson_reset(x, px->svc, op) == 0) {
+        return x;
+    }
+    xmljson_free(x);
+    return xmljson_new(px->svc, op);
+}
+
+/* Keeps x as the spare when there is none (xmljson_reset decides later
+ * whether it is worth reusing). */
+static void give_parser(struct proxy *px, struct xmljson *x) {
+    if (px->spare_xml == NULL) {
+        px->spare_xml = x;
+    } else {
+        xmljson_free(x);
+    }
+}
+
 static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error) {
-    struct xmljson *x = xmljson_new(r->px->svc, r->op);
+    struct xmljson *x = take_parser(r->px, r->op);
     if (x == NULL) {
         return NULL;
     }
@@ -339,14 +360,14 @@ static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error
     json_t *doc = NULL;
     if (rc == 0 && xmljson_feed(x, "", 0, 1, &err) == 0 &&
         xmljson_finish(x, &doc, is_error, &err) == 0) {
-        xmljson_free(x);
+        give_parser(r->px, x);
         return doc;
     }
     if (log_enabled(LOG_DEBUG)) {
         log_event(LOG_DEBUG, "upstream answer is not SES XML", "request_id", r->request_id, "error",
                   err.msg, NULL);
     }
-    xmljson_free(x);
+    give_parser(r->px, x);
     return NULL;
 }
 

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "proxy/config.h"
+#include "proxy/hdrbuf.h"
 #include "proxy/http1.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
@@ -119,6 +120,16 @@ static void arm_ms(struct server_conn *c, int ms) {
 
 static const struct config *cfg_of(const struct server_conn *c) { return c->s->px->cfg; }
 
+/* Writes v's low `digits` hex digits (lowercase, zero-padded); returns the
+ * end. */
+static char *hex_digits(char *p, uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; i--) {
+        p[i] = "0123456789abcdef"[v & 0xf];
+        v >>= 4;
+    }
+    return p + digits;
+}
+
 static void make_request_id(struct server *s, char out[65]) {
     /* Unique per process and start: a random prefix taken once plus a
      * counter, shaped like the UUIDs SES uses. */
@@ -127,9 +138,20 @@ static void make_request_id(struct server *s, char out[65]) {
         prefix = (uint32_t)arc4random() | 1u;
     }
     uint64_t n = ++s->seq;
-    snprintf(out, 65, "%08x-%04x-4%03x-a%03x-%012llx", prefix, (unsigned)(n >> 48) & 0xffff,
-             (unsigned)(n >> 36) & 0xfff, (unsigned)(n >> 24) & 0xfff,
-             (unsigned long long)(n & 0xffffffffffffULL));
+    /* "%08x-%04x-4%03x-a%03x-%012llx" of prefix, then n's bits 48-63,
+     * 36-47, 24-35 and 0-47, without printf (once per call). */
+    char *p = hex_digits(out, prefix, 8);
+    *p++ = '-';
+    p = hex_digits(p, (n >> 48) & 0xffff, 4);
+    *p++ = '-';
+    *p++ = '4';
+    p = hex_digits(p, (n >> 36) & 0xfff, 3);
+    *p++ = '-';
+    *p++ = 'a';
+    p = hex_digits(p, (n >> 24) & 0xfff, 3);
+    *p++ = '-';
+    p = hex_digits(p, n & 0xffffffffffffULL, 12);
+    *p = '\0';
 }
 
 /* X-Request-Id from a client is echoed only when it is short and plain. */
@@ -509,20 +531,31 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
     int direct = evbuffer_get_length(queued) == 0;
     struct evbuffer *out = direct ? s->scratch : queued;
     int close = !c->keep_alive || s->px->draining;
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                        "X-Request-Id: %s\r\n",
-                        status, server_reason(status), content_type, evbuffer_get_length(body),
-                        c->sr.request_id);
+    struct hdrbuf h;
+    hdrbuf_init(&h, out);
+    hdrbuf_lit(&h, "HTTP/1.1 ");
+    hdrbuf_u64(&h, (uint64_t)status);
+    hdrbuf_lit(&h, " ");
+    hdrbuf_str(&h, server_reason(status));
+    hdrbuf_lit(&h, "\r\nContent-Type: ");
+    hdrbuf_str(&h, content_type);
+    hdrbuf_lit(&h, "\r\nContent-Length: ");
+    hdrbuf_u64(&h, evbuffer_get_length(body));
+    hdrbuf_lit(&h, "\r\nX-Request-Id: ");
+    hdrbuf_str(&h, c->sr.request_id);
+    hdrbuf_lit(&h, "\r\n");
     for (size_t i = 0; i < n_extra; i++) {
-        evbuffer_add_printf(out, "%s: %s\r\n", extra[i].name, extra[i].value);
+        hdrbuf_str(&h, extra[i].name);
+        hdrbuf_lit(&h, ": ");
+        hdrbuf_str(&h, extra[i].value);
+        hdrbuf_lit(&h, "\r\n");
     }
-    static const char closing[] = "Connection: close\r\n\r\n";
     if (close) {
-        evbuffer_add(out, closing, sizeof(closing) - 1);
+        hdrbuf_lit(&h, "Connection: close\r\n\r\n");
     } else {
-        evbuffer_add(out, "\r\n", 2);
+        hdrbuf_lit(&h, "\r\n");
     }
+    (void)hdrbuf_finish(&h); /* out of memory: the client gets a short answer and EOF */
     evbuffer_add_buffer(out, body);
     c->close_after_write = close;
     if (direct) {

@@ -7,12 +7,13 @@
 #include <time.h>
 
 #include "proxy/creds.h"
+#include "proxy/hdrbuf.h"
 #include "proxy/proxy.h"
 #include "proxy/upstream.h"
 
-static int payload_hash(struct evbuffer *form, char out[65], struct sp_err *err) {
+static int payload_hash(struct proxy *px, struct evbuffer *form, char out[65], struct sp_err *err) {
     struct sigv4_sha256 h;
-    GUARD(sigv4_sha256_init(&h, err));
+    GUARD(sigv4_sha256_init_cached(&h, &px->keys, err));
     struct evbuffer_ptr pos;
     evbuffer_ptr_set(form, &pos, 0, EVBUFFER_PTR_SET);
     struct evbuffer_iovec v;
@@ -32,7 +33,7 @@ int sesreq_build(struct proxy *px, const char *region, const struct creds *c, st
                  char hash[65], struct evbuffer *out, struct sp_err *err) {
     const char *host = upstream_host_header(px->upstream);
     if (hash[0] == '\0') {
-        GUARD(payload_hash(form, hash, err));
+        GUARD(payload_hash(px, form, hash, err));
     }
     struct sigv4_header hdrs[2] = {
         {"Host", 4, host, strlen(host)},
@@ -43,19 +44,22 @@ int sesreq_build(struct proxy *px, const char *region, const struct creds *c, st
     struct sigv4_creds sc = {c->access_key_id, c->secret_access_key, c->session_token};
     struct sigv4_signed s;
     GUARD(sigv4_sign(&px->keys, &sc, &p, &sreq, &s, err));
-    int rc = evbuffer_add_printf(out,
-                                 "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: " SESREQ_FORM_CT
-                                 "\r\nContent-Length: %zu\r\nX-Amz-Date: %s\r\n",
-                                 host, evbuffer_get_length(form), s.amz_date);
-    if (rc >= 0 && s.security_token != NULL) {
-        rc = evbuffer_add_printf(out, "X-Amz-Security-Token: %s\r\n", s.security_token);
+    struct hdrbuf h;
+    hdrbuf_init(&h, out);
+    hdrbuf_lit(&h, "POST / HTTP/1.1\r\nHost: ");
+    hdrbuf_str(&h, host);
+    hdrbuf_lit(&h, "\r\nContent-Type: " SESREQ_FORM_CT "\r\nContent-Length: ");
+    hdrbuf_u64(&h, evbuffer_get_length(form));
+    hdrbuf_lit(&h, "\r\nX-Amz-Date: ");
+    hdrbuf_str(&h, s.amz_date);
+    if (s.security_token != NULL) {
+        hdrbuf_lit(&h, "\r\nX-Amz-Security-Token: ");
+        hdrbuf_str(&h, s.security_token);
     }
-    if (rc >= 0) {
-        rc = evbuffer_add_printf(
-            out, "Authorization: %s\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n\r\n",
-            s.authorization);
-    }
-    ENSURE(rc >= 0 && evbuffer_add_buffer_reference(out, form) == 0, err, "InternalError",
-           "out of memory");
+    hdrbuf_lit(&h, "\r\nAuthorization: ");
+    hdrbuf_mem(&h, s.authorization, s.authorization_len);
+    hdrbuf_lit(&h, "\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n\r\n");
+    ENSURE(hdrbuf_finish(&h) == 0 && evbuffer_add_buffer_reference(out, form) == 0, err,
+           "InternalError", "out of memory");
     return 0;
 }

@@ -1090,7 +1090,20 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65]) {
     out[64] = '\0';
 }
 
+int sigv4_sha256_init_cached(struct sigv4_sha256 *h, struct sigv4_key_cache *cache,
+                             struct sp_err *err) {
+    h->ctx = NULL;
+    h->borrowed = 1;
+    GUARD(cache_setup(cache, err));
+    if (EVP_DigestInit_ex(cache->md, cache->sha256, NULL) != 1) {
+        return fail_openssl(err, "SHA-256 init");
+    }
+    h->ctx = cache->md;
+    return 0;
+}
+
 int sigv4_sha256_init(struct sigv4_sha256 *h, struct sp_err *err) {
+    h->borrowed = 0;
     h->ctx = EVP_MD_CTX_new();
     if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
         sigv4_sha256_clear(h);
@@ -1124,6 +1137,8 @@ int sigv4_sha256_final_hex(struct sigv4_sha256 *h, char out[65], struct sp_err *
 }
 
 void sigv4_sha256_clear(struct sigv4_sha256 *h) {
-    EVP_MD_CTX_free(h->ctx);
+    if (!h->borrowed) {
+        EVP_MD_CTX_free(h->ctx);
+    }
     h->ctx = NULL;
 }

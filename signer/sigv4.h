@@ -176,11 +176,17 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65]);
  *   ... GUARD(sigv4_sha256_update(&h, chunk, n, err)) ...   (on error: _clear)
  *   GUARD(sigv4_sha256_final_hex(&h, hex, err));
  * final_hex always releases the context, even when it fails. _clear releases
- * it without a result, is idempotent, and is safe after final_hex. */
+ * it without a result, is idempotent, and is safe after final_hex.
+ * _init_cached does the same with the key cache's SHA-256 and context (no
+ * allocation, no algorithm fetch: the proxy's per-request payload hash); the
+ * cache must not sign until the hash is final or cleared. */
 struct sigv4_sha256 {
-    EVP_MD_CTX *ctx; /* owned; NULL when released */
+    EVP_MD_CTX *ctx; /* owned unless borrowed; NULL when released */
+    int borrowed;    /* ctx is a key cache's */
 };
 int sigv4_sha256_init(struct sigv4_sha256 *h, struct sp_err *err) SP_WARN_UNUSED;
+int sigv4_sha256_init_cached(struct sigv4_sha256 *h, struct sigv4_key_cache *cache,
+                             struct sp_err *err) SP_WARN_UNUSED;
 int sigv4_sha256_update(struct sigv4_sha256 *h, const void *data, size_t len,
                         struct sp_err *err) SP_WARN_UNUSED;
 int sigv4_sha256_final_hex(struct sigv4_sha256 *h, char out[65], struct sp_err *err) SP_WARN_UNUSED;

@@ -2,11 +2,13 @@
  *
  * Input: the first byte picks the operation (index mod the number of SES
  * operations); the rest is the response body. The body is parsed twice, in
- * one piece and in three chunks cut where the input says, and the two must
- * agree (same success or failure, equal JSON): streaming must never change
- * the answer. Then the body, as text, becomes the Message of an error
- * document written by xmljson_write_error, which must always read back as a
- * well-formed <ErrorResponse> with the same Code. Any disagreement aborts. */
+ * one piece by a new parser and in three chunks cut where the input says by
+ * one parser reset after the previous input (as the proxy reuses its spare),
+ * and the two must agree (same success or failure, equal JSON): neither
+ * streaming nor whatever the last document left may change the answer.
+ * Then the body, as text, becomes the Message of an error document written
+ * by xmljson_write_error, which must always read back as a well-formed
+ * <ErrorResponse> with the same Code. Any disagreement aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,13 @@ static json_t *parse_in_chunks(const struct model_op *op, const char *body, size
                                size_t cut2, int *is_error) {
     struct sp_err err;
     json_t *out = NULL;
-    struct xmljson *x = xmljson_new(&model_ses, op);
+    static struct xmljson *spare; /* the last input's parser, kept (reachable) */
+    struct xmljson *x = spare;
+    spare = NULL;
+    if (x == NULL || xmljson_reset(x, &model_ses, op) < 0) {
+        xmljson_free(x);
+        x = xmljson_new(&model_ses, op);
+    }
     if (x == NULL) {
         abort();
     }
@@ -56,7 +64,7 @@ static json_t *parse_in_chunks(const struct model_op *op, const char *body, size
     if (rc == 0) {
         rc = xmljson_finish(x, &out, is_error, &err);
     }
-    xmljson_free(x);
+    spare = x;
     return rc == 0 ? out : NULL;
 }
 

@@ -971,6 +971,36 @@ static void test_sha256(void) {
     sigv4_sha256_clear(&h);
     sigv4_sha256_clear(&h);
     check(h.ctx == NULL, "sha256 clear releases", NULL);
+
+    /* With the key cache's context: the same hash, the context not freed
+     * (the cache still signs correctly afterwards, and valgrind would see a
+     * double free), abandoned mid-way too. */
+    struct sigv4_key_cache cache;
+    struct sigv4_signed out;
+    struct sigv4_request req;
+    struct sigv4_creds creds = {SES_AKID, SES_SECRET, SES_TOKEN};
+    sigv4_key_cache_init(&cache);
+    ses_request(&req, SES_BODY_SHA256);
+    for (int round = 0; round < 2; round++) {
+        ok = sigv4_sha256_init_cached(&h, &cache, &err) == 0 &&
+             sigv4_sha256_update(&h, body, 7, &err) == 0 &&
+             sigv4_sha256_update(&h, body + 7, n - 7, &err) == 0 &&
+             sigv4_sha256_final_hex(&h, hex, &err) == 0;
+        check(ok && h.ctx == NULL, "sha256 cached stream", err.msg);
+        check_str("sha256 cached stream value", SES_BODY_SHA256, hex);
+        check(sigv4_sign(&cache, &creds, &ses_params, &req, &out, &err) == 0,
+              "sign after a cached hash", err.msg);
+        check_str("Authorization after a cached hash", SES_AUTH_TOKEN, out.authorization);
+    }
+    check(sigv4_sha256_init_cached(&h, &cache, &err) == 0 &&
+              sigv4_sha256_update(&h, "abc", 3, &err) == 0,
+          "sha256 cached abandoned", err.msg);
+    sigv4_sha256_clear(&h);
+    check(h.ctx == NULL, "sha256 cached clear", NULL);
+    check(sigv4_sign(&cache, &creds, &ses_params, &req, &out, &err) == 0,
+          "sign after an abandoned cached hash", err.msg);
+    check_str("Authorization after an abandoned cached hash", SES_AUTH_TOKEN, out.authorization);
+    sigv4_key_cache_clear(&cache);
 }
 
 /* The signer allocates nothing itself; OpenSSL 3.0 allocates a provider

@@ -561,6 +561,69 @@ static void test_call_sequence(void) {
     xmljson_free(NULL);
 }
 
+/* One parser reset between documents answers like a new one each time,
+ * whatever state the last document left it in (finished, failed, cut off
+ * mid-way, an error document, another operation); a parser fed more than
+ * XMLJSON_REUSE_MAX bytes is not kept. */
+static void test_reset(void) {
+    static const struct {
+        const char *op, *xml;
+        int cut; /* 1: fed half, never finished */
+    } docs[] = {
+        {"GetSendStatistics", SEND_STATISTICS, 0},
+        {"GetSendQuota", "<GetSendQuotaResponse><x></y>", 0},
+        {"GetIdentityVerificationAttributes", VERIFICATION_ATTRS, 1},
+        {"SendEmail", ERROR_DOC, 0},
+        {"ListIdentities", LIST_IDENTITIES, 0},
+        {"GetSendQuota", "<Nope/>", 0},
+        {"SetIdentityMailFromDomain", SET_MAIL_FROM, 0},
+        {"GetSendStatistics", SEND_STATISTICS, 0},
+    };
+    struct xmljson *x = xmljson_new(&model_ses, op_named(docs[0].op));
+    CHECK(x != NULL);
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        struct sp_err err, err2;
+        int e1 = -1, e2 = -1;
+        json_t *fresh = parse(docs[i].op, docs[i].xml, strlen(docs[i].xml), &e1, &err);
+        if (i > 0) {
+            CHECK(xmljson_reset(x, &model_ses, op_named(docs[i].op)) == 0);
+        }
+        size_t n = strlen(docs[i].xml);
+        if (docs[i].cut) {
+            CHECK(xmljson_feed(x, docs[i].xml, n / 2, 0, &err2) == 0);
+            json_decref(fresh);
+            continue;
+        }
+        json_t *reused = NULL;
+        sp_err_clear(&err2);
+        int rc = xmljson_feed(x, docs[i].xml, n, 1, &err2);
+        if (rc == 0) {
+            rc = xmljson_finish(x, &reused, &e2, &err2);
+        }
+        CHECK((fresh != NULL) == (rc == 0));
+        if (fresh != NULL) {
+            CHECK(json_equal(fresh, reused) && e1 == e2);
+        } else {
+            CHECK(strcmp(err.code, err2.code) == 0 && strcmp(err.msg, err2.msg) == 0);
+        }
+        json_decref(fresh);
+        json_decref(reused);
+    }
+    /* A big document: the parser is not worth keeping. */
+    CHECK(xmljson_reset(x, &model_ses, op_named("GetSendQuota")) == 0);
+    static char big[XMLJSON_REUSE_MAX + 128];
+    size_t n = (size_t)snprintf(big, sizeof(big), "<ErrorResponse><Error><Message>");
+    memset(big + n, 'a', XMLJSON_REUSE_MAX);
+    n += XMLJSON_REUSE_MAX;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "</Message></Error></ErrorResponse>");
+    struct sp_err err;
+    json_t *out = NULL;
+    CHECK(xmljson_feed(x, big, n, 1, &err) == 0 && xmljson_finish(x, &out, NULL, &err) == 0);
+    json_decref(out);
+    CHECK(xmljson_reset(x, &model_ses, op_named("GetSendQuota")) == -1);
+    xmljson_free(x); /* still frees cleanly after a refused reset */
+}
+
 /* ---- the error document we write ---------------------------------------- */
 
 struct buf {
@@ -651,6 +714,7 @@ int main(void) {
     test_limits();
     test_chunked_equals_one_shot();
     test_call_sequence();
+    test_reset();
     test_write_error();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
