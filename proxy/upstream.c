@@ -306,10 +306,10 @@ static void complete(struct upstream_conn *c, const char *error) {
     }
     c->state = C_DONE;
     evtimer_del(c->timer);
-    /* Reading stops until the connection is reused. Writing stays enabled:
-     * with an empty output buffer it costs nothing, while disabling and
-     * re-enabling it would cost two epoll_ctl calls per request. */
-    bufferevent_disable(c->bev, EV_READ);
+    /* Reading and writing stay enabled: on_done runs in this same loop turn,
+     * and disabling then re-enabling either would cost an epoll_ctl per
+     * request. Bytes or an EOF arriving meanwhile make on_done drop the
+     * connection instead of pooling it (on_read, on_event). */
     event_active(c->done_ev, 0, 0);
 }
 
@@ -326,7 +326,6 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
         c->state = C_IDLE;
         LIST_INSERT_HEAD(&u->idle, c, link);
         u->n_idle++;
-        bufferevent_enable(c->bev, EV_READ);
         arm_ms(c, IDLE_KEEP_MS);
     } else {
         conn_free(c);
@@ -550,6 +549,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
         return;
     }
     if (c->state == C_DONE) {
+        c->keep_alive = 0; /* closed or broken before on_done: not reusable */
         return;
     }
     const char *tls = c->u->ssl_ctx != NULL ? tls_failure(c) : NULL;
