@@ -56,7 +56,9 @@ struct req {
     struct creds_waiter cwait; /* waiting for the first credentials */
     struct event *cwait_timer;
     int waited_creds;
-    int attempts; /* upstream attempts made */
+    int attempts;     /* upstream attempts made */
+    int stale_resent; /* sent again after a kept-alive connection the server had closed */
+    int fresh_conn;   /* the next send must open a new connection */
     char ses_request_id[80];
     uint64_t t_start_us, t_throttle_us, t_upstream_us;
 };
@@ -405,6 +407,19 @@ static void on_upstream(struct upstream_req *u, void *arg) {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
     }
     if (u->error != NULL) {
+        /* The keep-alive race (upstream_req_stale): SES had closed the
+         * connection, so it did not act on the request. Sent once more at
+         * once, on a new connection, not counted as a retry, as HTTP clients
+         * do for requests that may be repeated. Not for sending calls: there
+         * it cannot be told apart from SES breaking the connection after
+         * acting, which the rule below covers. */
+        if (upstream_req_stale(u) && r->op->op_class != MODEL_OP_SEND && !r->stale_resent) {
+            r->stale_resent = 1;
+            r->fresh_conn = 1;
+            r->attempts--;
+            (void)send_upstream(r);
+            return;
+        }
         /* Before the request was fully written SES cannot have acted on it;
          * after, a sending call may already have sent mail, so it is not
          * repeated (README: "Retries"). */
@@ -504,7 +519,9 @@ static int send_upstream(struct req *r) {
     r->attempts++;
     r->phase = P_UPSTREAM;
     px->stats.upstream_requests_total++;
-    r->ureq = upstream_send(px->upstream, out, on_upstream, r);
+    r->ureq = r->fresh_conn ? upstream_send_fresh(px->upstream, out, on_upstream, r)
+                            : upstream_send(px->upstream, out, on_upstream, r);
+    r->fresh_conn = 0;
     evbuffer_free(out);
     if (r->ureq == NULL) {
         req_fail(r, 500, "InternalError", "out of memory", 0);

@@ -553,6 +553,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
         return;
     }
     const char *tls = c->u->ssl_ctx != NULL ? tls_failure(c) : NULL;
+    if (c->connected) {
+        /* After the handshake a TLS error is a broken connection (a close
+         * without close_notify, say, on a kept-alive one the server just
+         * ended): retried like a reset where that is safe, not reported as
+         * a certificate or protocol failure. */
+        tls = NULL;
+    }
     if (what & BEV_EVENT_EOF) {
         if (c->state == C_BODY && c->close_delimited) {
             evbuffer_remove_buffer(bufferevent_get_input(c->bev), c->req->body,
@@ -570,8 +577,25 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
     }
 }
 
+static struct upstream_req *send_on(struct upstream *u, struct evbuffer *request, int fresh,
+                                    upstream_done_fn cb, void *arg);
+
 struct upstream_req *upstream_send(struct upstream *u, struct evbuffer *request,
                                    upstream_done_fn cb, void *arg) {
+    return send_on(u, request, 0, cb, arg);
+}
+
+struct upstream_req *upstream_send_fresh(struct upstream *u, struct evbuffer *request,
+                                         upstream_done_fn cb, void *arg) {
+    return send_on(u, request, 1, cb, arg);
+}
+
+int upstream_req_stale(const struct upstream_req *r) {
+    return r->reused && r->error == upstream_err_reset && !r->got_head && r->first_byte_us == 0;
+}
+
+static struct upstream_req *send_on(struct upstream *u, struct evbuffer *request, int fresh,
+                                    upstream_done_fn cb, void *arg) {
     struct upstream_req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
@@ -585,7 +609,7 @@ struct upstream_req *upstream_send(struct upstream *u, struct evbuffer *request,
     r->cb = cb;
     r->arg = arg;
     r->started_us = throttle_monotonic_us();
-    struct upstream_conn *c = LIST_FIRST(&u->idle);
+    struct upstream_conn *c = fresh ? NULL : LIST_FIRST(&u->idle);
     if (c != NULL) {
         conn_unlink(c);
         LIST_INSERT_HEAD(&u->busy, c, link);

@@ -89,6 +89,18 @@ const char *upstream_host_header(const struct upstream *u);
  * it returns the req is freed. */
 struct upstream_req *upstream_send(struct upstream *u, struct evbuffer *request,
                                    upstream_done_fn cb, void *arg);
+/* The same on a new connection, never a kept-alive one: for a request whose
+ * kept-alive connection turned out to be already closed by the server (see
+ * upstream_req_stale). */
+struct upstream_req *upstream_send_fresh(struct upstream *u, struct evbuffer *request,
+                                         upstream_done_fn cb, void *arg);
+
+/* Did r fail because its kept-alive connection was already ended by the
+ * server (EOF or reset before any byte of a response)? The classic
+ * keep-alive race: the server closed an idle connection while we were
+ * sending on it. The request may have reached the socket, but a server that
+ * had closed the connection did not act on it. */
+int upstream_req_stale(const struct upstream_req *r);
 
 /* Abandons an exchange: no callback; its connection is closed. */
 void upstream_cancel(struct upstream_req *r);

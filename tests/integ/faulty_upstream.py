@@ -32,6 +32,11 @@ treats every request according to a *mode*:
                       close (TLS: close_notify first)
     dirty_close       the same, but the TCP connection is closed without
                       close_notify (on plain HTTP this equals close_delimited)
+    ok_then_close     the success document with Content-Length and no
+                      "Connection: close", and the connection closed right
+                      after it (a keep-alive the server ends at once)
+    ok_then_bytes     the success document followed, in the same write, by
+                      bytes nobody asked for; the connection stays open
     huge_head         a response head of 128 KiB (one long header line after
                       another), then silence
     bad_length        200 with "Content-Length: -5"
@@ -83,7 +88,7 @@ HTTP_MODES = (
     "ses_400", "ses_500", "ses_503", "plain_503", "throttling_daily",
     "huge_announced", "huge_chunked", "huge_close", "close_delimited",
     "dirty_close", "huge_head", "bad_length", "continue_then_ok", "ok_chunked",
-    "ok_chunked_split",
+    "ok_chunked_split", "ok_then_close", "ok_then_bytes",
 )
 TLS_MODES = ("tls_plain", "tls_abort", "tls_stall", "tls_untrusted",
              "tls_wrong_host")
@@ -629,6 +634,15 @@ class FaultyUpstream:
                     pass
             time.sleep(0.01)
             _hard_close(holder[0], shutdown=True)
+            return False
+        if m == "ok_then_close":
+            self._send(sock, _http(200, standin_ses.ses_success_xml(action)))
+            _hard_close(holder[0], shutdown=True)
+            return False
+        if m == "ok_then_bytes":
+            self._send(sock, _http(200, standin_ses.ses_success_xml(action))
+                       + b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            self._wait_gone(sock)
             return False
         if m == "huge_head":
             line = b"X-Filler: " + b"f" * 1000 + b"\r\n"

@@ -80,6 +80,8 @@ EXPECT = {
     "continue_then_ok": OK,
     "ok_chunked": OK,
     "ok_chunked_split": OK,
+    "ok_then_close": OK,
+    "ok_then_bytes": OK,
     "tls_plain": BAD_GATEWAY,
     "tls_abort": BAD_GATEWAY,
     "tls_stall": GATEWAY_TIMEOUT,   # the handshake is part of connecting
@@ -559,6 +561,25 @@ def test_sending_call_not_repeated_after_written(start_proxy, upstreams):
     time.sleep(0.5)
     assert up.stats["requests"] == 1, ("the sending call was sent again after a "
                                        "written request broke: %s" % up.stats)
+
+
+@pytest.mark.parametrize("first", ["ok_then_close", "ok_then_bytes"])
+def test_connection_ended_after_answer_not_reused(start_proxy, upstreams, first):
+    """An answer followed at once by the server's close, or by bytes nobody
+    asked for: that connection is never reused, so the SendEmail after it
+    goes out on a new one and succeeds without a retry (a sending call
+    written to a dead connection would get 502, never repeated)."""
+    up = upstreams(None)
+    p = start_on(start_proxy, up, attempts=3)
+    for _ in range(3):
+        up.push(first, "ok")
+        a = _one(p)
+        assert answer_problem(a, OK) is None, a
+        b = _one(p, SEND_CALL)
+        assert answer_problem(b, OK) is None, b
+        assert _retry_attempts(b) == 0, b
+    # one per round for the dropped connection, plus the first
+    assert up.stats["connections"] == 4, up.stats
 
 
 def test_sending_call_retried_on_503(start_proxy, upstreams):
