@@ -246,8 +246,11 @@ int config_client_allowed(const struct config *cfg, const struct sockaddr *sa) {
     return 0;
 }
 
-static int parse_listen(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *v = json_object_get(root, "listen");
+/* "listen" (a non-empty list) or "admin_listen" (may be empty): "host:port"
+ * or "unix:/path" strings, a single string taken as a list of one. */
+static int parse_addresses(const struct cctx *c, json_t *root, const char *key, int may_be_empty,
+                           char **out, size_t *n_out) {
+    json_t *v = json_object_get(root, key);
     if (v == NULL) {
         return 0;
     }
@@ -256,27 +259,30 @@ static int parse_listen(const struct cctx *c, json_t *root, struct config *cfg) 
     } else {
         json_incref(v);
     }
-    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > CONFIG_MAX_LISTEN) {
+    if (!json_is_array(v) || (json_array_size(v) == 0 && !may_be_empty) ||
+        json_array_size(v) > CONFIG_MAX_LISTEN) {
         json_decref(v);
-        return bad(c, "listen", "must be a non-empty list of \"host:port\" or \"unix:/path\"");
+        return bad(c, key,
+                   may_be_empty ? "must be a list of at most 16 \"host:port\" or \"unix:/path\""
+                                : "must be a non-empty list of \"host:port\" or \"unix:/path\"");
     }
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        free(cfg->listen[i]);
+    for (size_t i = 0; i < *n_out; i++) {
+        free(out[i]);
     }
-    cfg->n_listen = 0;
+    *n_out = 0;
     size_t i;
     json_t *s;
     json_array_foreach(v, i, s) {
         if (!json_is_string(s)) {
             json_decref(v);
-            return bad(c, "listen", "must be a list of strings");
+            return bad(c, key, "must be a list of strings");
         }
-        cfg->listen[cfg->n_listen] = strdup(json_string_value(s));
-        if (cfg->listen[cfg->n_listen] == NULL) {
+        out[*n_out] = strdup(json_string_value(s));
+        if (out[*n_out] == NULL) {
             json_decref(v);
             return sp_fail(c->err, "InternalError", "out of memory");
         }
-        cfg->n_listen++;
+        (*n_out)++;
     }
     json_decref(v);
     return 0;
@@ -703,11 +709,13 @@ static int parse_root(const struct cctx *c, json_t *root, struct config *cfg) {
         return sp_fail(c->err, "ConfigError", "%s:1: the configuration must be a JSON object",
                        c->file);
     }
-    static const char *const keys[] = {"listen",   "region", "endpoint",         "credentials",
-                                       "upstream", "retry",  "throttle",         "policy",
-                                       "limits",   "log",    "drain_timeout_ms", NULL};
+    static const char *const keys[] = {
+        "listen",           "admin_listen", "region",   "endpoint", "credentials",
+        "upstream",         "retry",        "throttle", "policy",   "limits",
+        "drain_timeout_ms", "log",          NULL};
     GUARD(only_keys(c, "", root, keys));
-    GUARD(parse_listen(c, root, cfg));
+    GUARD(parse_addresses(c, root, "listen", 0, cfg->listen, &cfg->n_listen));
+    GUARD(parse_addresses(c, root, "admin_listen", 1, cfg->admin_listen, &cfg->n_admin_listen));
     GUARD(get_string(c, root, "", "region", &cfg->region));
     GUARD(get_string(c, root, "", "endpoint", &cfg->endpoint));
     GUARD(parse_credentials(c, root, cfg));
@@ -948,6 +956,9 @@ void config_unref(struct config *cfg) {
     free(cfg->path);
     for (size_t i = 0; i < cfg->n_listen; i++) {
         free(cfg->listen[i]);
+    }
+    for (size_t i = 0; i < cfg->n_admin_listen; i++) {
+        free(cfg->admin_listen[i]);
     }
     free(cfg->region);
     free(cfg->endpoint);

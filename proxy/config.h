@@ -41,6 +41,11 @@ struct config {
 
     char *listen[CONFIG_MAX_LISTEN];
     size_t n_listen;
+    /* Listeners that serve only GET /healthz, /readyz and /metrics, to any
+     * client (policy.allow_clients does not apply), and stay open while
+     * draining: for probes and scrapers outside a loopback-only sidecar. */
+    char *admin_listen[CONFIG_MAX_LISTEN];
+    size_t n_admin_listen;
     char *region;
     /* Resolved endpoint: AWS_ENDPOINT_URL_SES, AWS_ENDPOINT_URL, "endpoint",
      * else https://email.<region>.amazonaws.com. */

@@ -849,6 +849,14 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
 }
 
 struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
+    if (sr->admin && !((strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) &&
+                       (strcmp(sr->path, "/healthz") == 0 || strcmp(sr->path, "/readyz") == 0 ||
+                        strcmp(sr->path, "/metrics") == 0))) {
+        /* Open to any client: nothing here reaches SES. */
+        request_reply_error(conn, sr->request_id, 0, 404, "NotFound",
+                            "the admin listener serves only GET /healthz, /readyz and /metrics", 0);
+        return NULL;
+    }
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
         handle_get(px, conn, sr);
         return NULL;

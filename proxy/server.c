@@ -61,9 +61,14 @@ struct server {
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
     char *unix_paths[CONFIG_MAX_LISTEN];
     size_t n_listeners;
+    /* admin_listen: never paused, closed only by server_free */
+    struct evconnlistener *admin_listeners[CONFIG_MAX_LISTEN];
+    char *admin_unix_paths[CONFIG_MAX_LISTEN];
+    size_t n_admin_listeners;
     int listening_paused;
     LIST_HEAD(, server_conn) conns;
-    size_t n_conns;
+    size_t n_conns; /* client connections (limits.max_connections) */
+    size_t n_admin; /* admin connections, not counted in n_conns */
     size_t n_busy;
     uint64_t seq;
 };
@@ -196,7 +201,11 @@ static void conn_free(struct server_conn *c) {
         s->n_busy--;
     }
     LIST_REMOVE(c, link);
-    s->n_conns--;
+    if (c->sr.admin) {
+        s->n_admin--;
+    } else {
+        s->n_conns--;
+    }
     bufferevent_free(c->bev);
     event_free(c->timer);
     evbuffer_free(c->sr.body);
@@ -230,13 +239,16 @@ static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
     }
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int socklen, void *arg) {
-    (void)l;
-    (void)socklen;
-    struct server *s = arg;
+/* Probes and scrapers need few connections; more are closed at once. */
+#define SERVER_MAX_ADMIN_CONNS 64
+
+static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *sa, int admin) {
     const struct config *cfg = s->px->cfg;
-    if (s->n_conns >= (size_t)cfg->limits.max_connections || s->px->draining) {
+    if (admin && s->n_admin >= SERVER_MAX_ADMIN_CONNS) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (!admin && (s->n_conns >= (size_t)cfg->limits.max_connections || s->px->draining)) {
         /* Over the limit the listener is paused; a connection that raced in
          * is closed at once rather than queued without bound. */
         evutil_closesocket(fd);
@@ -268,7 +280,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     LIST_INSERT_HEAD(&s->conns, c, link);
-    s->n_conns++;
+    c->sr.admin = admin;
+    if (admin) {
+        s->n_admin++;
+    } else {
+        s->n_conns++;
+    }
     peer_string(sa, c->sr.client, sizeof(c->sr.client));
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
         int one = 1;
@@ -279,7 +296,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (s->n_conns >= (size_t)cfg->limits.max_connections) {
         pause_listeners(s, 1);
     }
-    if (!config_client_allowed(cfg, sa)) {
+    if (!admin && !config_client_allowed(cfg, sa)) {
         /* Refused before a byte of the request is read. */
         log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client, NULL);
         c->state = S_BUSY;
@@ -289,6 +306,20 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     c->state = S_IDLE;
     arm_ms(c, cfg->limits.idle_timeout_ms);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg) {
+    (void)l;
+    (void)socklen;
+    accept_conn(arg, fd, sa, 0);
+}
+
+static void on_accept_admin(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                            int socklen, void *arg) {
+    (void)l;
+    (void)socklen;
+    accept_conn(arg, fd, sa, 1);
 }
 
 /* Copies what the request module needs out of the parsed head. */
@@ -579,7 +610,8 @@ struct proxy *server_conn_proxy(const struct server_conn *c) {
 const char *server_conn_client(const struct server_conn *c) { return c->sr.client; }
 size_t server_busy_count(const struct server *s) { return s->n_busy; }
 
-static struct evconnlistener *listen_unix(struct server *s, const char *path, struct sp_err *err) {
+static struct evconnlistener *listen_unix(struct server *s, const char *path, evconnlistener_cb cb,
+                                          struct sp_err *err) {
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
@@ -592,16 +624,16 @@ static struct evconnlistener *listen_unix(struct server *s, const char *path, st
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
         unlink(path); /* a stale socket from an earlier run */
     }
-    struct evconnlistener *l =
-        evconnlistener_new_bind(s->px->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, 1024,
-                                (struct sockaddr *)&sun, (int)sizeof(sun));
+    struct evconnlistener *l = evconnlistener_new_bind(
+        s->px->base, cb, s, LEV_OPT_CLOSE_ON_FREE, 1024, (struct sockaddr *)&sun, (int)sizeof(sun));
     if (l == NULL) {
         sp_fail(err, "ConfigError", "listen: cannot bind unix:%s: %s", path, strerror(errno));
     }
     return l;
 }
 
-static struct evconnlistener *listen_tcp(struct server *s, const char *addr, struct sp_err *err) {
+static struct evconnlistener *listen_tcp(struct server *s, const char *addr, evconnlistener_cb cb,
+                                         struct sp_err *err) {
     char host[256];
     const char *port;
     if (addr[0] == '[') {
@@ -633,14 +665,39 @@ static struct evconnlistener *listen_tcp(struct server *s, const char *addr, str
         sp_fail(err, "ConfigError", "listen: %s: %s", addr, gai_strerror(rc));
         return NULL;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(s->px->base, on_accept, s,
-                                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                                       1024, res->ai_addr, (int)res->ai_addrlen);
+    struct evconnlistener *l =
+        evconnlistener_new_bind(s->px->base, cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+                                res->ai_addr, (int)res->ai_addrlen);
     if (l == NULL) {
         sp_fail(err, "ConfigError", "listen: cannot bind %s: %s", addr, strerror(errno));
     }
     freeaddrinfo(res);
     return l;
+}
+
+/* Binds every address of addrs (listen or admin_listen) with callback cb. */
+static int open_listeners(struct server *s, char *const *addrs, size_t n, evconnlistener_cb cb,
+                          struct evconnlistener **ls, char **unix_paths, size_t *n_ls,
+                          struct sp_err *err) {
+    for (size_t i = 0; i < n; i++) {
+        const char *a = addrs[i];
+        struct evconnlistener *l;
+        if (strncmp(a, "unix:", 5) == 0) {
+            l = listen_unix(s, a + 5, cb, err);
+            if (l != NULL) {
+                unix_paths[*n_ls] = strdup(a + 5);
+            }
+        } else {
+            l = listen_tcp(s, a, cb, err);
+        }
+        if (l == NULL) {
+            return -1;
+        }
+        ls[(*n_ls)++] = l;
+        log_event(LOG_INFO, cb == on_accept ? "listening" : "listening (admin)", "address", a,
+                  NULL);
+    }
+    return 0;
 }
 
 struct server *server_new(struct proxy *px, struct sp_err *err) {
@@ -658,45 +715,38 @@ struct server *server_new(struct proxy *px, struct sp_err *err) {
         return NULL;
     }
     const struct config *cfg = px->cfg;
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        const char *a = cfg->listen[i];
-        struct evconnlistener *l;
-        if (strncmp(a, "unix:", 5) == 0) {
-            l = listen_unix(s, a + 5, err);
-            if (l != NULL) {
-                s->unix_paths[s->n_listeners] = strdup(a + 5);
-            }
-        } else {
-            l = listen_tcp(s, a, err);
-        }
-        if (l == NULL) {
-            server_free(s);
-            return NULL;
-        }
-        s->listeners[s->n_listeners++] = l;
-        log_event(LOG_INFO, "listening", "address", a, NULL);
+    if (open_listeners(s, cfg->listen, cfg->n_listen, on_accept, s->listeners, s->unix_paths,
+                       &s->n_listeners, err) < 0 ||
+        open_listeners(s, cfg->admin_listen, cfg->n_admin_listen, on_accept_admin,
+                       s->admin_listeners, s->admin_unix_paths, &s->n_admin_listeners, err) < 0) {
+        server_free(s);
+        return NULL;
     }
     return s;
 }
 
-void server_stop_listening(struct server *s) {
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        if (s->listeners[i] != NULL) {
-            evconnlistener_free(s->listeners[i]);
-            s->listeners[i] = NULL;
+static void close_listeners(struct evconnlistener **ls, char **unix_paths, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (ls[i] != NULL) {
+            evconnlistener_free(ls[i]);
+            ls[i] = NULL;
         }
-        if (s->unix_paths[i] != NULL) {
-            unlink(s->unix_paths[i]);
-            free(s->unix_paths[i]);
-            s->unix_paths[i] = NULL;
+        if (unix_paths[i] != NULL) {
+            unlink(unix_paths[i]);
+            free(unix_paths[i]);
+            unix_paths[i] = NULL;
         }
     }
+}
+
+void server_stop_listening(struct server *s) {
+    close_listeners(s->listeners, s->unix_paths, s->n_listeners);
     /* Idle keep-alive connections would only wait; close them now. Busy ones
-     * close after their reply (px->draining). */
+     * close after their reply (px->draining). Admin ones stay. */
     struct server_conn *c, *next;
     for (c = LIST_FIRST(&s->conns); c != NULL; c = next) {
         next = LIST_NEXT(c, link);
-        if (c->state == S_IDLE) {
+        if (c->state == S_IDLE && !c->sr.admin) {
             conn_free(c);
         }
     }
@@ -707,6 +757,7 @@ void server_free(struct server *s) {
         return;
     }
     server_stop_listening(s);
+    close_listeners(s->admin_listeners, s->admin_unix_paths, s->n_admin_listeners);
     struct server_conn *c;
     while ((c = LIST_FIRST(&s->conns)) != NULL) {
         conn_free(c);

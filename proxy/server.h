@@ -32,11 +32,14 @@ struct server_request {
     struct evbuffer *body;
     char request_id[65]; /* X-Request-Id from the client, or made here */
     char client[64];     /* peer address, for logs */
+    int admin;           /* came in on an admin_listen listener */
 };
 
 struct server *server_new(struct proxy *px, struct sp_err *err);
 void server_free(struct server *s);
-/* Closes the listeners (drain); connections stay until they finish. */
+/* Closes the listeners (drain), but not the admin ones (they answer
+ * /readyz "draining" until the process exits); connections stay until they
+ * finish. */
 void server_stop_listening(struct server *s);
 size_t server_conn_count(const struct server *s);
 /* Connections with a request in progress. */

@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -882,6 +881,56 @@ def test_allow_clients_ipv6(start_any, standin):
     assert p2.call(CALL).status == 403                      # 127.0.0.1 is not ::1
 
 
+def test_admin_listener_serves_probes_and_metrics_to_anyone(start_any, standin):
+    """admin_listen: probes and metrics for clients outside allow_clients
+    (the kubelet, Prometheus), and nothing else; the main listener still
+    refuses them."""
+    admin = proxyproc.free_port()
+    p = start_any({"policy": {"allow_clients": Replace(["10.0.0.0/8"])},
+                   "admin_listen": ["127.0.0.1:%d" % admin]})
+    r = p.call(CALL)
+    assert (r.status, r.error_code) == (403, "AccessDenied"), r
+
+    def get(path, method="GET"):
+        return proxyproc.http_call("127.0.0.1", admin, None, path, method=method)
+
+    h = get("/healthz")
+    assert (h.status, h.json) == (200, {"status": "ok"}), h
+    ready = get("/readyz")
+    assert (ready.status, ready.json) == (200, {"status": "ready"}), ready
+    m = get("/metrics")
+    assert m.status == 200 and m.header("Content-Type").startswith("text/plain"), m
+    fams = parse_prometheus(m.raw.decode())
+    assert "ses_proxy_requests_total" in fams
+    assert get("/healthz", method="HEAD").status == 200
+    # No SES call, no other path, whatever the method.
+    for method, path, body in (("POST", "/", CALL), ("POST", "/GetSendQuota", None),
+                               ("GET", "/", None), ("PUT", "/metrics", None)):
+        r = proxyproc.http_call("127.0.0.1", admin, body, path, method=method)
+        assert (r.status, r.error_code) == (404, "NotFound"), (method, path, r)
+        assert "admin listener" in r.error_message, r
+    assert standin.count == 0
+    assert any(o.get("msg") == "listening (admin)" for o in log_lines(p))
+
+
+def test_admin_listener_says_draining(start_proxy, standin):
+    """While draining, the main listener is closed at once but the admin one
+    stays: /readyz answers 503 "draining" until the process exits."""
+    admin = proxyproc.free_port()
+    p = start_proxy({"drain_timeout_ms": 5000, "admin_listen": ["127.0.0.1:%d" % admin]})
+    standin.push(Scripted.success(OP, delay=1.5))
+    pending = in_thread(p.call, CALL, timeout=10)
+    wait_upstream(standin, 1)
+    p.signal(signal.SIGTERM)
+    assert refused_soon(p)
+    r = proxyproc.http_call("127.0.0.1", admin, None, "/readyz", method="GET")
+    assert (r.status, r.json) == (503, {"status": "draining"}), r
+    m = proxyproc.http_call("127.0.0.1", admin, None, "/metrics", method="GET")
+    assert value(parse_prometheus(m.raw.decode()), "ses_proxy_draining") == 1
+    assert pending().status == 200
+    assert p.proc.wait(5) == 0, p.describe()
+
+
 def test_allow_actions_patterns(start_proxy, standin):
     p = start_proxy({"policy": {"allow_actions": Replace(["Get*", OP])}})
     assert p.call(QUOTA).status == 200
@@ -1433,11 +1482,13 @@ def manifest():
     return kinds, proxies[0], spec, cfg
 
 
-def probe_script(probe, port):
-    cmd = probe["exec"]["command"]
-    assert cmd[:2] == ["/bin/bash", "-c"], cmd
-    assert "127.0.0.1/8080" in cmd[2], cmd
-    return cmd[2].replace("127.0.0.1/8080", "127.0.0.1/%d" % port)
+def probe_get(probe, port):
+    """What the kubelet's httpGet probe sees from a proxy whose admin
+    listener is on 127.0.0.1:port: True for a 2xx/3xx answer."""
+    get = probe["httpGet"]
+    assert get["port"] == "admin", get
+    r = proxyproc.http_call("127.0.0.1", port, None, get["path"], method="GET", timeout=5)
+    return 200 <= r.status < 400
 
 
 def test_k8s_manifest_shape():
@@ -1465,9 +1516,16 @@ def test_k8s_manifest_shape():
     vol = [v for v in spec["volumes"] if v["name"] == mount[0]["name"]][0]
     assert vol["configMap"]["name"] == kinds["ConfigMap"]["metadata"]["name"]
     assert px["args"] == ["--config", "/etc/ses-proxy/ses-proxy.json"]
-    # Probes, drain, resources, hardening.
-    assert "/healthz" in px["livenessProbe"]["exec"]["command"][2]
-    assert "/readyz" in px["readinessProbe"]["exec"]["command"][2]
+    # Probes and scraping on the admin listener (the pod IP), drain,
+    # resources, hardening.
+    assert cfg["admin_listen"] == ["0.0.0.0:9901"]
+    ports = {p["name"]: p["containerPort"] for p in px["ports"]}
+    assert ports == {"ses-proxy": 8080, "admin": 9901}, ports
+    assert px["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert px["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert px["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    ann = kinds["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert ann["prometheus.io/port"] == "9901" and ann["prometheus.io/path"] == "/metrics"
     assert spec["terminationGracePeriodSeconds"] * 1000 > cfg["drain_timeout_ms"]
     assert px["resources"]["requests"] and px["resources"]["limits"]["memory"]
     sc = px["securityContext"]
@@ -1484,21 +1542,25 @@ def test_k8s_manifest_config_and_probes(start_proxy, standin, proxy_bin, proxy_e
                              proxy_env())
     assert r.returncode == 0, r.stderr
     # The manifest's own config (send_rate "auto" asks the stand-in's
-    # GetSendQuota); --listen puts it on the test's port.
-    p = start_proxy(proxyproc.deep_merge(cfg, {"listen": proxyproc.DELETE}))
+    # GetSendQuota); --listen puts it on the test's port, the admin listener
+    # moves to a free loopback port.
+    admin = proxyproc.free_port()
+    local = proxyproc.deep_merge(cfg, {"listen": proxyproc.DELETE,
+                                       "admin_listen": ["127.0.0.1:%d" % admin]})
+    p = start_proxy(local)
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        if probe in px:
-            rc = subprocess.run(["/bin/bash", "-c", probe_script(px[probe], p.port)],
-                                timeout=10).returncode
-            assert rc == 0, probe
+        assert probe_get(px[probe], admin), probe
+    assert "ses_proxy_requests_total" in proxyproc.http_call(
+        "127.0.0.1", admin, None, "/metrics", method="GET").raw.decode()
     send = {"Action": "SendEmail", "Source": "s@example.com",
             "Destination": {"ToAddresses": ["t@example.com"]},
             "Message": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}
     assert p.call(send).status == 200
     assert p.call(LIST_IDS).status == 403      # the manifest allows sending only
     # Without credentials: alive, not ready.
-    q = start_proxy(proxyproc.deep_merge(cfg, {"listen": proxyproc.DELETE}), creds_via="none")
-    assert subprocess.run(["/bin/bash", "-c", probe_script(px["livenessProbe"], q.port)],
-                          timeout=10).returncode == 0
-    assert subprocess.run(["/bin/bash", "-c", probe_script(px["readinessProbe"], q.port)],
-                          timeout=10).returncode != 0
+    admin2 = proxyproc.free_port()
+    start_proxy(proxyproc.deep_merge(cfg, {"listen": proxyproc.DELETE,
+                                           "admin_listen": ["127.0.0.1:%d" % admin2]}),
+                creds_via="none")
+    assert probe_get(px["livenessProbe"], admin2)
+    assert not probe_get(px["readinessProbe"], admin2)

@@ -117,6 +117,7 @@ static int is_design_default(const struct config *c) {
     int ok = 1;
     double rate = -1, burst = -1;
     ok &= c->n_listen == 1 && streq(c->listen[0], "127.0.0.1:8080");
+    ok &= c->n_admin_listen == 0;
     ok &= streq(c->region, "us-east-1");
     ok &= streq(c->endpoint, "https://email.us-east-1.amazonaws.com");
     ok &= c->endpoint_tls == 1 && streq(c->endpoint_host, "email.us-east-1.amazonaws.com") &&
@@ -185,6 +186,7 @@ static void test_defaults(void) {
 static const char full[] =
     "{\n"
     "  \"listen\": [\"0.0.0.0:9000\", \"[::]:9000\", \"unix:/run/ses.sock\"],\n"
+    "  \"admin_listen\": [\"0.0.0.0:9901\", \"unix:/run/ses-admin.sock\"],\n"
     "  \"region\": \"eu-west-1\",\n"
     "  \"endpoint\": \"https://email.eu-west-1.example.com:8443/\",\n"
     "  \"credentials\": {\"source\": \"static\", \"profile\": \"mail\",\n"
@@ -218,6 +220,8 @@ static void test_full_file(void) {
     }
     CHECK(c->n_listen == 3 && streq(c->listen[0], "0.0.0.0:9000") &&
           streq(c->listen[1], "[::]:9000") && streq(c->listen[2], "unix:/run/ses.sock"));
+    CHECK(c->n_admin_listen == 2 && streq(c->admin_listen[0], "0.0.0.0:9901") &&
+          streq(c->admin_listen[1], "unix:/run/ses-admin.sock"));
     CHECK(streq(c->region, "eu-west-1"));
     CHECK(streq(c->endpoint, "https://email.eu-west-1.example.com:8443/"));
     CHECK(c->endpoint_tls == 1 && streq(c->endpoint_host, "email.eu-west-1.example.com") &&
@@ -290,6 +294,8 @@ static void test_errors(void) {
                      "policy.deny_actions", "list of strings"));
     CHECK(refused_at("{\n \"listen\": [8080]}", 2, "listen", "list of strings"));
     CHECK(refused_at("{\n \"listen\": []}", 2, "listen", "non-empty"));
+    CHECK(refused_at("{\n \"admin_listen\": [9901]}", 2, "admin_listen", "list of strings"));
+    CHECK(refused_at("{\n \"admin_listen\": {}}", 2, "admin_listen", "at most 16"));
     /* Out of range. */
     CHECK(refused_at("{\"retry\": {\n\"max_attempts\": 0}}", 2, "retry.max_attempts",
                      "between 1 and 20"));
