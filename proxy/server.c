@@ -375,6 +375,13 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
         return -1;
     }
     c->body_len = h->has_content_length ? h->content_length : 0;
+    if (c->sr.admin && c->body_len > 0) {
+        /* Nothing on the admin listener takes a body: refused before it is
+         * read, so that no client there can make the proxy hold one. */
+        reply_error(c, 404, "NotFound",
+                    "the admin listener serves only GET /healthz, /readyz and /metrics");
+        return -1;
+    }
     if (c->body_len > cfg_of(c)->limits.max_body_bytes) {
         char msg[128];
         snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %zu bytes",
