@@ -909,6 +909,12 @@ def test_admin_listener_serves_probes_and_metrics_to_anyone(start_any, standin):
         r = proxyproc.http_call("127.0.0.1", admin, body, path, method=method)
         assert (r.status, r.error_code) == (404, "NotFound"), (method, path, r)
         assert "admin listener" in r.error_message, r
+    # A body is refused before it is read: the answer comes to the head alone.
+    with socket.create_connection(("127.0.0.1", admin), timeout=5) as sock:
+        sock.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10000000\r\n\r\n")
+        status, _, body = read_response(sock, timeout=3)
+        assert status == 404 and b"admin listener" in body, (status, body)
     assert standin.count == 0
     assert any(o.get("msg") == "listening (admin)" for o in log_lines(p))
 
