@@ -69,6 +69,22 @@ static int refuse(struct sp_err *err, const char *member, const char *value) {
                    value);
 }
 
+/* SendRawEmail without Source: the From: of the message itself (b64, NULL
+ * when absent; percent_encoded as in a form body) must be allowed. */
+static int check_raw_from(const struct config_identity_rule *rule, const char *b64, size_t len,
+                          int percent_encoded, struct sp_err *err) {
+    char from[512];
+    if (b64 == NULL || recipients_from_b64(b64, len, percent_encoded, from, sizeof(from)) < 0) {
+        return sp_fail(err, "AccessDenied",
+                       "SendRawEmail without Source needs a From address in the message "
+                       "when policy.identities applies");
+    }
+    if (!policy_identity_allowed(rule, from)) {
+        return refuse(err, "From", from);
+    }
+    return 0;
+}
+
 int policy_check_json(const struct config_identity_rule *rule, const struct model_op *op,
                       const json_t *params, struct sp_err *err) {
     if (rule == NULL) {
@@ -95,17 +111,7 @@ int policy_check_json(const struct config_identity_rule *rule, const struct mode
     }
     if (!has_source && strcmp(op->name, "SendRawEmail") == 0) {
         json_t *data = json_object_get(json_object_get(params, "RawMessage"), "Data");
-        char from[512];
-        if (!json_is_string(data) ||
-            recipients_from_b64(json_string_value(data), json_string_length(data), 0, from,
-                                sizeof(from)) < 0) {
-            return sp_fail(err, "AccessDenied",
-                           "SendRawEmail without Source needs a From address in the message "
-                           "when policy.identities applies");
-        }
-        if (!policy_identity_allowed(rule, from)) {
-            return refuse(err, "From", from);
-        }
+        return check_raw_from(rule, json_string_value(data), json_string_length(data), 0, err);
     }
     return 0;
 }
@@ -146,15 +152,7 @@ int policy_check_form(const struct config_identity_rule *rule, const struct mode
         }
     }
     if (!has_source && strcmp(op->name, "SendRawEmail") == 0) {
-        char from[512];
-        if (raw == NULL || recipients_from_b64(raw, raw_len, 1, from, sizeof(from)) < 0) {
-            return sp_fail(err, "AccessDenied",
-                           "SendRawEmail without Source needs a From address in the message "
-                           "when policy.identities applies");
-        }
-        if (!policy_identity_allowed(rule, from)) {
-            return refuse(err, "From", from);
-        }
+        return check_raw_from(rule, raw, raw_len, 1, err);
     }
     return 0;
 }

@@ -853,8 +853,7 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
                        (strcmp(sr->path, "/healthz") == 0 || strcmp(sr->path, "/readyz") == 0 ||
                         strcmp(sr->path, "/metrics") == 0))) {
         /* Open to any client: nothing here reaches SES. */
-        request_reply_error(conn, sr->request_id, 0, 404, "NotFound",
-                            "the admin listener serves only GET /healthz, /readyz and /metrics", 0);
+        request_reply_error(conn, sr->request_id, 0, 404, "NotFound", SERVER_ADMIN_ONLY, 0);
         return NULL;
     }
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {

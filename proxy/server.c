@@ -378,8 +378,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
     if (c->sr.admin && c->body_len > 0) {
         /* Nothing on the admin listener takes a body: refused before it is
          * read, so that no client there can make the proxy hold one. */
-        reply_error(c, 404, "NotFound",
-                    "the admin listener serves only GET /healthz, /readyz and /metrics");
+        reply_error(c, 404, "NotFound", SERVER_ADMIN_ONLY);
         return -1;
     }
     if (c->body_len > cfg_of(c)->limits.max_body_bytes) {

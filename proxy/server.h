@@ -35,6 +35,9 @@ struct server_request {
     int admin;           /* came in on an admin_listen listener */
 };
 
+/* What the admin listener says to anything but its three GET endpoints. */
+#define SERVER_ADMIN_ONLY "the admin listener serves only GET /healthz, /readyz and /metrics"
+
 struct server *server_new(struct proxy *px, struct sp_err *err);
 void server_free(struct server *s);
 /* Closes the listeners (drain), but not the admin ones (they answer

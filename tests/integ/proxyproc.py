@@ -20,6 +20,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 # Kept from the caller's environment: what a build or a sanitizer run needs.
@@ -150,6 +151,39 @@ def http_call(host, port, body=None, path="/", headers=None, method=None,
         return Response(r.status, r.reason, r.getheaders(), raw)
     finally:
         conn.close()
+
+
+def concurrent(calls, timeout=40):
+    """calls: list of (proxy, body), all sent together (a barrier releases
+    them at once). -> [(response or the exception raised, t0, t1)] in the
+    order of calls."""
+    results = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def worker(i):
+        p, body = calls[i]
+        barrier.wait()
+        t0 = time.monotonic()
+        try:
+            r = p.call(body, timeout=timeout)
+        except Exception as e:   # reported below, not lost in the thread
+            r = e
+        results[i] = (r, t0, time.monotonic())
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 5)
+    assert all(results), results
+    return results
+
+
+def arrivals(standin, n, action, timeout=30):
+    """Sorted arrival times at the stand-in SES of the first n requests'
+    calls of action (waits for n requests)."""
+    return sorted(r.t_arrival for r in standin.wait_for(n, timeout=timeout)
+                  if r.action == action)
 
 
 class ProxyFailed(Exception):

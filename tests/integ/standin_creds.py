@@ -188,11 +188,7 @@ class Request:
         self.t = time.monotonic()
 
     def header(self, name, default=None):
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return default
+        return standin_ses.header_value(self.headers, name, default)
 
     def __repr__(self):
         return "<%s %s -> %s>" % (self.method, self.path, self.status)

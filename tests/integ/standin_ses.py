@@ -99,6 +99,15 @@ def form_params(body):
     return dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
 
 
+def header_value(headers, name, default=None):
+    """The first value of header name (any case) in a list of (name, value)."""
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return default
+
+
 def ses_error_xml(code, message, err_type="Sender", request_id=None):
     """SES's ErrorResponse document (RequestId is a sibling of Error)."""
     request_id = request_id or str(uuid.uuid4())
@@ -398,11 +407,7 @@ class Recorded:
         self.scripted = False
 
     def header(self, name, default=None):
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return default
+        return header_value(self.headers, name, default)
 
     def header_all(self, name):
         name = name.lower()

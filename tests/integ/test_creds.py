@@ -262,14 +262,23 @@ def test_static_config_and_env(start_proxy, ses, issuer, tmp_path):
     assert loaded_events(p2)[0]["provider"] == "env"
 
 
-def test_web_identity(start_proxy, ses, issuer, stopper, tmp_path):
-    tf = tmp_path / "web-identity-token"
-    write(tf, WEB_TOKEN + "\n")
+def web_identity_proxy(start_proxy, ses, stopper, tmp_path, issuer, token=WEB_TOKEN,
+                       file_name="token", **env):
+    """A stand-in STS that takes the token in tmp_path/file_name, and a
+    proxy that gets its credentials there by web identity. -> (p, sts, tf)"""
+    tf = tmp_path / file_name
+    write(tf, token)
     sts = standin_creds.StandinSTS(issuer, role_arn=ROLE_ARN, web_token_file=str(tf)).start()
     stopper(sts)
     p = start(start_proxy, ses, env=dict(sts_env(sts), AWS_WEB_IDENTITY_TOKEN_FILE=str(tf),
-                                         AWS_ROLE_ARN=ROLE_ARN,
-                                         AWS_ROLE_SESSION_NAME="ses-proxy-test"))
+                                         AWS_ROLE_ARN=ROLE_ARN, **env))
+    return p, sts, tf
+
+
+def test_web_identity(start_proxy, ses, issuer, stopper, tmp_path):
+    p, sts, _ = web_identity_proxy(start_proxy, ses, stopper, tmp_path, issuer,
+                                   token=WEB_TOKEN + "\n", file_name="web-identity-token",
+                                   AWS_ROLE_SESSION_NAME="ses-proxy-test")
     it = call_ok(p, ses, issuer)
     assert it.by == "sts:AssumeRoleWithWebIdentity"
     [(action, params, verdict)] = sts.calls
@@ -283,12 +292,7 @@ def test_web_identity(start_proxy, ses, issuer, stopper, tmp_path):
 def test_web_identity_token_file_reread_at_refresh(start_proxy, ses, stopper, tmp_path):
     issuer = Issuer(lifetime=SHORT)
     ses.add_issuer(issuer)
-    tf = tmp_path / "token"
-    write(tf, WEB_TOKEN)
-    sts = standin_creds.StandinSTS(issuer, role_arn=ROLE_ARN, web_token_file=str(tf)).start()
-    stopper(sts)
-    p = start(start_proxy, ses, env=dict(sts_env(sts), AWS_WEB_IDENTITY_TOKEN_FILE=str(tf),
-                                         AWS_ROLE_ARN=ROLE_ARN))
+    p, sts, tf = web_identity_proxy(start_proxy, ses, stopper, tmp_path, issuer)
     first = call_ok(p, ses, issuer)
     write(tf, WEB_TOKEN + "-rotated")     # the kubelet rotates the token
     wait_until(lambda: issuer.count >= 2, 10, "a refresh with the rotated token")
@@ -460,12 +464,7 @@ def test_pinned_source_ignores_the_rest(start_proxy, ses, issuer, stopper):
 def test_refresh_before_expiry_without_failed_calls(start_proxy, ses, stopper, tmp_path):
     issuer = Issuer(lifetime=SHORT)
     ses.add_issuer(issuer)
-    tf = tmp_path / "token"
-    write(tf, WEB_TOKEN)
-    sts = standin_creds.StandinSTS(issuer, role_arn=ROLE_ARN, web_token_file=str(tf)).start()
-    stopper(sts)
-    p = start(start_proxy, ses, env=dict(sts_env(sts), AWS_WEB_IDENTITY_TOKEN_FILE=str(tf),
-                                         AWS_ROLE_ARN=ROLE_ARN))
+    p, _, _ = web_identity_proxy(start_proxy, ses, stopper, tmp_path, issuer)
     results = []
     stop = threading.Event()
 

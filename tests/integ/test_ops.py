@@ -12,9 +12,7 @@ throwaway credentials: the proxy re-signs them with its own."""
 import base64
 import os
 import re
-import resource
 import subprocess
-import time
 import urllib.parse
 
 import boto3

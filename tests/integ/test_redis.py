@@ -71,38 +71,13 @@ def wait_log(p, needle, count=1, timeout=10.0):
                          % (count, needle, timeout, p.describe()))
 
 
-def concurrent(calls, timeout=40):
-    """calls: list of (proxy, body); all start together. -> [(resp, t0, t1)]"""
-    results = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def worker(i):
-        p, body = calls[i]
-        barrier.wait()
-        t0 = time.monotonic()
-        try:
-            r = p.call(body, timeout=timeout)
-        except Exception as e:   # reported below, not lost in the thread
-            r = e
-        results[i] = (r, t0, time.monotonic())
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 5)
-    assert all(results), results
-    return results
-
-
 def gaps(times):
     times = sorted(times)
     return [b - a for a, b in zip(times, times[1:])]
 
 
-def arrivals(standin, n, action="GetSendQuota", timeout=30):
-    return sorted(r.t_arrival for r in standin.wait_for(n, timeout=timeout)
-                  if r.action == action)
+def arrivals(standin, n, action="GetSendQuota"):
+    return proxyproc.arrivals(standin, n, action)
 
 
 def test_three_proxies_share_one_bucket(start_proxy, standin, redis_server):
@@ -111,7 +86,7 @@ def test_three_proxies_share_one_bucket(start_proxy, standin, redis_server):
     ps = [start_proxy(redis_config(redis_server)) for _ in range(3)]
     for p in ps:
         wait_log(p, UP)
-    res = concurrent([(ps[i % 3], QUOTA) for i in range(9)])
+    res = proxyproc.concurrent([(ps[i % 3], QUOTA) for i in range(9)])
     assert [r.status for r, _, _ in res] == [200] * 9, res
     t = arrivals(standin, 9)
     assert len(t) == 9
@@ -132,7 +107,7 @@ def test_redis_stopped_then_started(start_proxy, standin, redis_server):
     for p in ps:
         wait_log(p, UP)
     # Through Redis.
-    res = concurrent([(p, QUOTA) for p in ps])
+    res = proxyproc.concurrent([(p, QUOTA) for p in ps])
     assert [r.status for r, _, _ in res] == [200] * 3, res
     assert min(gaps(arrivals(standin, 3))) >= MIN_GAP
 
@@ -146,7 +121,7 @@ def test_redis_stopped_then_started(start_proxy, standin, redis_server):
     box = {}
 
     def burst():
-        box["res"] = concurrent([(ps[i % 3], QUOTA) for i in range(9)])
+        box["res"] = proxyproc.concurrent([(ps[i % 3], QUOTA) for i in range(9)])
 
     th = threading.Thread(target=burst)
     th.start()
@@ -209,7 +184,7 @@ def test_redis_unreachable_at_start(start_proxy, standin):
                                   "operations": proxyproc.Replace({})}})
     down = wait_log(p, DOWN)
     assert down[0]["share"] == "1/2"
-    res = concurrent([(p, QUOTA), (p, QUOTA)])
+    res = proxyproc.concurrent([(p, QUOTA), (p, QUOTA)])
     assert [r.status for r, _, _ in res] == [200, 200], res
     t = arrivals(standin, 2)
     assert t[1] - t[0] >= 2 * MIN_GAP, t   # 1/s shared by 2 replicas
@@ -247,7 +222,7 @@ def test_max_queue_applies_to_redis_waits(start_proxy, standin, redis_server):
 
     scraper = threading.Thread(target=scrape_while_waiting)
     scraper.start()
-    res = concurrent([(p, QUOTA) for _ in range(3)])
+    res = proxyproc.concurrent([(p, QUOTA) for _ in range(3)])
     scraper.join()
     assert depths == ['ses_proxy_throttle_queue_depth{bucket="GetSendQuota"} 1'], depths
     statuses = sorted(r.status for r, _, _ in res)
@@ -276,7 +251,7 @@ def test_send_takes_both_buckets_in_one_step(start_proxy, standin, redis_server)
     ps = [start_proxy(cfg) for _ in range(2)]
     for p in ps:
         wait_log(p, UP)
-    res = concurrent([(ps[i % 2], send) for i in range(3)])
+    res = proxyproc.concurrent([(ps[i % 2], send) for i in range(3)])
     assert [r.status for r, _, _ in res] == [200] * 3, res
     t = arrivals(standin, 3, "SendEmail")
     assert min(gaps(t)) >= MIN_GAP, gaps(t)
@@ -310,7 +285,7 @@ def test_send_rate_auto_is_the_accounts(start_proxy, standin, redis_server):
         assert time.monotonic() < deadline, "no GetSendQuota at start"
         time.sleep(0.05)
     time.sleep(0.3)
-    res = concurrent([(ps[i % 2], send) for i in range(8)])
+    res = proxyproc.concurrent([(ps[i % 2], send) for i in range(8)])
     assert [r.status for r, _, _ in res] == [200] * 8, res
     t = arrivals(standin, 10, "SendEmail")
     assert len(t) == 8

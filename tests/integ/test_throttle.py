@@ -5,9 +5,9 @@ The stand-in SES records every arrival time; the assertions are about what
 SES would have seen."""
 
 import base64
-import threading
 import time
 
+import proxyproc
 from standin_ses import Scripted
 
 SEND = {"Action": "SendEmail", "Source": "sender@example.com",
@@ -22,27 +22,8 @@ def send_email(n_to, n_cc=0):
 
 
 def concurrent(p, bodies, timeout=30):
-    results = [None] * len(bodies)
-    barrier = threading.Barrier(len(bodies))
-
-    def worker(i):
-        barrier.wait()
-        t0 = time.monotonic()
-        r = p.call(bodies[i], timeout=timeout)
-        results[i] = (r, t0, time.monotonic())
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(bodies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 5)
-    assert all(results), results
-    return results
-
-
-def arrivals(standin, n, action):
-    recs = [r for r in standin.wait_for(n, timeout=20) if r.action == action]
-    return sorted(r.t_arrival for r in recs)
+    """The bodies sent to p together. -> [(resp, t0, t1)]"""
+    return proxyproc.concurrent([(p, b) for b in bodies], timeout)
 
 
 def test_send_rate_counts_recipients(start_proxy, standin):
@@ -51,7 +32,7 @@ def test_send_rate_counts_recipients(start_proxy, standin):
     p = start_proxy({"throttle": {"send_rate": 2, "max_wait_ms": 10000}})
     res = concurrent(p, [send_email(1, 1) for _ in range(3)])
     assert [r.status for r, _, _ in res] == [200] * 3, res
-    t = arrivals(standin, 3, "SendEmail")
+    t = proxyproc.arrivals(standin, 3, "SendEmail")
     assert len(t) == 3
     assert t[-1] - t[0] >= 1.9, t
     assert all(b - a >= 0.9 for a, b in zip(t, t[1:])), t
@@ -68,7 +49,7 @@ def test_raw_email_recipients_from_headers(start_proxy, standin):
     t0 = time.monotonic()
     assert p.call(raw).status == 200
     assert p.call(raw).status == 200
-    t = arrivals(standin, 2, "SendRawEmail")
+    t = proxyproc.arrivals(standin, 2, "SendRawEmail")
     # 4 recipients at 2/s: the first drains the 2-token bucket to -2, so the
     # second waits until it is back at 2: 2 s.
     assert t[1] - t[0] >= 1.8, (t, time.monotonic() - t0)
@@ -81,7 +62,7 @@ def test_raw_email_destinations_win(start_proxy, standin):
     p = start_proxy({"throttle": {"send_rate": 1, "max_wait_ms": 10000}})
     assert p.call(raw).status == 200
     assert p.call(raw).status == 200
-    t = arrivals(standin, 2, "SendRawEmail")
+    t = proxyproc.arrivals(standin, 2, "SendRawEmail")
     assert 0.9 <= t[1] - t[0] < 2.5, t
 
 
@@ -125,7 +106,7 @@ def test_send_rate_auto_reads_get_send_quota(start_proxy, standin):
     # at 4/s (not the 1/s start rate), 8 single-recipient mails take ~1 s
     res = concurrent(p, [send_email(1) for _ in range(8)])
     assert all(r.status == 200 for r, _, _ in res)
-    t = arrivals(standin, 9, "SendEmail")
+    t = proxyproc.arrivals(standin, 9, "SendEmail")
     assert len(t) == 8
     assert 0.7 <= t[-1] - t[0] <= 2.5, t
 
@@ -193,7 +174,7 @@ def test_ses_throttling_slows_the_bucket(start_proxy, standin):
     assert p.call({"Action": "GetSendQuota"}).status == 400
     res = concurrent(p, [{"Action": "GetSendQuota"} for _ in range(4)])
     assert all(r.status == 200 for r, _, _ in res)
-    t = arrivals(standin, 5, "GetSendQuota")
+    t = proxyproc.arrivals(standin, 5, "GetSendQuota")
     gaps = [b - a for a, b in zip(t, t[1:])]
     # at the configured 4/s the gaps would be 0.25 s; halved they are ~0.5 s
     assert gaps[0] >= 0.4, gaps
