@@ -1,4 +1,4 @@
-"""Every SES operation end to end, JSON and SDK pass-through (issue 3).
+"""Every SES operation end to end, JSON and SDK pass-through.
 
 For each of the 71 operations, parameters generated from botocore's model
 (sesgen: non-ASCII, reserved characters, shuffled member order) go through

@@ -1,5 +1,5 @@
 """policy.identities through the proxy: a service may only name the
-identities its rule lists, in JSON and in SDK pass-through (issue 6)."""
+identities its rule lists, in JSON and in SDK pass-through."""
 
 import boto3
 import botocore.config

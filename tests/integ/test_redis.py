@@ -1,4 +1,4 @@
-"""The shared throttle: several proxies, one redis-server (issue 8).
+"""The shared throttle: several proxies, one redis-server.
 
 Each test starts its own redis-server on a free loopback port
 (redis_helpers.RedisServer) and proxies with throttle.backend "redis"

@@ -1,5 +1,5 @@
 """The sidecar as an operator runs it: probes, metrics, logs, policy, limits,
-reload, drain and the Unix socket (issue "An operable sidecar").
+reload, drain and the Unix socket.
 
 Everything talks to a real ses-proxy process and the stand-in SES. Metrics
 are read with a small, strict parser of the Prometheus text exposition

@@ -1,5 +1,5 @@
 """Throttling as SES counts it: send rate in recipients, GetSendQuota,
-retries in botocore's standard mode, adaptive slow-down (issue 5).
+retries in botocore's standard mode, adaptive slow-down.
 
 The stand-in SES records every arrival time; the assertions are about what
 SES would have seen."""

@@ -23,7 +23,7 @@
 #include <openssl/crypto.h>
 
 #ifndef SP_TESTDATA
-#error "SP_TESTDATA must name the shared testdata folder"
+#error "SP_TESTDATA must name tests/data"
 #endif
 
 #define VECTOR_DIR SP_TESTDATA "/sigv4/v4"
