@@ -10,7 +10,7 @@
 #include <sys/queue.h>
 
 #include "proxy/creds_provider.h"
-#include "proxy/upstream.h"
+#include "proxy/http/upstream.h"
 
 const char creds_http_err_too_large[] = "the credentials endpoint's answer is too large";
 

@@ -15,7 +15,7 @@
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
-#include "proxy/server.h"
+#include "proxy/http/server.h"
 
 struct main_state {
     struct proxy *px;

@@ -7,10 +7,10 @@
 
 #include "proxy/creds.h"
 #include "proxy/proxy.h"
-#include "proxy/server.h"
-#include "proxy/throttle.h"
-#include "proxy/throttle_redis.h"
-#include "proxy/upstream.h"
+#include "proxy/http/server.h"
+#include "proxy/throttle/throttle.h"
+#include "proxy/throttle/throttle_redis.h"
+#include "proxy/http/upstream.h"
 
 static const double bounds[METRICS_N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                  0.25,  0.5,    1,     2.5,  5,     10,   30};

@@ -10,11 +10,11 @@
 #include "proxy/config.h"
 #include "proxy/creds.h"
 #include "proxy/log.h"
-#include "proxy/quota.h"
-#include "proxy/server.h"
-#include "proxy/throttle.h"
-#include "proxy/throttle_redis.h"
-#include "proxy/upstream.h"
+#include "proxy/throttle/quota.h"
+#include "proxy/http/server.h"
+#include "proxy/throttle/throttle.h"
+#include "proxy/throttle/throttle_redis.h"
+#include "proxy/http/upstream.h"
 
 /* (Re)sets every operation's bucket and the send-rate bucket from cfg.
  * The configured rates are the account's; with backend "redis" the local

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/http1.h"
+#include "proxy/http/http1.h"
 
 #include "tests/unit/unit_check.h"
 

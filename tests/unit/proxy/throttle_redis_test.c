@@ -27,8 +27,8 @@
 #include "api/model.h"
 #include "proxy/config.h"
 #include "proxy/proxy.h"
-#include "proxy/throttle.h"
-#include "proxy/throttle_redis.h"
+#include "proxy/throttle/throttle.h"
+#include "proxy/throttle/throttle_redis.h"
 
 #include "tests/unit/unit_check.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "proxy/throttle.h"
+#include "proxy/throttle/throttle.h"
 
 #include "tests/unit/unit_check.h"
 

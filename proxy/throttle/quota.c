@@ -1,5 +1,5 @@
 /* quota.c - send rate from GetSendQuota (see quota.h). */
-#include "proxy/quota.h"
+#include "proxy/throttle/quota.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -14,10 +14,10 @@
 #include "proxy/creds.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
-#include "proxy/sesreq.h"
-#include "proxy/throttle.h"
-#include "proxy/throttle_redis.h"
-#include "proxy/upstream.h"
+#include "proxy/pipeline/signed_request.h"
+#include "proxy/throttle/throttle.h"
+#include "proxy/throttle/throttle_redis.h"
+#include "proxy/http/upstream.h"
 
 #define REFRESH_S 300
 #define BACKOFF_MAX_S 60

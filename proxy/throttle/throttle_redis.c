@@ -16,7 +16,7 @@
  * command's callback exactly once, with NULL when the connection goes, so a
  * FLIGHT pending is freed only in its callback; a cancelled one just loses
  * its ticket (tk = NULL). */
-#include "proxy/throttle_redis.h"
+#include "proxy/throttle/throttle_redis.h"
 
 #include <event2/dns.h>
 #include <event2/event.h>

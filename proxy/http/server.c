@@ -11,7 +11,7 @@
  * timeout, re-armed on progress), BUSY (request handed off; reading stays
  * on so that a hang-up is noticed and aborts the request), WRITING, and
  * then IDLE again or closed. */
-#include "proxy/server.h"
+#include "proxy/http/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,12 +32,12 @@
 #include <unistd.h>
 
 #include "proxy/config.h"
-#include "proxy/hdrbuf.h"
-#include "proxy/http1.h"
+#include "proxy/http/hdrbuf.h"
+#include "proxy/http/http1.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
-#include "proxy/request.h"
-#include "proxy/throttle.h"
+#include "proxy/pipeline/request.h"
+#include "proxy/throttle/throttle.h"
 
 enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
 

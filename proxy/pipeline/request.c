@@ -6,7 +6,7 @@
  * freed only in req_finish() (after the reply) or request_abort() (client
  * gone); every asynchronous step it waits on (throttle ticket, upstream
  * exchange, backoff timer) is cancelled there, so no callback outlives it. */
-#include "proxy/request.h"
+#include "proxy/pipeline/request.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -28,10 +28,10 @@
 #include "proxy/log.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"
-#include "proxy/server.h"
-#include "proxy/sesreq.h"
-#include "proxy/throttle.h"
-#include "proxy/upstream.h"
+#include "proxy/http/server.h"
+#include "proxy/pipeline/signed_request.h"
+#include "proxy/throttle/throttle.h"
+#include "proxy/http/upstream.h"
 
 #define CT_JSON "application/json"
 #define CT_XML "text/xml"

@@ -1,5 +1,5 @@
 /* throttle.c - token buckets, FIFO queues, deadlines (see throttle.h). */
-#include "proxy/throttle.h"
+#include "proxy/throttle/throttle.h"
 
 #include <event2/event.h>
 #include <math.h>

@@ -6,7 +6,7 @@
  * the request deadline while a request is out, the idle limit in the pool.
  * Completion is always reported through a deferred event so that a caller
  * is never re-entered from inside upstream_send(). */
-#include "proxy/upstream.h"
+#include "proxy/http/upstream.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -24,9 +24,9 @@
 #include <sys/queue.h>
 
 #include "proxy/config.h"
-#include "proxy/http1.h"
+#include "proxy/http/http1.h"
 #include "proxy/log.h"
-#include "proxy/throttle.h"
+#include "proxy/throttle/throttle.h"
 
 const char upstream_err_connect[] = "cannot connect to the upstream";
 const char upstream_err_connect_timeout[] = "connecting to the upstream timed out";

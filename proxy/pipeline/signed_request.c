@@ -1,5 +1,5 @@
 /* sesreq.c - signed SES Query requests (see sesreq.h). */
-#include "proxy/sesreq.h"
+#include "proxy/pipeline/signed_request.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "proxy/creds.h"
-#include "proxy/hdrbuf.h"
+#include "proxy/http/hdrbuf.h"
 #include "proxy/proxy.h"
-#include "proxy/upstream.h"
+#include "proxy/http/upstream.h"
 
 static int payload_hash(struct proxy *px, struct evbuffer *form, char out[65], struct sp_err *err) {
     struct sigv4_sha256 h;

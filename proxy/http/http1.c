@@ -1,5 +1,5 @@
 /* http1.c - HTTP/1.1 head parser (see http1.h). RFC 9112. */
-#include "proxy/http1.h"
+#include "proxy/http/http1.h"
 
 #include <string.h>
 #include <strings.h>

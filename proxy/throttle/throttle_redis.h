@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/throttle.h"
+#include "proxy/throttle/throttle.h"
 #include "signer/check.h"
 
 struct proxy;
