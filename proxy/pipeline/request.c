@@ -25,13 +25,13 @@
 #include "api/xmljson.h"
 #include "proxy/config.h"
 #include "proxy/creds.h"
+#include "proxy/http/server.h"
+#include "proxy/http/upstream.h"
 #include "proxy/log.h"
+#include "proxy/pipeline/signed_request.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"
-#include "proxy/http/server.h"
-#include "proxy/pipeline/signed_request.h"
 #include "proxy/throttle/throttle.h"
-#include "proxy/http/upstream.h"
 
 #define CT_JSON "application/json"
 #define CT_XML "text/xml"
@@ -507,8 +507,16 @@ static int send_upstream(struct req *r) {
     struct evbuffer *out = evbuffer_new();
     struct sp_err err;
     sp_err_clear(&err);
+    struct signed_request sreq = {
+        .method = "POST",
+        .host = upstream_host_header(px->upstream),
+        .service = px->svc->signing_name,
+        .region = r->cfg->region,
+        .content_type = SIGNED_REQUEST_FORM_CT,
+        .body = r->form,
+    };
     if (out == NULL ||
-        sesreq_build(px, r->cfg->region, c, r->form, r->payload_hash, out, &err) < 0) {
+        signed_request_write(&px->keys, c, time(NULL), &sreq, r->payload_hash, out, &err) < 0) {
         if (out != NULL) {
             evbuffer_free(out);
         }

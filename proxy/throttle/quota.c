@@ -12,12 +12,12 @@
 #include "api/xmljson.h"
 #include "proxy/config.h"
 #include "proxy/creds.h"
+#include "proxy/http/upstream.h"
 #include "proxy/log.h"
-#include "proxy/proxy.h"
 #include "proxy/pipeline/signed_request.h"
+#include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
 #include "proxy/throttle/throttle_redis.h"
-#include "proxy/http/upstream.h"
 
 #define REFRESH_S 300
 #define BACKOFF_MAX_S 60
@@ -112,7 +112,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     struct evbuffer *out = evbuffer_new();
     struct sp_err err;
     sp_err_clear(&err);
-    if (out == NULL || sesreq_build(px, px->cfg->region, c, q->form, q->hash, out, &err) < 0) {
+    struct signed_request sreq = {
+        .method = "POST",
+        .host = upstream_host_header(px->upstream),
+        .service = px->svc->signing_name,
+        .region = px->cfg->region,
+        .content_type = SIGNED_REQUEST_FORM_CT,
+        .body = q->form,
+    };
+    if (out == NULL ||
+        signed_request_write(&px->keys, c, time(NULL), &sreq, q->hash, out, &err) < 0) {
         if (out != NULL) {
             evbuffer_free(out);
         }
