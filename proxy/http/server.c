@@ -31,13 +31,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
-#include "proxy/proxy.h"
 #include "proxy/pipeline/request.h"
-#include "proxy/throttle/throttle.h"
+#include "proxy/proxy.h"
 
 enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
 
@@ -411,7 +411,7 @@ static void dispatch(struct server_conn *c) {
 #define MIN_BODY_BYTES_PER_S 65536u
 
 static void arm_body(struct server_conn *c, const struct config *cfg) {
-    uint64_t now = throttle_monotonic_us();
+    uint64_t now = clock_monotonic_us();
     uint64_t left_ms = c->body_deadline_us > now ? (c->body_deadline_us - now) / 1000u : 0;
     uint64_t gap_ms = (uint64_t)cfg->limits.header_timeout_ms;
     arm_ms(c, (int)(left_ms < gap_ms ? left_ms : gap_ms));
@@ -461,7 +461,7 @@ static void process(struct server_conn *c) {
             /* A slow client must not hold the connection: the body gets the
              * head's timeout plus time for its size at a floor rate, and
              * must also keep moving (no gap longer than the head timeout). */
-            c->body_deadline_us = throttle_monotonic_us() +
+            c->body_deadline_us = clock_monotonic_us() +
                                   (uint64_t)cfg->limits.header_timeout_ms * 1000u +
                                   c->body_len * 1000000u / MIN_BODY_BYTES_PER_S;
             arm_body(c, cfg);

@@ -23,10 +23,10 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
-#include "proxy/throttle/throttle.h"
 
 const char upstream_err_connect[] = "cannot connect to the upstream";
 const char upstream_err_connect_timeout[] = "connecting to the upstream timed out";
@@ -300,7 +300,7 @@ static void complete(struct upstream_conn *c, const char *error) {
         return;
     }
     r->error = error;
-    r->done_us = throttle_monotonic_us();
+    r->done_us = clock_monotonic_us();
     if (error != NULL) {
         c->keep_alive = 0;
     }
@@ -499,7 +499,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
         return;
     }
     if (c->req->first_byte_us == 0) {
-        c->req->first_byte_us = throttle_monotonic_us();
+        c->req->first_byte_us = clock_monotonic_us();
     }
     while (c->state == C_HEAD) {
         int rc = parse_head(c, in);
@@ -537,7 +537,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
         if (c->state == C_CONNECTING) {
             c->state = C_HEAD;
             if (c->req != NULL) {
-                uint64_t spent = (throttle_monotonic_us() - c->req->started_us) / 1000;
+                uint64_t spent = (clock_monotonic_us() - c->req->started_us) / 1000;
                 int left = c->u->timeout_ms - (int)spent;
                 arm_ms(c, left > 1 ? left : 1);
             }
@@ -608,7 +608,7 @@ static struct upstream_req *send_on(struct upstream *u, struct evbuffer *request
     r->u = u;
     r->cb = cb;
     r->arg = arg;
-    r->started_us = throttle_monotonic_us();
+    r->started_us = clock_monotonic_us();
     struct upstream_conn *c = fresh ? NULL : LIST_FIRST(&u->idle);
     if (c != NULL) {
         conn_unlink(c);

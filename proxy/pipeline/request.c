@@ -23,6 +23,7 @@
 #include "api/recipients.h"
 #include "api/validate.h"
 #include "api/xmljson.h"
+#include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/creds.h"
 #include "proxy/http/server.h"
@@ -73,7 +74,7 @@ static void access_log(const struct req *r, int status, const char *code) {
     if (!log_enabled(LOG_INFO)) {
         return;
     }
-    uint64_t now = throttle_monotonic_us();
+    uint64_t now = clock_monotonic_us();
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "msg", "request", "request_id", r->request_id,
         "client", r->client, "action", r->op != NULL ? r->op->name : "", "status", status,
@@ -185,7 +186,7 @@ static void req_finish(struct req *r, int status, const char *ct, struct evbuffe
     r->phase = P_DONE;
     struct proxy *px = r->px;
     metrics_count_request(&px->metrics, r->op != NULL ? (int)(r->op - px->svc->ops) : -1, status);
-    uint64_t now = throttle_monotonic_us();
+    uint64_t now = clock_monotonic_us();
     metrics_observe(&px->metrics.request_seconds, (double)(now - r->t_start_us) / 1e6);
     if (r->t_throttle_us != 0) {
         metrics_observe(&px->metrics.throttle_wait_seconds,
@@ -478,7 +479,7 @@ static void on_upstream(struct upstream_req *u, void *arg) {
 static int send_upstream(struct req *r) {
     struct proxy *px = r->px;
     if (r->t_throttle_us == 0) {
-        r->t_throttle_us = throttle_monotonic_us();
+        r->t_throttle_us = clock_monotonic_us();
     }
     const char *why = NULL;
     struct creds *c = creds_store_current(px->creds, time(NULL), &why);
@@ -881,7 +882,7 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
     r->px = px;
     r->conn = conn;
     r->cfg = config_ref(px->cfg);
-    r->t_start_us = throttle_monotonic_us();
+    r->t_start_us = clock_monotonic_us();
     memcpy(r->request_id, sr->request_id, sizeof(r->request_id));
     memcpy(r->client, sr->client, sizeof(r->client));
     if (px->draining) {

@@ -7,12 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-uint64_t throttle_monotonic_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void throttle_bucket_init(struct throttle_bucket *b, const char *name, double rate, double burst,
                           uint64_t now) {
     memset(b, 0, sizeof(*b));
@@ -116,7 +110,7 @@ struct throttle *throttle_new(struct event_base *base, throttle_clock_fn clock, 
         return NULL;
     }
     t->base = base;
-    t->now = clock != NULL ? clock : throttle_monotonic_us;
+    t->now = clock != NULL ? clock : clock_monotonic_us;
     t->max_queue = max_queue;
     t->max_wait_us = max_wait_us;
     return t;

@@ -21,15 +21,16 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "proxy/clock.h"
 #include "signer/check.h"
 
 struct event_base;
 struct event;
 struct throttle_ticket;
 
-/* Monotonic clock in microseconds; injectable for tests. */
-typedef uint64_t (*throttle_clock_fn)(void);
-uint64_t throttle_monotonic_us(void);
+/* The bucket clock (monotonic microseconds, proxy/clock.h); injectable for
+ * tests. */
+typedef clock_fn throttle_clock_fn;
 
 struct throttle_bucket {
     char name[64];

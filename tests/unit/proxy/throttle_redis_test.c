@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "api/model.h"
+#include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
@@ -388,7 +389,7 @@ static void fake_answer(struct fake *f, struct evbuffer *out, char **args, size_
             return;
         }
         evbuffer_add_printf(out, "*%d\r\n:1\r\n:0\r\n:%llu\r\n", 3 + nkeys,
-                            (unsigned long long)throttle_monotonic_us());
+                            (unsigned long long)clock_monotonic_us());
         for (int i = 0; i < nkeys; i++) {
             evbuffer_add_printf(out, "$16\r\n1700000000000000\r\n");
         }
@@ -490,7 +491,7 @@ static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
     w->calls++;
     w->granted = granted;
     w->retry_us = retry_after_us;
-    w->at_us = throttle_monotonic_us();
+    w->at_us = clock_monotonic_us();
 }
 
 static void spin(struct event_base *base, int ms) {
@@ -593,7 +594,7 @@ static void test_granted_waits_refused(void) {
     /* refused: it would wait 4 s */
     g.fake.canned[2] = "*3\r\n:0\r\n:4000000\r\n:5\r\n";
     g.fake.n_canned = 3;
-    uint64_t t0 = throttle_monotonic_us();
+    uint64_t t0 = clock_monotonic_us();
     for (int i = 0; i < 3; i++) {
         CHECK(start(&g, &w[i], &retry) == THROTTLE_QUEUED && w[i].tk.remote == 1);
     }
@@ -716,7 +717,7 @@ static void test_slow_then_back(void) {
     uint64_t retry;
     struct waiter w[3];
     g.fake.silent = 1;
-    uint64_t t0 = throttle_monotonic_us();
+    uint64_t t0 = clock_monotonic_us();
     CHECK(start(&g, &w[0], &retry) == THROTTLE_QUEUED);
     spin_until(g.base, &w[0].calls, 1000);
     /* local bucket at 1/2 per second, full: granted right after the timeout */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proxy/clock.h"
 #include "proxy/throttle/throttle.h"
 
 #include "tests/unit/unit_check.h"
@@ -575,13 +576,13 @@ static void test_queue_set_rate(struct event_base *base) {
  * 60 ms after the first call. Upper bounds are left to the fake clock. */
 static void test_queue_real_clock(struct event_base *base) {
     struct throttle *t = throttle_new(base, NULL, 100, 10 * SEC);
-    CHECK(t != NULL && t->now == throttle_monotonic_us);
+    CHECK(t != NULL && t->now == clock_monotonic_us);
     struct throttle_bucket *b = throttle_bucket_new(t, "op", 50, 1);
     struct waiter w[4];
     memset(w, 0, sizeof(w));
     uint64_t retry;
     reset_grants();
-    uint64_t t0 = throttle_monotonic_us();
+    uint64_t t0 = clock_monotonic_us();
     CHECK(start(t, &w[0], 0, b, 1, &retry) == THROTTLE_GRANTED);
     for (int i = 1; i <= 3; i++) {
         CHECK(start(t, &w[i], i, b, 1, &retry) == THROTTLE_QUEUED);
@@ -591,7 +592,7 @@ static void test_queue_real_clock(struct event_base *base) {
         int before = n_grants;
         event_base_loop(base, EVLOOP_ONCE);
         if (n_grants > before) {
-            at[n_grants] = throttle_monotonic_us() - t0;
+            at[n_grants] = clock_monotonic_us() - t0;
         }
     }
     CHECK(granted_are((int[]){1, 2, 3}, 3));
