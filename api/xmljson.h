@@ -94,19 +94,4 @@ int xmljson_reset(struct xmljson *x, const struct model_service *svc,
 int xmljson_parse(const struct model_service *svc, const struct model_op *op, const char *xml,
                   size_t len, json_t **out, int *is_error, struct sp_err *err) SP_WARN_UNUSED;
 
-/* Receives output bytes; returns 0, or -1 to stop writing. */
-typedef int (*xmljson_sink_fn)(void *ctx, const void *data, size_t len);
-
-/* Writes SES's error document for SDK pass-through clients:
- *   <ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error>
- *   <Type>..</Type><Code>..</Code><Message>..</Message></Error>
- *   <RequestId>..</RequestId></ErrorResponse>   (without the line breaks)
- * type NULL means "Sender"; a NULL code, message or request_id leaves its
- * element out. Text is escaped (& < > " ' and a CR as &#13;), and bytes
- * that are not valid UTF-8 or characters XML 1.0 forbids become U+FFFD, so
- * the document is always well-formed. Output goes to sink in a few calls.
- * Returns -1 only when the sink does (or sink is NULL). */
-int xmljson_write_error(const char *type, const char *code, const char *message,
-                        const char *request_id, xmljson_sink_fn sink, void *ctx) SP_WARN_UNUSED;
-
 #endif

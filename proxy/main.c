@@ -13,9 +13,10 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/daemon.h"
+#include "proxy/http/server.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
-#include "proxy/http/server.h"
 
 struct main_state {
     struct proxy *px;
@@ -63,7 +64,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg) {
                   NULL);
         return;
     }
-    if (proxy_reload(m->px, cfg, &err) < 0) {
+    if (daemon_reload(m->px, cfg, &err) < 0) {
         m->px->metrics.config_reloads_failed++;
         log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error", err.msg,
                   NULL);
@@ -173,7 +174,7 @@ int main(int argc, char **argv) {
         config_unref(cfg);
         return 1;
     }
-    m.px = proxy_new(base, cfg, &err);
+    m.px = daemon_new(base, cfg, &err);
     if (m.px == NULL) {
         fprintf(stderr, "ses-proxy: %s\n", err.msg);
         log_event(LOG_ERROR, "cannot start", "error", err.msg, NULL);
@@ -197,7 +198,7 @@ int main(int argc, char **argv) {
     if (m.drain_tick != NULL) {
         event_free(m.drain_tick);
     }
-    proxy_free(m.px);
+    daemon_free(m.px);
     event_base_free(base);
     return 0;
 }

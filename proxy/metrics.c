@@ -2,15 +2,11 @@
 #include "proxy/metrics.h"
 
 #include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "proxy/creds.h"
-#include "proxy/proxy.h"
-#include "proxy/http/server.h"
-#include "proxy/throttle/throttle.h"
-#include "proxy/throttle/throttle_redis.h"
-#include "proxy/http/upstream.h"
+#include "api/model.h"
 
 static const double bounds[METRICS_N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                  0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -27,7 +23,7 @@ void metrics_observe(struct metrics_histogram *h, double seconds) {
     h->count++;
 }
 
-void metrics_count_request(struct metrics *m, int op, int status) {
+void metrics_count_request(struct metrics *m, const struct model_op *op, int status) {
     for (size_t i = 0; i < m->n_series; i++) {
         if (m->series[i].op == op && m->series[i].status == status) {
             m->series[i].count++;
@@ -38,7 +34,7 @@ void metrics_count_request(struct metrics *m, int op, int status) {
         m->series_dropped++;
         return;
     }
-    m->series[m->n_series++] = (struct metrics_series){(int16_t)op, (int16_t)status, 1};
+    m->series[m->n_series++] = (struct metrics_series){op, status, 1};
 }
 
 static void histogram(struct evbuffer *out, const char *name, const char *help,
@@ -55,59 +51,59 @@ static void histogram(struct evbuffer *out, const char *name, const char *help,
                         (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->count);
 }
 
-static void counter(struct evbuffer *out, const char *name, const char *help, uint64_t v) {
+void metrics_text_counter(struct evbuffer *out, const char *name, const char *help, uint64_t v) {
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
                         (unsigned long long)v);
 }
 
-static void gauge(struct evbuffer *out, const char *name, const char *help, double v) {
-    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name,
-                        v);
-}
-
-/* Waiting in the local queue, or for a slot reserved in Redis. */
-static size_t depth(struct proxy *px, const struct throttle_bucket *b) {
-    return b->queued +
-           (px->throttle_redis != NULL ? throttle_redis_waiting(px->throttle_redis, b) : 0);
-}
-
-static void buckets(struct proxy *px, struct evbuffer *out) {
-    evbuffer_add_printf(out, "# HELP ses_proxy_throttle_queue_depth Calls waiting in a bucket.\n"
-                             "# TYPE ses_proxy_throttle_queue_depth gauge\n");
-    for (size_t i = 0; i < px->svc->n_ops; i++) {
-        const struct throttle_bucket *b = px->op_buckets[i];
-        if (b != NULL) {
-            evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"%s\"} %zu\n", b->name,
-                                depth(px, b));
+/* The shortest decimal form that reads back as v (0.1, not 0.10000000000000001). */
+static void put_double(struct evbuffer *out, double v) {
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            break;
         }
     }
-    if (px->send_bucket != NULL) {
-        evbuffer_add_printf(out, "ses_proxy_throttle_queue_depth{bucket=\"send_rate\"} %zu\n",
-                            depth(px, px->send_bucket));
-    }
-    evbuffer_add_printf(out, "# HELP ses_proxy_throttle_rate Tokens per second a bucket allows now "
-                             "(after any slow-down).\n# TYPE ses_proxy_throttle_rate gauge\n");
-    for (size_t i = 0; i < px->svc->n_ops; i++) {
-        const struct throttle_bucket *b = px->op_buckets[i];
-        if (b != NULL) {
-            evbuffer_add_printf(out, "ses_proxy_throttle_rate{bucket=\"%s\"} %g\n", b->name,
-                                b->rate);
-        }
-    }
-    if (px->send_bucket != NULL) {
-        evbuffer_add_printf(out, "ses_proxy_throttle_rate{bucket=\"send_rate\"} %g\n",
-                            px->send_bucket->rate);
-    }
+    evbuffer_add(out, buf, strlen(buf));
 }
 
-void metrics_write(struct proxy *px, struct evbuffer *out) {
-    const struct metrics *m = &px->metrics;
+void metrics_text_gauge(struct evbuffer *out, const char *name, const char *help, double v) {
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s ", name, help, name, name);
+    put_double(out, v);
+    evbuffer_add(out, "\n", 1);
+}
+
+void metrics_text_family(struct evbuffer *out, const char *name, const char *help,
+                         const char *type) {
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_text_sample(struct evbuffer *out, const char *name, const char *label,
+                         const char *label_value, double v) {
+    evbuffer_add_printf(out, "%s{%s=\"", name, label);
+    /* Label values escape backslash, double quote and line feed. */
+    for (const char *p = label_value; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"') {
+            evbuffer_add_printf(out, "\\%c", *p);
+        } else if (*p == '\n') {
+            evbuffer_add(out, "\\n", 2);
+        } else {
+            evbuffer_add(out, p, 1);
+        }
+    }
+    evbuffer_add_printf(out, "\"} ");
+    put_double(out, v);
+    evbuffer_add(out, "\n", 1);
+}
+
+void metrics_write(const struct metrics *m, struct evbuffer *out) {
     evbuffer_add_printf(out, "# HELP ses_proxy_requests_total Calls answered, by action and "
                              "HTTP status.\n# TYPE ses_proxy_requests_total counter\n");
     for (size_t i = 0; i < m->n_series; i++) {
         const struct metrics_series *s = &m->series[i];
         evbuffer_add_printf(out, "ses_proxy_requests_total{action=\"%s\",status=\"%d\"} %llu\n",
-                            s->op >= 0 ? px->svc->ops[s->op].name : "", s->status,
+                            s->op != NULL ? s->op->name : "", s->status,
                             (unsigned long long)s->count);
     }
     histogram(out, "ses_proxy_request_duration_seconds",
@@ -116,29 +112,6 @@ void metrics_write(struct proxy *px, struct evbuffer *out) {
               "Time for one upstream exchange with SES.", &m->upstream_seconds);
     histogram(out, "ses_proxy_throttle_wait_seconds", "Time calls waited for a throttle token.",
               &m->throttle_wait_seconds);
-    counter(out, "ses_proxy_upstream_requests_total", "Requests sent to SES, retries included.",
-            px->stats.upstream_requests_total);
-    counter(out, "ses_proxy_retries_total", "Upstream retries.", px->stats.retries_total);
-    counter(out, "ses_proxy_throttled_total", "Calls refused with 429 by the throttle.",
-            px->stats.throttled_total);
-    counter(out, "ses_proxy_throttle_waits_total", "Calls that waited in a throttle queue.",
-            px->throttle->waits_total);
-    buckets(px, out);
-    evbuffer_add_printf(out,
-                        "# HELP ses_proxy_upstream_connections Connections to SES.\n"
-                        "# TYPE ses_proxy_upstream_connections gauge\n"
-                        "ses_proxy_upstream_connections{state=\"idle\"} %zu\n"
-                        "ses_proxy_upstream_connections{state=\"busy\"} %zu\n",
-                        upstream_idle_count(px->upstream), upstream_busy_count(px->upstream));
-    gauge(out, "ses_proxy_client_connections", "Open client connections.",
-          (double)server_conn_count(px->server));
-    const char *why = NULL;
-    const struct creds *c = creds_store_current(px->creds, time(NULL), &why);
-    gauge(out, "ses_proxy_credentials_expiry_timestamp_seconds",
-          "When the current credentials expire (unix time; 0 = they do not or none held).",
-          c != NULL ? (double)c->expiration : 0);
-    gauge(out, "ses_proxy_credentials_usable", "1 while usable credentials are held.",
-          c != NULL ? 1 : 0);
     evbuffer_add_printf(out,
                         "# HELP ses_proxy_config_reloads_total Configuration reloads (SIGHUP).\n"
                         "# TYPE ses_proxy_config_reloads_total counter\n"
@@ -146,16 +119,4 @@ void metrics_write(struct proxy *px, struct evbuffer *out) {
                         "ses_proxy_config_reloads_total{result=\"failed\"} %llu\n",
                         (unsigned long long)m->config_reloads_ok,
                         (unsigned long long)m->config_reloads_failed);
-    gauge(out, "ses_proxy_draining", "1 while shutting down.", px->draining);
-    if (px->throttle_redis != NULL) {
-        const struct throttle_redis_stats *rs = throttle_redis_stats(px->throttle_redis);
-        gauge(out, "ses_proxy_throttle_backend_up",
-              "1 while the shared (Redis) throttle decides, 0 while the local fallback does.",
-              rs->up);
-        counter(out, "ses_proxy_throttle_fallback_total",
-                "Calls the local buckets decided because Redis was down or slow.",
-                rs->fallback_total);
-        counter(out, "ses_proxy_throttle_backend_down_total",
-                "Times the shared throttle backend went down.", rs->down_total);
-    }
 }

@@ -1,17 +1,19 @@
 /* metrics.h - counters and histograms, written as Prometheus text.
  *
  * All state is plain numbers in struct metrics, embedded in struct proxy;
- * nothing allocates after metrics_init(). metrics_write() renders the
- * exposition format (text/plain; version=0.0.4) with the gauges read from
- * the other modules at scrape time. */
+ * nothing allocates after metrics_init(). metrics_write() renders what this
+ * module counts in the exposition format (text/plain; version=0.0.4); the
+ * metrics_text_* helpers write the samples other modules own (gauges read at
+ * scrape time by the admin endpoint), so this module depends on none of
+ * them. */
 #ifndef SP_METRICS_H
 #define SP_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct proxy;
 struct evbuffer;
+struct model_op;
 
 #define METRICS_N_BUCKETS 14
 
@@ -25,8 +27,8 @@ struct metrics_histogram {
 #define METRICS_MAX_SERIES 512
 
 struct metrics_series {
-    int16_t op; /* index into the model's ops, -1 = no operation */
-    int16_t status;
+    const struct model_op *op; /* NULL = no operation */
+    int status;
     uint64_t count;
 };
 
@@ -42,9 +44,21 @@ struct metrics {
 
 void metrics_init(struct metrics *m);
 void metrics_observe(struct metrics_histogram *h, double seconds);
-/* One answered call (op may be -1). */
-void metrics_count_request(struct metrics *m, int op, int status);
-/* Renders everything, gauges included. */
-void metrics_write(struct proxy *px, struct evbuffer *out);
+/* One answered call (op may be NULL). */
+void metrics_count_request(struct metrics *m, const struct model_op *op, int status);
+
+/* Renders what struct metrics holds: requests_total, the histograms and
+ * config_reloads_total. */
+void metrics_write(const struct metrics *m, struct evbuffer *out);
+
+/* One whole metric family of a single sample. */
+void metrics_text_counter(struct evbuffer *out, const char *name, const char *help, uint64_t v);
+void metrics_text_gauge(struct evbuffer *out, const char *name, const char *help, double v);
+/* A family's HELP and TYPE lines ("counter", "gauge"), then samples with
+ * one label each (label_value is escaped as the format requires). */
+void metrics_text_family(struct evbuffer *out, const char *name, const char *help,
+                         const char *type);
+void metrics_text_sample(struct evbuffer *out, const char *name, const char *label,
+                         const char *label_value, double v);
 
 #endif

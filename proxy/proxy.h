@@ -1,8 +1,10 @@
 /* proxy.h - struct proxy: the one object all of the daemon's state hangs off.
  *
- * Owned by main(); built by proxy_new() from a config snapshot, torn down by
- * proxy_free(). The config snapshot is the only shared, refcounted,
- * immutable thing: SIGHUP swaps px->cfg, in-flight requests keep their own. */
+ * Only the type lives here (no functions), so that every module may reach
+ * the shared state without depending on the code that builds it: daemon.c
+ * builds it from a config snapshot, reloads and tears it down; main() owns
+ * it. The config snapshot is the only shared, refcounted, immutable thing:
+ * SIGHUP swaps px->cfg, in-flight requests keep their own. */
 #ifndef SP_PROXY_H
 #define SP_PROXY_H
 
@@ -53,13 +55,5 @@ struct proxy {
     struct metrics metrics;
     int draining;
 };
-
-struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_err *err);
-void proxy_free(struct proxy *px);
-
-/* Applies a new config snapshot (takes the caller's reference): policy,
- * limits and throttle rates change at once; listeners and the endpoint
- * keep the old values until restart (they would drop connections). */
-int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

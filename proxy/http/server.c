@@ -36,8 +36,6 @@
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
-#include "proxy/pipeline/request.h"
-#include "proxy/proxy.h"
 
 enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
 
@@ -51,12 +49,16 @@ struct server_conn {
     uint64_t body_len;
     uint64_t body_deadline_us; /* the whole body must be in by then */
     struct server_request sr;
-    struct req *req;
+    void *call; /* the handler's state for the request in progress, or NULL */
     LIST_ENTRY(server_conn) link;
 };
 
 struct server {
-    struct proxy *px;
+    struct event_base *base;
+    const struct config *cfg; /* the snapshot in force (borrowed; server_set_config) */
+    const struct server_handler *handler;
+    void *handler_ctx;
+    int draining;             /* server_stop_listening was called */
     struct evbuffer *scratch; /* a reply being built (see server_respond) */
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
     char *unix_paths[CONFIG_MAX_LISTEN];
@@ -123,7 +125,7 @@ static void arm_ms(struct server_conn *c, int ms) {
     evtimer_add(c->timer, &tv);
 }
 
-static const struct config *cfg_of(const struct server_conn *c) { return c->s->px->cfg; }
+static const struct config *cfg_of(const struct server_conn *c) { return c->s->cfg; }
 
 /* Writes v's low `digits` hex digits (lowercase, zero-padded); returns the
  * end. */
@@ -192,10 +194,10 @@ static void pause_listeners(struct server *s, int pause) {
 
 static void conn_free(struct server_conn *c) {
     struct server *s = c->s;
-    if (c->req != NULL) {
-        struct req *r = c->req;
-        c->req = NULL;
-        request_abort(r);
+    if (c->call != NULL) {
+        void *call = c->call;
+        c->call = NULL;
+        s->handler->on_abort(s->handler_ctx, call);
     }
     if (c->state == S_BUSY) {
         s->n_busy--;
@@ -210,7 +212,7 @@ static void conn_free(struct server_conn *c) {
     event_free(c->timer);
     evbuffer_free(c->sr.body);
     free(c);
-    if (s->n_conns < (size_t)s->px->cfg->limits.max_connections && !s->px->draining) {
+    if (s->n_conns < (size_t)s->cfg->limits.max_connections && !s->draining) {
         pause_listeners(s, 0);
     }
 }
@@ -221,7 +223,7 @@ static void reply_error(struct server_conn *c, int status, const char *code, con
     if (c->sr.request_id[0] == '\0') {
         make_request_id(c->s, c->sr.request_id);
     }
-    request_reply_error(c, c->sr.request_id, c->sr.body_kind == BODY_FORM, status, code, msg, 0);
+    c->s->handler->on_refuse(c->s->handler_ctx, c, &c->sr, status, code, msg);
 }
 
 static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
@@ -243,12 +245,12 @@ static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
 #define SERVER_MAX_ADMIN_CONNS 64
 
 static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *sa, int admin) {
-    const struct config *cfg = s->px->cfg;
+    const struct config *cfg = s->cfg;
     if (admin && s->n_admin >= SERVER_MAX_ADMIN_CONNS) {
         evutil_closesocket(fd);
         return;
     }
-    if (!admin && (s->n_conns >= (size_t)cfg->limits.max_connections || s->px->draining)) {
+    if (!admin && (s->n_conns >= (size_t)cfg->limits.max_connections || s->draining)) {
         /* Over the limit the listener is paused; a connection that raced in
          * is closed at once rather than queued without bound. */
         evutil_closesocket(fd);
@@ -261,8 +263,8 @@ static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *s
         return;
     }
     c->s = s;
-    c->bev = bufferevent_socket_new(s->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    c->timer = evtimer_new(s->px->base, on_timer, c);
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(s->base, on_timer, c);
     c->sr.body = evbuffer_new();
     if (c->bev == NULL || c->timer == NULL || c->sr.body == NULL) {
         if (c->bev != NULL) {
@@ -400,10 +402,10 @@ static void dispatch(struct server_conn *c) {
     c->state = S_BUSY;
     s->n_busy++;
     evtimer_del(c->timer);
-    struct req *r = request_start(s->px, c, &c->sr);
-    /* request_start may already have answered (state left BUSY) */
+    void *call = s->handler->on_request(s->handler_ctx, c, &c->sr);
+    /* The handler may already have answered (state left BUSY) */
     if (c->state == S_BUSY || c->state == S_WRITING) {
-        c->req = c->state == S_BUSY ? r : NULL;
+        c->call = c->state == S_BUSY ? call : NULL;
     }
 }
 
@@ -523,7 +525,7 @@ static void on_write(struct bufferevent *bev, void *arg) {
     if (c->state != S_WRITING || evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
         return;
     }
-    if (c->close_after_write || !c->keep_alive || c->s->px->draining) {
+    if (c->close_after_write || !c->keep_alive || c->s->draining) {
         linger(c);
         return;
     }
@@ -558,7 +560,7 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
     if (c->state == S_BUSY) {
         s->n_busy--;
     }
-    c->req = NULL;
+    c->call = NULL;
     c->state = S_WRITING;
     /* When nothing is queued for the client, the reply is built aside and
      * written at once; only what the socket does not take goes to the
@@ -567,7 +569,7 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
     struct evbuffer *queued = bufferevent_get_output(c->bev);
     int direct = evbuffer_get_length(queued) == 0;
     struct evbuffer *out = direct ? s->scratch : queued;
-    int close = !c->keep_alive || s->px->draining;
+    int close = !c->keep_alive || s->draining;
     struct hdrbuf h;
     hdrbuf_init(&h, out);
     hdrbuf_lit(&h, "HTTP/1.1 ");
@@ -610,9 +612,6 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
 }
 
 size_t server_conn_count(const struct server *s) { return s->n_conns; }
-struct proxy *server_conn_proxy(const struct server_conn *c) {
-    return c->s->px;
-}
 const char *server_conn_client(const struct server_conn *c) { return c->sr.client; }
 size_t server_busy_count(const struct server *s) { return s->n_busy; }
 
@@ -630,8 +629,8 @@ static struct evconnlistener *listen_unix(struct server *s, const char *path, ev
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
         unlink(path); /* a stale socket from an earlier run */
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        s->px->base, cb, s, LEV_OPT_CLOSE_ON_FREE, 1024, (struct sockaddr *)&sun, (int)sizeof(sun));
+    struct evconnlistener *l = evconnlistener_new_bind(s->base, cb, s, LEV_OPT_CLOSE_ON_FREE, 1024,
+                                                       (struct sockaddr *)&sun, (int)sizeof(sun));
     if (l == NULL) {
         sp_fail(err, "ConfigError", "listen: cannot bind unix:%s: %s", path, strerror(errno));
     }
@@ -672,7 +671,7 @@ static struct evconnlistener *listen_tcp(struct server *s, const char *addr, evc
         return NULL;
     }
     struct evconnlistener *l =
-        evconnlistener_new_bind(s->px->base, cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+        evconnlistener_new_bind(s->base, cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
                                 res->ai_addr, (int)res->ai_addrlen);
     if (l == NULL) {
         sp_fail(err, "ConfigError", "listen: cannot bind %s: %s", addr, strerror(errno));
@@ -706,13 +705,17 @@ static int open_listeners(struct server *s, char *const *addrs, size_t n, evconn
     return 0;
 }
 
-struct server *server_new(struct proxy *px, struct sp_err *err) {
+struct server *server_new(struct event_base *base, const struct config *cfg,
+                          const struct server_handler *handler, void *ctx, struct sp_err *err) {
     struct server *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
-    s->px = px;
+    s->base = base;
+    s->cfg = cfg;
+    s->handler = handler;
+    s->handler_ctx = ctx;
     LIST_INIT(&s->conns);
     s->scratch = evbuffer_new();
     if (s->scratch == NULL) {
@@ -720,7 +723,6 @@ struct server *server_new(struct proxy *px, struct sp_err *err) {
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
-    const struct config *cfg = px->cfg;
     if (open_listeners(s, cfg->listen, cfg->n_listen, on_accept, s->listeners, s->unix_paths,
                        &s->n_listeners, err) < 0 ||
         open_listeners(s, cfg->admin_listen, cfg->n_admin_listen, on_accept_admin,
@@ -730,6 +732,8 @@ struct server *server_new(struct proxy *px, struct sp_err *err) {
     }
     return s;
 }
+
+void server_set_config(struct server *s, const struct config *cfg) { s->cfg = cfg; }
 
 static void close_listeners(struct evconnlistener **ls, char **unix_paths, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -746,9 +750,10 @@ static void close_listeners(struct evconnlistener **ls, char **unix_paths, size_
 }
 
 void server_stop_listening(struct server *s) {
+    s->draining = 1;
     close_listeners(s->listeners, s->unix_paths, s->n_listeners);
     /* Idle keep-alive connections would only wait; close them now. Busy ones
-     * close after their reply (px->draining). Admin ones stay. */
+     * close after their reply (s->draining). Admin ones stay. */
     struct server_conn *c, *next;
     for (c = LIST_FIRST(&s->conns); c != NULL; c = next) {
         next = LIST_NEXT(c, link);
@@ -776,14 +781,13 @@ void server_abort_busy(struct server *s) {
     struct server_conn *c, *next;
     for (c = LIST_FIRST(&s->conns); c != NULL; c = next) {
         next = LIST_NEXT(c, link);
-        if (c->state == S_BUSY && c->req != NULL) {
-            struct req *r = c->req;
-            c->req = NULL;
-            request_abort(r);
+        if (c->state == S_BUSY && c->call != NULL) {
+            void *call = c->call;
+            c->call = NULL;
+            s->handler->on_abort(s->handler_ctx, call);
             c->keep_alive = 0;
-            request_reply_error(c, c->sr.request_id, c->sr.body_kind == BODY_FORM, 503,
-                                "ServiceUnavailable",
-                                "the proxy shut down before this call could finish", 0);
+            s->handler->on_refuse(s->handler_ctx, c, &c->sr, 503, "ServiceUnavailable",
+                                  "the proxy shut down before this call could finish");
         }
     }
 }

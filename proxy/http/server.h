@@ -3,10 +3,13 @@
  * Owns every client socket. Reads one request at a time per connection
  * (head, then a Content-Length body), enforces the limits (connections,
  * head size, body size, head/body/idle timeouts, client CIDRs) and hands a
- * complete request to request_start(). The reply comes back through
- * server_respond(), exactly once per request; if the client goes away
- * first, the server calls request_abort() and the request module drops
- * whatever it was waiting on. Nothing here knows SES.
+ * complete request to its handler (struct server_handler). The reply comes
+ * back through server_respond(), exactly once per request; if the client
+ * goes away first, the server calls the handler's on_abort and the handler
+ * drops whatever it was waiting on. Answers the server decides itself (a
+ * refused client, 408, 411, 413, 431, a malformed head) are formatted by the
+ * handler too (on_refuse), so that every answer has the caller's shape.
+ * Nothing here knows SES, and the server depends on no module above it.
  *
  * Listen addresses: "host:port", "[v6]:port", or "unix:/path". */
 #ifndef SP_SERVER_H
@@ -16,15 +19,16 @@
 
 #include "signer/check.h"
 
-struct proxy;
+struct config;
+struct event_base;
 struct server;
 struct server_conn;
 struct evbuffer;
 
 enum server_body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_OTHER };
 
-/* A complete inbound request, borrowed by request_start() for its duration
- * except `body`, whose contents request_start() may move out. */
+/* A complete inbound request, borrowed by the handler's on_request for its
+ * duration except `body`, whose contents the handler may move out. */
 struct server_request {
     char method[16];
     char path[1024]; /* path without the query string */
@@ -38,11 +42,31 @@ struct server_request {
 /* What the admin listener says to anything but its three GET endpoints. */
 #define SERVER_ADMIN_ONLY "the admin listener serves only GET /healthz, /readyz and /metrics"
 
-struct server *server_new(struct proxy *px, struct sp_err *err);
+/* What the server calls; ctx is the handler's, passed back unchanged. */
+struct server_handler {
+    /* A complete request: answer it now with server_respond() and return
+     * NULL, or return the state of a call that answers later. */
+    void *(*on_request)(void *ctx, struct server_conn *conn, struct server_request *sr);
+    /* The client went away (or the drain deadline came) before the answer:
+     * forget the call; no server_respond() for it afterwards. */
+    void (*on_abort)(void *ctx, void *call);
+    /* The server refuses the request itself: answer conn (server_respond)
+     * with this error. sr may be incomplete, but its request_id is set. */
+    void (*on_refuse)(void *ctx, struct server_conn *conn, const struct server_request *sr,
+                      int status, const char *code, const char *message);
+};
+
+/* Opens cfg's listeners. cfg is borrowed: the caller keeps it alive and
+ * calls server_set_config() before dropping it (a reload). handler is
+ * borrowed for the server's life. */
+struct server *server_new(struct event_base *base, const struct config *cfg,
+                          const struct server_handler *handler, void *ctx, struct sp_err *err);
+/* The snapshot whose limits and policy apply from now on (listeners stay). */
+void server_set_config(struct server *s, const struct config *cfg);
 void server_free(struct server *s);
 /* Closes the listeners (drain), but not the admin ones (they answer
  * /readyz "draining" until the process exits); connections stay until they
- * finish. */
+ * finish, and close after their answer. */
 void server_stop_listening(struct server *s);
 size_t server_conn_count(const struct server *s);
 /* Connections with a request in progress. */
@@ -59,8 +83,7 @@ struct server_header {
 void server_respond(struct server_conn *conn, int status, const char *content_type,
                     struct evbuffer *body, const struct server_header *extra, size_t n_extra);
 
-/* The proxy and the peer ("ip:port", "[v6]:port", "unix") of a connection. */
-struct proxy *server_conn_proxy(const struct server_conn *conn);
+/* The peer of a connection: "ip:port", "[v6]:port" or "unix". */
 const char *server_conn_client(const struct server_conn *conn);
 
 /* Reason phrase for a status. */

@@ -29,13 +29,11 @@
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
 #include "proxy/log.h"
+#include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/signed_request.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
-
-#define CT_JSON "application/json"
-#define CT_XML "text/xml"
 
 enum phase { P_THROTTLE, P_CREDENTIALS, P_UPSTREAM, P_BACKOFF, P_DONE };
 
@@ -70,95 +68,30 @@ static int sink_evbuffer(void *ctx, const void *data, size_t len) {
     return evbuffer_add(ctx, data, len);
 }
 
-static void access_log(const struct req *r, int status, const char *code) {
-    if (!log_enabled(LOG_INFO)) {
-        return;
-    }
+static enum reply_style style_of(const struct req *r) {
+    return r->passthrough ? REPLY_QUERY_XML : REPLY_JSON;
+}
+
+/* One access-log line and, unless the client left before an answer, one
+ * requests_total sample. */
+static void account(const struct req *r, int status, const char *code, int client_gone) {
     uint64_t now = clock_monotonic_us();
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "msg", "request", "request_id", r->request_id,
-        "client", r->client, "action", r->op != NULL ? r->op->name : "", "status", status,
-        "attempts", r->attempts, "throttle_wait_ms",
-        r->t_throttle_us > r->t_start_us ? (double)(r->t_throttle_us - r->t_start_us) / 1000.0
-                                         : 0.0,
-        "duration_ms", (double)(now - r->t_start_us) / 1000.0);
-    if (o == NULL) {
-        return;
-    }
-    if (r->ses_request_id[0] != '\0') {
-        json_object_set_new(o, "ses_request_id", json_string(r->ses_request_id));
-    }
-    if (code != NULL) {
-        json_object_set_new(o, "error", json_string(code));
-    }
-    json_object_set_new(o, "mode", json_string(r->passthrough ? "sdk" : "json"));
-    log_json(LOG_INFO, o);
-    json_decref(o);
-}
-
-static void error_json(struct evbuffer *out, const char *request_id, int status, const char *code,
-                       const char *message, int retries) {
-    json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type",
-                          status < 500 ? "Sender" : "Receiver", "Code", code, "Message", message,
-                          "ResponseMetadata", "RequestId", request_id, "HTTPStatusCode", status,
-                          "RetryAttempts", retries);
-    if (o == NULL) { /* message was not UTF-8: never echo it raw */
-        o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:i, s:i}}", "Error", "Type", "Sender", "Code",
-                      code, "Message", "(message not shown)", "ResponseMetadata", "RequestId",
-                      request_id, "HTTPStatusCode", status, "RetryAttempts", retries);
-    }
-    char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if (s != NULL) {
-        evbuffer_add(out, s, strlen(s));
-    }
-    free(s);
-    json_decref(o);
-}
-
-/* Our own error, as JSON or (SDK mode) as SES-style XML. */
-static void error_body(struct evbuffer *out, int xml, const char *request_id, int status,
-                       const char *code, const char *message, int retries) {
-    if (!xml) {
-        error_json(out, request_id, status, code, message, retries);
-        return;
-    }
-    if (xmljson_write_error(status < 500 ? "Sender" : "Receiver", code, message, request_id,
-                            sink_evbuffer, out) < 0) {
-        /* Only on out of memory; an SDK still gets a parseable document. */
-        evbuffer_drain(out, evbuffer_get_length(out));
-        (void)evbuffer_add_printf(out,
-                                  "<ErrorResponse><Error><Code>%s</Code></Error>"
-                                  "</ErrorResponse>",
-                                  code);
-    }
-}
-
-void request_reply_error(struct server_conn *conn, const char *request_id, int xml, int status,
-                         const char *code, const char *message, int retry_after_s) {
-    struct evbuffer *body = evbuffer_new();
-    if (body == NULL) {
-        return;
-    }
-    error_body(body, xml, request_id, status, code, message, 0);
-    /* Answers the server gives itself (405, 408, 413, 431, a refused
-     * client...) are calls too: one access-log line and one sample each. */
-    struct proxy *px = server_conn_proxy(conn);
-    metrics_count_request(&px->metrics, -1, status);
-    if (log_enabled(LOG_INFO)) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "msg", "request", "request_id",
-                      request_id, "client", server_conn_client(conn), "action", "", "status",
-                      status, "attempts", 0, "error", code, "mode", xml ? "sdk" : "json");
-        if (o != NULL) {
-            log_json(LOG_INFO, o);
-            json_decref(o);
-        }
-    }
-    char ra[24];
-    struct server_header h = {"Retry-After", ra};
-    snprintf(ra, sizeof(ra), "%d", retry_after_s);
-    server_respond(conn, status, xml ? CT_XML : CT_JSON, body, &h, retry_after_s > 0 ? 1 : 0);
-    evbuffer_free(body);
+    struct reply_record rec = {
+        .request_id = r->request_id,
+        .client = r->client,
+        .op = r->op,
+        .status = status,
+        .attempts = r->attempts,
+        .throttle_wait_ms = r->t_throttle_us > r->t_start_us
+                                ? (double)(r->t_throttle_us - r->t_start_us) / 1000.0
+                                : 0.0,
+        .duration_ms = (double)(now - r->t_start_us) / 1000.0,
+        .ses_request_id = r->ses_request_id,
+        .error = code,
+        .style = style_of(r),
+        .client_gone = client_gone,
+    };
+    reply_account(r->px, &rec);
 }
 
 static void req_free(struct req *r) {
@@ -185,19 +118,15 @@ static void req_finish(struct req *r, int status, const char *ct, struct evbuffe
                        const char *code, int retry_after_s) {
     r->phase = P_DONE;
     struct proxy *px = r->px;
-    metrics_count_request(&px->metrics, r->op != NULL ? (int)(r->op - px->svc->ops) : -1, status);
     uint64_t now = clock_monotonic_us();
     metrics_observe(&px->metrics.request_seconds, (double)(now - r->t_start_us) / 1e6);
     if (r->t_throttle_us != 0) {
         metrics_observe(&px->metrics.throttle_wait_seconds,
                         (double)(r->t_throttle_us - r->t_start_us) / 1e6);
     }
-    access_log(r, status, code);
+    account(r, status, code, 0);
     if (r->conn != NULL) {
-        char ra[24];
-        struct server_header h = {"Retry-After", ra};
-        snprintf(ra, sizeof(ra), "%d", retry_after_s);
-        server_respond(r->conn, status, ct, body, &h, retry_after_s > 0 ? 1 : 0);
+        reply_send(r->conn, status, ct, body, retry_after_s);
         r->conn = NULL;
     }
     req_free(r);
@@ -210,16 +139,16 @@ static void req_fail(struct req *r, int status, const char *code, const char *me
         req_free(r);
         return;
     }
-    error_body(body, r->passthrough, r->request_id, status, code, message,
-               r->attempts > 0 ? r->attempts - 1 : 0);
-    req_finish(r, status, r->passthrough ? CT_XML : CT_JSON, body, code, retry_after_s);
+    reply_error_body(body, style_of(r), r->request_id, status, code, message,
+                     r->attempts > 0 ? r->attempts - 1 : 0);
+    req_finish(r, status, reply_content_type(style_of(r)), body, code, retry_after_s);
     evbuffer_free(body);
 }
 
 void request_abort(struct req *r) {
     r->conn = NULL;
     if (r->phase != P_DONE) {
-        access_log(r, 499, "ClientClosedRequest");
+        account(r, 499, "ClientClosedRequest", 1);
     }
     req_free(r);
 }
@@ -314,7 +243,7 @@ static void answer_json(struct req *r, struct upstream_req *u, json_t *doc) {
     }
     evbuffer_add_reference(body, s, strlen(s), free_cleanup, NULL);
     json_t *err = json_object_get(doc, "Error");
-    req_finish(r, u->status, CT_JSON, body,
+    req_finish(r, u->status, REPLY_CT_JSON, body,
                err != NULL ? json_string_value(json_object_get(err, "Code")) : NULL, 0);
     evbuffer_free(body);
 }
@@ -469,7 +398,7 @@ static void on_upstream(struct upstream_req *u, void *arg) {
         const char *code =
             is_error ? json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"))
                      : NULL;
-        req_finish(r, u->status, CT_XML, u->body, code, 0);
+        req_finish(r, u->status, REPLY_CT_XML, u->body, code, 0);
     } else {
         answer_json(r, u, doc);
     }
@@ -624,46 +553,6 @@ static double recipients_form(const char *body, size_t len) {
 }
 
 /* --------------------------------------------------------------- routing */
-
-static void reply_simple(struct server_conn *conn, int status, const char *ct, const char *text) {
-    struct evbuffer *b = evbuffer_new();
-    if (b == NULL) {
-        return;
-    }
-    evbuffer_add(b, text, strlen(text));
-    server_respond(conn, status, ct, b, NULL, 0);
-    evbuffer_free(b);
-}
-
-static void handle_get(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
-    if (strcmp(sr->path, "/healthz") == 0) {
-        reply_simple(conn, 200, CT_JSON, "{\"status\":\"ok\"}");
-    } else if (strcmp(sr->path, "/readyz") == 0) {
-        const char *why = NULL;
-        if (px->draining) {
-            reply_simple(conn, 503, CT_JSON, "{\"status\":\"draining\"}");
-        } else if (creds_store_current(px->creds, time(NULL), &why) == NULL) {
-            json_t *o = json_pack("{s:s, s:s}", "status", "unavailable", "reason", why);
-            char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            reply_simple(conn, 503, CT_JSON, s != NULL ? s : "{\"status\":\"unavailable\"}");
-            free(s);
-            json_decref(o);
-        } else {
-            reply_simple(conn, 200, CT_JSON, "{\"status\":\"ready\"}");
-        }
-    } else if (strcmp(sr->path, "/metrics") == 0) {
-        struct evbuffer *b = evbuffer_new();
-        if (b == NULL) {
-            return;
-        }
-        metrics_write(px, b);
-        server_respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", b, NULL, 0);
-        evbuffer_free(b);
-    } else {
-        request_reply_error(conn, sr->request_id, 0, 404, "NotFound",
-                            "no such endpoint; calls are POST / or POST /{Action}", 0);
-    }
-}
 
 /* json_load_callback source over an evbuffer: no contiguous copy of a big
  * body is ever made. */
@@ -858,25 +747,9 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
 }
 
 struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
-    if (sr->admin && !((strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) &&
-                       (strcmp(sr->path, "/healthz") == 0 || strcmp(sr->path, "/readyz") == 0 ||
-                        strcmp(sr->path, "/metrics") == 0))) {
-        /* Open to any client: nothing here reaches SES. */
-        request_reply_error(conn, sr->request_id, 0, 404, "NotFound", SERVER_ADMIN_ONLY, 0);
-        return NULL;
-    }
-    if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
-        handle_get(px, conn, sr);
-        return NULL;
-    }
-    if (strcmp(sr->method, "POST") != 0) {
-        request_reply_error(conn, sr->request_id, 0, 405, "MethodNotAllowed",
-                            "calls are POST / or POST /{Action}", 0);
-        return NULL;
-    }
     struct req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        request_reply_error(conn, sr->request_id, 0, 500, "InternalError", "out of memory", 0);
+        reply_error(px, conn, sr->request_id, REPLY_JSON, 500, "InternalError", "out of memory", 0);
         return NULL;
     }
     r->px = px;

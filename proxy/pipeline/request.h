@@ -16,10 +16,4 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
 /* The client went away: drop the queue place / upstream exchange, free. */
 void request_abort(struct req *r);
 
-/* Answers conn with one of the proxy's own errors: JSON per DESIGN.md, or
- * SES-style XML for SDK pass-through clients (xml = 1). retry_after_s > 0
- * adds Retry-After. */
-void request_reply_error(struct server_conn *conn, const char *request_id, int xml, int status,
-                         const char *code, const char *message, int retry_after_s);
-
 #endif

@@ -7,12 +7,13 @@
  * and the two must agree (same success or failure, equal JSON): neither
  * streaming nor whatever the last document left may change the answer.
  * Then the body, as text, becomes the Message of an error document written
- * by xmljson_write_error, which must always read back as a well-formed
+ * by errdoc_query_xml, which must always read back as a well-formed
  * <ErrorResponse> with the same Code. Any disagreement aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/errdoc.h"
 #include "api/model.h"
 #include "api/xmljson.h"
 
@@ -77,8 +78,7 @@ static void check_error_document(const struct model_op *op, const char *body, si
     memcpy(msg, body, n);
     msg[n] = '\0';
     struct growbuf b = {0};
-    if (xmljson_write_error(n % 2 ? "Receiver" : NULL, op->name, msg, "req-fuzz", on_sink, &b) <
-        0) {
+    if (errdoc_query_xml(n % 2 ? "Receiver" : NULL, op->name, msg, "req-fuzz", on_sink, &b) < 0) {
         abort();
     }
     struct sp_err err;

@@ -624,86 +624,6 @@ static void test_reset(void) {
     xmljson_free(x); /* still frees cleanly after a refused reset */
 }
 
-/* ---- the error document we write ---------------------------------------- */
-
-struct buf {
-    char data[32768];
-    size_t len;
-    int calls, fail_after;
-};
-
-static int on_sink(void *ctx, const void *data, size_t len) {
-    struct buf *b = ctx;
-    if (b->fail_after > 0 && ++b->calls > b->fail_after) {
-        return -1;
-    }
-    if (b->len + len >= sizeof(b->data)) {
-        return -1;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-static void test_write_error(void) {
-    struct buf b = {.len = 0};
-    CHECK(xmljson_write_error("Sender", "ValidationError", "a & b < c > d \"e\" 'f'", "req-1",
-                              on_sink, &b) == 0);
-    CHECK(strcmp(b.data, "<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\">"
-                         "<Error><Type>Sender</Type><Code>ValidationError</Code>"
-                         "<Message>a &amp; b &lt; c &gt; d &quot;e&quot; &apos;f&apos;</Message>"
-                         "</Error><RequestId>req-1</RequestId></ErrorResponse>") == 0);
-    /* it reads back as the same error, through our own parser */
-    struct sp_err err;
-    int is_error = 0;
-    json_t *got = parse(NULL, b.data, b.len, &is_error, &err);
-    CHECK(got != NULL && is_error == 1 &&
-          strcmp(json_string_value(json_object_get(json_object_get(got, "Error"), "Message")),
-                 "a & b < c > d \"e\" 'f'") == 0 &&
-          strcmp(json_string_value(
-                     json_object_get(json_object_get(got, "ResponseMetadata"), "RequestId")),
-                 "req-1") == 0);
-    json_decref(got);
-
-    /* NULL type is Sender, NULL fields are left out */
-    b.len = 0;
-    CHECK(xmljson_write_error(NULL, "Throttling", NULL, NULL, on_sink, &b) == 0);
-    CHECK(strcmp(b.data, "<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\">"
-                         "<Error><Type>Sender</Type><Code>Throttling</Code></Error>"
-                         "</ErrorResponse>") == 0);
-
-    /* bytes XML cannot carry become U+FFFD; CR survives as &#13; */
-    b.len = 0;
-    CHECK(xmljson_write_error("Receiver", "X", "ok\xc3\xa9|\xff|\x01|\xc0\xaf|\xed\xa0\x80|\r\n|\t",
-                              "r", on_sink, &b) == 0);
-    CHECK(strstr(b.data, "<Message>ok\xc3\xa9|\xef\xbf\xbd|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
-                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|&#13;\n|\t</Message>") != NULL);
-    got = parse(NULL, b.data, b.len, &is_error, &err);
-    CHECK(got != NULL);
-    json_decref(got);
-
-    /* a long message goes out in a few calls and still round-trips */
-    char msg[3000];
-    for (size_t i = 0; i < sizeof(msg) - 1; i++) {
-        msg[i] = "a<&>'\""[i % 6];
-    }
-    msg[sizeof(msg) - 1] = '\0';
-    struct buf big = {.len = 0, .fail_after = 100};
-    CHECK(xmljson_write_error("Sender", "C", msg, "r", on_sink, &big) == 0);
-    CHECK(big.calls < 40); /* batched, not a call per escape */
-    got = parse(NULL, big.data, big.len, &is_error, &err);
-    CHECK(got != NULL &&
-          strcmp(json_string_value(json_object_get(json_object_get(got, "Error"), "Message")),
-                 msg) == 0);
-    json_decref(got);
-
-    /* a failing sink is reported */
-    struct buf bad = {.len = 0, .fail_after = 1};
-    CHECK(xmljson_write_error("Sender", "C", msg, "r", on_sink, &bad) < 0);
-    CHECK(xmljson_write_error("Sender", "C", "m", "r", NULL, NULL) < 0);
-}
-
 int main(void) {
     test_success_shapes();
     test_empty_and_odd_elements();
@@ -715,7 +635,6 @@ int main(void) {
     test_chunked_equals_one_shot();
     test_call_sequence();
     test_reset();
-    test_write_error();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -1,5 +1,5 @@
-/* proxy.c - building and tearing down struct proxy (see proxy.h). */
-#include "proxy/proxy.h"
+/* daemon.c - building, reloading and tearing down the proxy (see daemon.h). */
+#include "proxy/daemon.h"
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -9,12 +9,14 @@
 #include "api/xmljson.h"
 #include "proxy/config.h"
 #include "proxy/creds.h"
-#include "proxy/log.h"
-#include "proxy/throttle/quota.h"
 #include "proxy/http/server.h"
+#include "proxy/http/upstream.h"
+#include "proxy/log.h"
+#include "proxy/pipeline/dispatch.h"
+#include "proxy/proxy.h"
+#include "proxy/throttle/quota.h"
 #include "proxy/throttle/throttle.h"
 #include "proxy/throttle/throttle_redis.h"
-#include "proxy/http/upstream.h"
 
 /* (Re)sets every operation's bucket and the send-rate bucket from cfg.
  * The configured rates are the account's; with backend "redis" the local
@@ -82,7 +84,7 @@ static int apply_backend(struct proxy *px, const struct config *cfg, struct sp_e
     return 0;
 }
 
-struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_err *err) {
+struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_err *err) {
     struct proxy *px = calloc(1, sizeof(*px));
     if (px == NULL) {
         sp_fail(err, "InternalError", "out of memory");
@@ -122,7 +124,7 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
     if (px->upstream == NULL) {
         goto fail;
     }
-    px->server = server_new(px, err);
+    px->server = server_new(base, cfg, &dispatch_handler, px, err);
     if (px->server == NULL) {
         goto fail;
     }
@@ -135,11 +137,11 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
     return px;
 fail:
     px->cfg = NULL; /* the caller still owns cfg on failure */
-    proxy_free(px);
+    daemon_free(px);
     return NULL;
 }
 
-void proxy_free(struct proxy *px) {
+void daemon_free(struct proxy *px) {
     if (px == NULL) {
         return;
     }
@@ -165,7 +167,7 @@ void proxy_free(struct proxy *px) {
     free(px);
 }
 
-int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
+int daemon_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
     if (apply_throttle(px, cfg, err) < 0 || apply_backend(px, cfg, err) < 0) {
         config_unref(cfg);
         return -1;
@@ -183,6 +185,7 @@ int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
                   cerr.msg, NULL);
     }
     log_set_level((enum log_level)cfg->log.level);
+    server_set_config(px->server, cfg);
     config_unref(px->cfg);
     px->cfg = cfg;
     return 0;
