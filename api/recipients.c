@@ -1,9 +1,12 @@
 /* recipients.c - recipients in a raw message's header section (see recipients.h). */
 #include "api/recipients.h"
-#include "api/base64.h"
 
 #include <string.h>
 #include <strings.h>
+
+#include "api/base64.h"
+#include "api/form.h"
+#include "api/model.h"
 
 /* Counts mailboxes in one address-list field body (already unfolded or
  * not: CR/LF count as whitespace). A mailbox is a non-empty element between
@@ -244,4 +247,76 @@ size_t recipients_count_b64(const char *b64, size_t len, int percent_encoded) {
 int recipients_from_b64(const char *b64, size_t len, int percent_encoded, char *out, size_t cap) {
     size_t n = head_of(b64, len, percent_encoded);
     return recipients_from_address((const char *)scratch, n, out, cap);
+}
+
+/* ---- sending calls ------------------------------------------------------ */
+
+static double count_member(const json_t *dest, const char *key) {
+    return (double)json_array_size(json_object_get(dest, key));
+}
+
+static double count_destination(const json_t *dest) {
+    return count_member(dest, "ToAddresses") + count_member(dest, "CcAddresses") +
+           count_member(dest, "BccAddresses");
+}
+
+/* Recipients as SES counts them against the send rate. */
+double recipients_count_params(const struct model_op *op, const json_t *params) {
+    double n = 0;
+    if (strcmp(op->name, "SendRawEmail") == 0) {
+        n = (double)json_array_size(json_object_get(params, "Destinations"));
+        json_t *data = json_object_get(json_object_get(params, "RawMessage"), "Data");
+        if (n == 0 && json_is_string(data)) {
+            n = (double)recipients_count_b64(json_string_value(data), json_string_length(data), 0);
+        }
+    } else if (strcmp(op->name, "SendBulkTemplatedEmail") == 0) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(params, "Destinations"), i, d) {
+            n += count_destination(json_object_get(d, "Destination"));
+        }
+    } else {
+        n = count_destination(json_object_get(params, "Destination"));
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* The same count from an SDK's form body: list entries that end in
+ * ".member.N" under To/Cc/BccAddresses (also inside bulk destinations) or
+ * Destinations (raw), else the raw message's own header fields. */
+double recipients_count_form(const char *body, size_t len) {
+    static const char *const lists[] = {"ToAddresses.member.", "CcAddresses.member.",
+                                        "BccAddresses.member.", "Destinations.member."};
+    struct form_cursor cur;
+    struct form_pair pair;
+    double n = 0;
+    const char *raw = NULL;
+    size_t raw_len = 0;
+    form_cursor_init(&cur, body, len);
+    while (form_next(&cur, &pair) == 1) {
+        char key[256];
+        size_t klen;
+        struct sp_err e;
+        if (form_decode(pair.key, pair.key_len, key, sizeof(key), &klen, &e) < 0) {
+            continue;
+        }
+        if (strcmp(key, "RawMessage.Data") == 0) {
+            raw = pair.value;
+            raw_len = pair.value_len;
+            continue;
+        }
+        for (size_t i = 0; i < 4; i++) {
+            const char *hit = strstr(key, lists[i]);
+            /* Destinations.member.N counts only for raw mail (bulk's
+             * Destinations.member.N.Destination... entries have a dot after N). */
+            if (hit != NULL && strchr(hit + strlen(lists[i]), '.') == NULL) {
+                n += 1;
+                break;
+            }
+        }
+    }
+    if (n == 0 && raw != NULL) {
+        n = (double)recipients_count_b64(raw, raw_len, 1);
+    }
+    return n < 1 ? 1 : n;
 }

@@ -11,6 +11,7 @@
 #ifndef SP_RECIPIENTS_H
 #define SP_RECIPIENTS_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 /* Recipients in the To, Cc and Bcc fields of a raw message (the header
@@ -35,5 +36,17 @@ size_t recipients_b64_prefix(const char *b64, size_t len, unsigned char *out, si
 #define RECIPIENTS_HEAD_MAX 65536
 size_t recipients_count_b64(const char *b64, size_t len, int percent_encoded);
 int recipients_from_b64(const char *b64, size_t len, int percent_encoded, char *out, size_t cap);
+
+/* Recipients a sending call counts against the send rate, from its
+ * validated JSON parameters: To + Cc + Bcc of Destination; the sum over
+ * Destinations for SendBulkTemplatedEmail; SendRawEmail's Destinations, else
+ * the raw message's own To/Cc/Bcc. At least 1. */
+struct model_op;
+double recipients_count_params(const struct model_op *op, const json_t *params);
+
+/* The same count from an SDK's form body: list entries that end in
+ * ".member.N" under To/Cc/BccAddresses (also inside bulk destinations) or
+ * Destinations (raw), else the raw message's own header fields. */
+double recipients_count_form(const char *body, size_t len);
 
 #endif

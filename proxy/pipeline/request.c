@@ -1,11 +1,24 @@
-/* request.c - one proxied call from its head to its one reply.
+/* request.c - one call's life, from a complete request to its one answer.
  *
- * Phases: route -> parse (JSON or SDK form) -> policy -> validate ->
- * serialize -> throttle (may queue) -> sign + send upstream (may retry with
- * backoff, re-entering the throttle) -> answer. The state is one struct req,
- * freed only in req_finish() (after the reply) or request_abort() (client
- * gone); every asynchronous step it waits on (throttle ticket, upstream
- * exchange, backoff timer) is cancelled there, so no callback outlives it. */
+ * The steps, each named for the event that starts it (h2o's proxy.c is the
+ * model):
+ *
+ *   request_start      the request is complete: prepare the call
+ *                      (prepare.h: operation, policy, validation, the body
+ *                      for SES) and ask the throttle for tokens
+ *   on_granted         the throttle let it through (at once or after
+ *                      queueing): sign and send it upstream
+ *   on_credentials     the first credentials arrived while it waited
+ *   on_credentials_timeout   ... or did not arrive in time
+ *   on_answer          SES answered, or the exchange failed: answer the
+ *                      client, or retry
+ *   on_backoff         the retry's backoff is over: back to the throttle
+ *   request_abort      the client went away
+ *
+ * The state is one struct req, freed only in finish() (after the answer) or
+ * request_abort() (client gone); every asynchronous step it waits on
+ * (throttle ticket, credential wait, upstream exchange, backoff timer) is
+ * cancelled there, so no callback outlives it. */
 #include "proxy/pipeline/request.h"
 
 #include <event2/buffer.h>
@@ -18,20 +31,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/form.h"
-#include "api/query.h"
-#include "api/recipients.h"
-#include "api/validate.h"
-#include "api/xmljson.h"
+#include "api/model.h"
+#include "api/retry.h"
 #include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/creds.h"
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
-#include "proxy/log.h"
+#include "proxy/pipeline/answer.h"
+#include "proxy/pipeline/prepare.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/signed_request.h"
-#include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
 
@@ -41,14 +51,11 @@ struct req {
     struct proxy *px;
     struct server_conn *conn;
     struct config *cfg; /* the snapshot this call started under */
-    const struct model_op *op;
-    int passthrough; /* SDK mode: SES's XML back untouched, our errors as XML */
+    struct prepared call;
     enum phase phase;
     char request_id[65];
     char client[64];
-    struct evbuffer *form; /* the body to sign and send; kept for retries */
     char payload_hash[65];
-    double recipients;
     struct throttle_ticket ticket;
     struct upstream_req *ureq;
     struct event *backoff;
@@ -59,17 +66,18 @@ struct req {
     int stale_resent; /* sent again after a kept-alive connection the server had closed */
     int fresh_conn;   /* the next send must open a new connection */
     char ses_request_id[80];
-    uint64_t t_start_us, t_throttle_us, t_upstream_us;
+    uint64_t t_start_us, t_throttle_us;
 };
 
-/* ---------------------------------------------------------------- replies */
+/* Both return 0 while r waits for something, -1 when r was answered (and
+ * freed). */
+static int admit(struct req *r);
+static int send_upstream(struct req *r);
 
-static int sink_evbuffer(void *ctx, const void *data, size_t len) {
-    return evbuffer_add(ctx, data, len);
-}
+/* ---------------------------------------------------------------- answers */
 
 static enum reply_style style_of(const struct req *r) {
-    return r->passthrough ? REPLY_QUERY_XML : REPLY_JSON;
+    return r->call.passthrough ? REPLY_QUERY_XML : REPLY_JSON;
 }
 
 /* One access-log line and, unless the client left before an answer, one
@@ -79,7 +87,7 @@ static void account(const struct req *r, int status, const char *code, int clien
     struct reply_record rec = {
         .request_id = r->request_id,
         .client = r->client,
-        .op = r->op,
+        .op = r->call.op,
         .status = status,
         .attempts = r->attempts,
         .throttle_wait_ms = r->t_throttle_us > r->t_start_us
@@ -106,16 +114,16 @@ static void req_free(struct req *r) {
     if (r->backoff != NULL) {
         event_free(r->backoff);
     }
-    if (r->form != NULL) {
-        upstream_release_body(r->form); /* a 10 MB message: give the heap back */
+    if (r->call.form != NULL) {
+        upstream_release_body(r->call.form); /* a 10 MB message: give the heap back */
     }
     config_unref(r->cfg);
     free(r);
 }
 
-/* The one place a reply leaves for a request that reached the pipeline. */
-static void req_finish(struct req *r, int status, const char *ct, struct evbuffer *body,
-                       const char *code, int retry_after_s) {
+/* The one place an answer leaves for a call. */
+static void finish(struct req *r, int status, const char *ct, struct evbuffer *body,
+                   const char *code, int retry_after_s) {
     r->phase = P_DONE;
     struct proxy *px = r->px;
     uint64_t now = clock_monotonic_us();
@@ -132,8 +140,9 @@ static void req_finish(struct req *r, int status, const char *ct, struct evbuffe
     req_free(r);
 }
 
-static void req_fail(struct req *r, int status, const char *code, const char *message,
-                     int retry_after_s) {
+/* One of the proxy's own errors, in the caller's shape. */
+static void fail(struct req *r, int status, const char *code, const char *message,
+                 int retry_after_s) {
     struct evbuffer *body = evbuffer_new();
     if (body == NULL) {
         req_free(r);
@@ -141,7 +150,7 @@ static void req_fail(struct req *r, int status, const char *code, const char *me
     }
     reply_error_body(body, style_of(r), r->request_id, status, code, message,
                      r->attempts > 0 ? r->attempts - 1 : 0);
-    req_finish(r, status, reply_content_type(style_of(r)), body, code, retry_after_s);
+    finish(r, status, reply_content_type(style_of(r)), body, code, retry_after_s);
     evbuffer_free(body);
 }
 
@@ -153,36 +162,9 @@ void request_abort(struct req *r) {
     req_free(r);
 }
 
-/* --------------------------------------------------------------- upstream */
+/* --------------------------------------------------------------- retries */
 
-/* Returns 0 while r waits for SES, -1 when r was answered (and freed). */
-static int send_upstream(struct req *r);
-
-static void on_creds(void *arg) {
-    struct req *r = arg;
-    evtimer_del(r->cwait_timer);
-    (void)send_upstream(r); /* now with credentials, or a 503 saying why not */
-}
-
-static void on_creds_timeout(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    struct req *r = arg;
-    creds_store_cancel_wait(r->px->creds, &r->cwait);
-    const char *why = NULL;
-    (void)creds_store_current(r->px->creds, time(NULL), &why);
-    char msg[600];
-    snprintf(msg, sizeof(msg), "timed out waiting for credentials: %.500s",
-             why != NULL ? why : "none yet");
-    req_fail(r, 503, "CredentialsUnavailable", msg, 0);
-}
-static void on_granted(void *arg, int granted, uint64_t retry_after_us);
-
-/* botocore "standard" retry: full jitter over base 2^(attempt-1) s, capped
- * at 20 s. */
-static void schedule_retry(struct req *r);
-
-static struct req *admit(struct req *r);
+static int may_retry(const struct req *r) { return r->attempts < r->cfg->retry_max_attempts; }
 
 static void on_backoff(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
@@ -194,15 +176,11 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void schedule_retry(struct req *r) {
-    double cap = pow(2.0, r->attempts - 1);
-    if (cap > 20) {
-        cap = 20;
-    }
-    double delay = cap * ((double)arc4random() / 4294967296.0);
+    double delay = retry_backoff_s(r->attempts, (double)arc4random() / 4294967296.0);
     if (r->backoff == NULL) {
         r->backoff = evtimer_new(r->px->base, on_backoff, r);
         if (r->backoff == NULL) {
-            req_fail(r, 500, "InternalError", "out of memory", 0);
+            fail(r, 500, "InternalError", "out of memory", 0);
             return;
         }
     }
@@ -211,125 +189,46 @@ static void schedule_retry(struct req *r) {
     evtimer_add(r->backoff, &tv);
 }
 
-static int may_retry(const struct req *r) { return r->attempts < r->cfg->retry_max_attempts; }
-
-static void free_cleanup(const void *data, size_t len, void *arg) {
-    (void)len;
-    (void)arg;
-    free((void *)(uintptr_t)data);
+/* SES said no although our bucket said yes: learn a lower rate. */
+static void slow_down(struct req *r) {
+    struct proxy *px = r->px;
+    uint64_t now = px->throttle->now();
+    throttle_bucket_penalize(px->op_buckets[r->call.op - px->svc->ops], now);
+    if (r->call.op->op_class == MODEL_OP_SEND) {
+        throttle_bucket_penalize(px->send_bucket, now);
+    }
 }
 
-/* Answers a JSON-mode call from SES's XML. */
-static void answer_json(struct req *r, struct upstream_req *u, json_t *doc) {
-    json_t *meta = json_object_get(doc, "ResponseMetadata");
-    if (!json_is_object(meta)) {
-        meta = json_object();
-        json_object_set_new(doc, "ResponseMetadata", meta);
-    }
-    if (json_object_get(meta, "RequestId") == NULL && u->amzn_request_id[0] != '\0') {
-        json_object_set_new(meta, "RequestId", json_string(u->amzn_request_id));
-    }
-    json_object_set_new(meta, "HTTPStatusCode", json_integer(u->status));
-    json_object_set_new(meta, "RetryAttempts", json_integer(r->attempts - 1));
-    struct evbuffer *body = evbuffer_new();
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (body == NULL || s == NULL) {
-        free(s);
-        if (body != NULL) {
-            evbuffer_free(body);
-        }
-        req_fail(r, 500, "InternalError", "out of memory", 0);
+/* ---------------------------------------------------------------- upstream */
+
+/* The exchange failed before any answer. */
+static void on_exchange_failed(struct req *r, const struct upstream_req *u) {
+    int sending = r->call.op->op_class == MODEL_OP_SEND;
+    /* The keep-alive race (upstream_req_stale): SES had closed the
+     * connection, so it did not act on the request. Sent once more at once,
+     * on a new connection, not counted as a retry, as HTTP clients do for
+     * requests that may be repeated. Not for sending calls: there it cannot
+     * be told apart from SES breaking the connection after acting, which the
+     * rule below covers. */
+    if (upstream_req_stale(u) && !sending && !r->stale_resent) {
+        r->stale_resent = 1;
+        r->fresh_conn = 1;
+        r->attempts--;
+        (void)send_upstream(r);
         return;
     }
-    evbuffer_add_reference(body, s, strlen(s), free_cleanup, NULL);
-    json_t *err = json_object_get(doc, "Error");
-    req_finish(r, u->status, REPLY_CT_JSON, body,
-               err != NULL ? json_string_value(json_object_get(err, "Code")) : NULL, 0);
-    evbuffer_free(body);
+    /* Before the request was fully written SES cannot have acted on it;
+     * after, a sending call may already have sent mail, so it is not
+     * repeated (README: "Retries"). */
+    int safe = !u->written || !sending;
+    if (u->error != upstream_err_tls && safe && may_retry(r)) {
+        schedule_retry(r);
+        return;
+    }
+    fail(r, upstream_error_status(u->error), upstream_error_code(u->error), u->error, 0);
 }
 
-/* Parses SES's XML answer; NULL when it is not SES XML. */
-/* The proxy's spare parser made ready for r's answer, or a new one. */
-static struct xmljson *take_parser(struct proxy *px, const struct model_op *op) {
-    struct xmljson *x = px->spare_xml;
-    px->spare_xml = NULL;
-    if (x != NULL && xmljson_reset(x, px->svc, op) == 0) {
-        return x;
-    }
-    xmljson_free(x);
-    return xmljson_new(px->svc, op);
-}
-
-/* Keeps x as the spare when there is none (xmljson_reset decides later
- * whether it is worth reusing). */
-static void give_parser(struct proxy *px, struct xmljson *x) {
-    if (px->spare_xml == NULL) {
-        px->spare_xml = x;
-    } else {
-        xmljson_free(x);
-    }
-}
-
-static json_t *parse_answer(struct req *r, struct upstream_req *u, int *is_error) {
-    struct xmljson *x = take_parser(r->px, r->op);
-    if (x == NULL) {
-        return NULL;
-    }
-    struct sp_err err;
-    sp_err_clear(&err);
-    int n = evbuffer_peek(u->body, -1, NULL, NULL, 0);
-    int rc = 0;
-    struct evbuffer_ptr pos;
-    evbuffer_ptr_set(u->body, &pos, 0, EVBUFFER_PTR_SET);
-    for (int i = 0; i < n && rc == 0; i++) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(u->body, -1, &pos, &v, 1) < 1) {
-            break;
-        }
-        rc = xmljson_feed(x, v.iov_base, v.iov_len, 0, &err);
-        evbuffer_ptr_set(u->body, &pos, v.iov_len, EVBUFFER_PTR_ADD);
-    }
-    json_t *doc = NULL;
-    if (rc == 0 && xmljson_feed(x, "", 0, 1, &err) == 0 &&
-        xmljson_finish(x, &doc, is_error, &err) == 0) {
-        give_parser(r->px, x);
-        return doc;
-    }
-    if (log_enabled(LOG_DEBUG)) {
-        log_event(LOG_DEBUG, "upstream answer is not SES XML", "request_id", r->request_id, "error",
-                  err.msg, NULL);
-    }
-    give_parser(r->px, x);
-    return NULL;
-}
-
-static int is_throttling(json_t *doc) {
-    const char *code = json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"));
-    const char *msg = json_string_value(json_object_get(json_object_get(doc, "Error"), "Message"));
-    return code != NULL &&
-           (strcmp(code, "Throttling") == 0 || strcmp(code, "ThrottlingException") == 0) &&
-           (msg == NULL || strstr(msg, "Daily message quota exceeded") == NULL);
-}
-
-static int is_retryable_error(int status, json_t *doc) {
-    if (status == 500 || status == 502 || status == 503 || status == 504) {
-        return 1;
-    }
-    json_t *e = json_object_get(doc, "Error");
-    const char *code = json_string_value(json_object_get(e, "Code"));
-    const char *msg = json_string_value(json_object_get(e, "Message"));
-    if (code == NULL) {
-        return 0;
-    }
-    if (strcmp(code, "Throttling") == 0 || strcmp(code, "ThrottlingException") == 0 ||
-        strcmp(code, "RequestThrottled") == 0) {
-        /* No retry can fix a spent daily quota. */
-        return msg == NULL || strstr(msg, "Daily message quota exceeded") == NULL;
-    }
-    return 0;
-}
-
-static void on_upstream(struct upstream_req *u, void *arg) {
+static void on_answer(struct upstream_req *u, void *arg) {
     struct req *r = arg;
     r->ureq = NULL; /* freed by upstream after we return */
     metrics_observe(&r->px->metrics.upstream_seconds, (double)(u->done_us - u->started_us) / 1e6);
@@ -337,33 +236,12 @@ static void on_upstream(struct upstream_req *u, void *arg) {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
     }
     if (u->error != NULL) {
-        /* The keep-alive race (upstream_req_stale): SES had closed the
-         * connection, so it did not act on the request. Sent once more at
-         * once, on a new connection, not counted as a retry, as HTTP clients
-         * do for requests that may be repeated. Not for sending calls: there
-         * it cannot be told apart from SES breaking the connection after
-         * acting, which the rule below covers. */
-        if (upstream_req_stale(u) && r->op->op_class != MODEL_OP_SEND && !r->stale_resent) {
-            r->stale_resent = 1;
-            r->fresh_conn = 1;
-            r->attempts--;
-            (void)send_upstream(r);
-            return;
-        }
-        /* Before the request was fully written SES cannot have acted on it;
-         * after, a sending call may already have sent mail, so it is not
-         * repeated (README: "Retries"). */
-        int safe = !u->written || r->op->op_class != MODEL_OP_SEND;
-        if (u->error != upstream_err_tls && safe && may_retry(r)) {
-            schedule_retry(r);
-            return;
-        }
-        req_fail(r, upstream_error_status(u->error), upstream_error_code(u->error), u->error, 0);
+        on_exchange_failed(r, u);
         return;
     }
     int is_error = 0;
-    json_t *doc = parse_answer(r, u, &is_error);
-    if (doc == NULL && !(r->passthrough && u->status < 300)) {
+    json_t *doc = answer_parse(r->px, r->call.op, u->body, &is_error, r->request_id);
+    if (doc == NULL && !(r->call.passthrough && u->status < 300)) {
         if (u->status >= 500 && may_retry(r)) {
             schedule_retry(r);
             return;
@@ -371,7 +249,7 @@ static void on_upstream(struct upstream_req *u, void *arg) {
         char msg[96];
         snprintf(msg, sizeof(msg), "the upstream answered HTTP %d with a body that is not SES XML",
                  u->status);
-        req_fail(r, 502, "BadGateway", msg, 0);
+        fail(r, 502, "BadGateway", msg, 0);
         return;
     }
     const char *rid =
@@ -379,30 +257,112 @@ static void on_upstream(struct upstream_req *u, void *arg) {
     if (rid != NULL) {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", rid);
     }
-    if (is_error && is_throttling(doc)) {
-        /* SES said no although our bucket said yes: learn a lower rate. */
-        struct proxy *px = r->px;
-        uint64_t now = px->throttle->now();
-        throttle_bucket_penalize(px->op_buckets[r->op - px->svc->ops], now);
-        if (r->op->op_class == MODEL_OP_SEND) {
-            throttle_bucket_penalize(px->send_bucket, now);
-        }
+    json_t *e = json_object_get(doc, "Error");
+    const char *code = is_error ? json_string_value(json_object_get(e, "Code")) : NULL;
+    enum retry_kind kind =
+        is_error ? retry_classify(u->status, code, json_string_value(json_object_get(e, "Message")))
+                 : RETRY_NONE;
+    if (kind == RETRY_THROTTLED) {
+        slow_down(r);
     }
-    if (is_error && is_retryable_error(u->status, doc) && may_retry(r)) {
+    if (kind != RETRY_NONE && may_retry(r)) {
         json_decref(doc);
         schedule_retry(r);
         return;
     }
-    if (r->passthrough) {
+    if (r->call.passthrough) {
         /* SES's bytes and status, untouched. */
-        const char *code =
-            is_error ? json_string_value(json_object_get(json_object_get(doc, "Error"), "Code"))
-                     : NULL;
-        req_finish(r, u->status, REPLY_CT_XML, u->body, code, 0);
+        finish(r, u->status, REPLY_CT_XML, u->body, code, 0);
     } else {
-        answer_json(r, u, doc);
+        struct evbuffer *body = answer_json(doc, u->amzn_request_id, u->status, r->attempts - 1);
+        if (body == NULL) {
+            json_decref(doc);
+            fail(r, 500, "InternalError", "out of memory", 0);
+            return;
+        }
+        /* code points into doc: finish before letting it go */
+        finish(r, u->status, REPLY_CT_JSON, body, code, 0);
+        evbuffer_free(body);
     }
     json_decref(doc);
+}
+
+/* Signs the call with the current credentials and sends it. */
+static int sign_and_send(struct req *r, const struct creds *c) {
+    struct proxy *px = r->px;
+    struct evbuffer *out = evbuffer_new();
+    struct sp_err err;
+    sp_err_clear(&err);
+    struct signed_request sreq = {
+        .method = "POST",
+        .host = upstream_host_header(px->upstream),
+        .service = px->svc->signing_name,
+        .region = r->cfg->region,
+        .content_type = SIGNED_REQUEST_FORM_CT,
+        .body = r->call.form,
+    };
+    if (out == NULL ||
+        signed_request_write(&px->keys, c, time(NULL), &sreq, r->payload_hash, out, &err) < 0) {
+        if (out != NULL) {
+            evbuffer_free(out);
+        }
+        /* The signer's messages never contain a secret. */
+        fail(r, 500, "InternalError", err.code != NULL ? err.msg : "out of memory", 0);
+        return -1;
+    }
+    r->attempts++;
+    r->phase = P_UPSTREAM;
+    px->stats.upstream_requests_total++;
+    r->ureq = r->fresh_conn ? upstream_send_fresh(px->upstream, out, on_answer, r)
+                            : upstream_send(px->upstream, out, on_answer, r);
+    r->fresh_conn = 0;
+    evbuffer_free(out);
+    if (r->ureq == NULL) {
+        fail(r, 500, "InternalError", "out of memory", 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- credentials */
+
+static void on_credentials(void *arg) {
+    struct req *r = arg;
+    evtimer_del(r->cwait_timer);
+    (void)send_upstream(r); /* now with credentials, or a 503 saying why not */
+}
+
+static void on_credentials_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct req *r = arg;
+    creds_store_cancel_wait(r->px->creds, &r->cwait);
+    const char *why = NULL;
+    (void)creds_store_current(r->px->creds, time(NULL), &why);
+    char msg[600];
+    snprintf(msg, sizeof(msg), "timed out waiting for credentials: %.500s",
+             why != NULL ? why : "none yet");
+    fail(r, 503, "CredentialsUnavailable", msg, 0);
+}
+
+/* The first credentials are on their way (web identity, IMDS...): wait for
+ * them, as long as a call may wait for a throttle slot. */
+static int wait_for_credentials(struct req *r) {
+    struct proxy *px = r->px;
+    r->waited_creds = 1;
+    r->cwait_timer = evtimer_new(px->base, on_credentials_timeout, r);
+    if (r->cwait_timer == NULL) {
+        fail(r, 500, "InternalError", "out of memory", 0);
+        return -1;
+    }
+    r->cwait.cb = on_credentials;
+    r->cwait.arg = r;
+    r->phase = P_CREDENTIALS;
+    creds_store_wait(px->creds, &r->cwait);
+    int ms = r->cfg->throttle.max_wait_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(r->cwait_timer, &tv);
+    return 0;
 }
 
 static int send_upstream(struct req *r) {
@@ -413,60 +373,16 @@ static int send_upstream(struct req *r) {
     const char *why = NULL;
     struct creds *c = creds_store_current(px->creds, time(NULL), &why);
     if (c == NULL && !r->waited_creds && creds_store_pending(px->creds)) {
-        /* The first credentials are on their way (web identity, IMDS...):
-         * wait for them, as long as a call may wait for a throttle slot. */
-        r->waited_creds = 1;
-        r->cwait_timer = evtimer_new(px->base, on_creds_timeout, r);
-        if (r->cwait_timer == NULL) {
-            req_fail(r, 500, "InternalError", "out of memory", 0);
-            return -1;
-        }
-        r->cwait.cb = on_creds;
-        r->cwait.arg = r;
-        r->phase = P_CREDENTIALS;
-        creds_store_wait(px->creds, &r->cwait);
-        int ms = r->cfg->throttle.max_wait_ms;
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-        evtimer_add(r->cwait_timer, &tv);
-        return 0;
+        return wait_for_credentials(r);
     }
     if (c == NULL) {
-        req_fail(r, 503, "CredentialsUnavailable", why, 0);
+        fail(r, 503, "CredentialsUnavailable", why, 0);
         return -1;
     }
-    struct evbuffer *out = evbuffer_new();
-    struct sp_err err;
-    sp_err_clear(&err);
-    struct signed_request sreq = {
-        .method = "POST",
-        .host = upstream_host_header(px->upstream),
-        .service = px->svc->signing_name,
-        .region = r->cfg->region,
-        .content_type = SIGNED_REQUEST_FORM_CT,
-        .body = r->form,
-    };
-    if (out == NULL ||
-        signed_request_write(&px->keys, c, time(NULL), &sreq, r->payload_hash, out, &err) < 0) {
-        if (out != NULL) {
-            evbuffer_free(out);
-        }
-        /* The signer's messages never contain a secret. */
-        req_fail(r, 500, "InternalError", err.code != NULL ? err.msg : "out of memory", 0);
-        return -1;
-    }
-    r->attempts++;
-    r->phase = P_UPSTREAM;
-    px->stats.upstream_requests_total++;
-    r->ureq = r->fresh_conn ? upstream_send_fresh(px->upstream, out, on_upstream, r)
-                            : upstream_send(px->upstream, out, on_upstream, r);
-    r->fresh_conn = 0;
-    evbuffer_free(out);
-    if (r->ureq == NULL) {
-        req_fail(r, 500, "InternalError", "out of memory", 0);
-        return -1;
-    }
-    return 0;
+    return sign_and_send(r, c);
 }
+
+/* ---------------------------------------------------------------- throttle */
 
 static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
     struct req *r = arg;
@@ -475,276 +391,42 @@ static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
         return;
     }
     r->px->stats.throttled_total++;
-    req_fail(r, 429, "Throttling",
-             "Rate exceeded: the shared bucket cannot serve this call in time",
-             (int)((retry_after_us + 999999) / 1000000));
+    fail(r, 429, "Throttling", "Rate exceeded: the shared bucket cannot serve this call in time",
+         (int)((retry_after_us + 999999) / 1000000));
 }
 
-/* ------------------------------------------------------------- recipients */
-
-static double count_list(json_t *dest, const char *key) {
-    return (double)json_array_size(json_object_get(dest, key));
-}
-
-static double count_destination(json_t *dest) {
-    return count_list(dest, "ToAddresses") + count_list(dest, "CcAddresses") +
-           count_list(dest, "BccAddresses");
-}
-
-/* Recipients as SES counts them against the send rate. */
-static double recipients_json(const struct model_op *op, json_t *params) {
-    double n = 0;
-    if (strcmp(op->name, "SendRawEmail") == 0) {
-        n = (double)json_array_size(json_object_get(params, "Destinations"));
-        json_t *data = json_object_get(json_object_get(params, "RawMessage"), "Data");
-        if (n == 0 && json_is_string(data)) {
-            n = (double)recipients_count_b64(json_string_value(data), json_string_length(data), 0);
-        }
-    } else if (strcmp(op->name, "SendBulkTemplatedEmail") == 0) {
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(params, "Destinations"), i, d) {
-            n += count_destination(json_object_get(d, "Destination"));
-        }
-    } else {
-        n = count_destination(json_object_get(params, "Destination"));
-    }
-    return n < 1 ? 1 : n;
-}
-
-/* The same count from an SDK's form body: list entries that end in
- * ".member.N" under To/Cc/BccAddresses (also inside bulk destinations) or
- * Destinations (raw), else the raw message's own header fields. */
-static double recipients_form(const char *body, size_t len) {
-    static const char *const lists[] = {"ToAddresses.member.", "CcAddresses.member.",
-                                        "BccAddresses.member.", "Destinations.member."};
-    struct form_cursor cur;
-    struct form_pair pair;
-    double n = 0;
-    const char *raw = NULL;
-    size_t raw_len = 0;
-    form_cursor_init(&cur, body, len);
-    while (form_next(&cur, &pair) == 1) {
-        char key[256];
-        size_t klen;
-        struct sp_err e;
-        if (form_decode(pair.key, pair.key_len, key, sizeof(key), &klen, &e) < 0) {
-            continue;
-        }
-        if (strcmp(key, "RawMessage.Data") == 0) {
-            raw = pair.value;
-            raw_len = pair.value_len;
-            continue;
-        }
-        for (size_t i = 0; i < 4; i++) {
-            const char *hit = strstr(key, lists[i]);
-            /* Destinations.member.N counts only for raw mail (bulk's
-             * Destinations.member.N.Destination... entries have a dot after N). */
-            if (hit != NULL && strchr(hit + strlen(lists[i]), '.') == NULL) {
-                n += 1;
-                break;
-            }
-        }
-    }
-    if (n == 0 && raw != NULL) {
-        n = (double)recipients_count_b64(raw, raw_len, 1);
-    }
-    return n < 1 ? 1 : n;
-}
-
-/* --------------------------------------------------------------- routing */
-
-/* json_load_callback source over an evbuffer: no contiguous copy of a big
- * body is ever made. */
-static size_t json_from_evbuffer(void *buffer, size_t buflen, void *data) {
-    int n = evbuffer_remove(data, buffer, buflen);
-    return n < 0 ? (size_t)-1 : (size_t)n;
-}
-
-static int first_byte_is_brace(struct evbuffer *b) {
-    struct evbuffer_ptr p = evbuffer_search(b, "{", 1, NULL);
-    if (p.pos < 0) {
-        return 0;
-    }
-    unsigned char pre[64];
-    size_t n = p.pos < 64 ? (size_t)p.pos : 64;
-    if ((size_t)p.pos > n) {
-        return 0;
-    }
-    evbuffer_copyout(b, pre, n);
-    for (size_t i = 0; i < n; i++) {
-        if (pre[i] != ' ' && pre[i] != '\t' && pre[i] != '\r' && pre[i] != '\n') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Starts the throttle for a call whose op and form body are ready. */
-static struct req *admit(struct req *r) {
+/* Asks the throttle for the call's tokens: its operation's bucket, and the
+ * send rate in recipients for a sending call. */
+static int admit(struct req *r) {
     struct proxy *px = r->px;
+    const struct model_op *op = r->call.op;
     throttle_ticket_init(&r->ticket, on_granted, r);
-    throttle_ticket_add(&r->ticket, px->op_buckets[r->op - px->svc->ops], 1);
-    if (r->op->op_class == MODEL_OP_SEND) {
-        throttle_ticket_add(&r->ticket, px->send_bucket, r->recipients);
+    throttle_ticket_add(&r->ticket, px->op_buckets[op - px->svc->ops], 1);
+    if (op->op_class == MODEL_OP_SEND) {
+        throttle_ticket_add(&r->ticket, px->send_bucket, r->call.recipients);
     }
     uint64_t wait = 0;
     r->phase = P_THROTTLE;
     switch (throttle_acquire(px->throttle, &r->ticket, &wait)) {
     case THROTTLE_GRANTED:
-        if (send_upstream(r) < 0) {
-            return NULL; /* answered and freed already */
-        }
-        break;
+        return send_upstream(r);
     case THROTTLE_QUEUED:
-        break;
+        return 0;
     case THROTTLE_REFUSED: {
         px->stats.throttled_total++;
         char msg[160];
         snprintf(msg, sizeof(msg),
                  "Rate exceeded: %s would wait %.1f s, over throttle.max_wait_ms or "
                  "throttle.max_queue",
-                 r->op->name, (double)wait / 1e6);
-        req_fail(r, 429, "Throttling", msg, (int)((wait + 999999) / 1000000));
-        return NULL;
+                 op->name, (double)wait / 1e6);
+        fail(r, 429, "Throttling", msg, (int)((wait + 999999) / 1000000));
+        return -1;
     }
     }
-    return r;
+    return 0;
 }
 
-static struct req *start_form(struct req *r, struct server_request *sr) {
-    struct proxy *px = r->px;
-    r->passthrough = 1;
-    size_t len = evbuffer_get_length(sr->body);
-    const char *body = (const char *)evbuffer_pullup(sr->body, -1);
-    struct sp_err err;
-    sp_err_clear(&err);
-    char action[128];
-    size_t alen = 0;
-    if (form_check(body, len, &err) < 0) {
-        req_fail(r, 400, "MalformedRequest", err.msg, 0);
-        return NULL;
-    }
-    int found = form_get(body, len, "Action", action, sizeof(action), &alen, &err);
-    if (found <= 0) {
-        req_fail(r, 400, "InvalidAction", "the form has no Action", 0);
-        return NULL;
-    }
-    r->op = model_find_op(px->svc, action, alen);
-    if (r->op == NULL || strcmp(r->op->name, action) != 0) {
-        r->op = NULL;
-        req_fail(r, 400, "InvalidAction", "no such SES operation", 0);
-        return NULL;
-    }
-    if (!config_action_allowed(r->cfg, r->op->name)) {
-        req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
-        return NULL;
-    }
-    if (policy_check_form(config_identity_rule(r->cfg, r->op->name), r->op, body, len, &err) < 0) {
-        req_fail(r, 403, "AccessDenied", err.msg, 0);
-        return NULL;
-    }
-    r->recipients = r->op->op_class == MODEL_OP_SEND ? recipients_form(body, len) : 1;
-    r->form = evbuffer_new();
-    if (r->form == NULL) {
-        req_fail(r, 500, "InternalError", "out of memory", 0);
-        return NULL;
-    }
-    evbuffer_add_buffer(r->form, sr->body); /* moves the chains, no copy */
-    return admit(r);
-}
-
-static struct req *start_json(struct req *r, struct server_request *sr, const char *path_action) {
-    struct proxy *px = r->px;
-    json_t *params;
-    if (evbuffer_get_length(sr->body) == 0) {
-        if (path_action == NULL) {
-            req_fail(r, 400, "InvalidAction", "no Action: POST / needs a JSON body with \"Action\"",
-                     0);
-            return NULL;
-        }
-        params = json_object();
-    } else {
-        json_error_t jerr;
-        params = json_load_callback(json_from_evbuffer, sr->body, JSON_REJECT_DUPLICATES, &jerr);
-        if (params == NULL) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "body is not valid JSON (UTF-8): %s at line %d column %d",
-                     jerr.text, jerr.line, jerr.column);
-            req_fail(r, 400, "MalformedRequest", msg, 0);
-            return NULL;
-        }
-        if (!json_is_object(params)) {
-            json_decref(params);
-            req_fail(r, 400, "MalformedRequest", "body must be a JSON object", 0);
-            return NULL;
-        }
-    }
-    json_t *action = json_object_get(params, "Action");
-    const char *name = path_action;
-    if (action != NULL) {
-        if (!json_is_string(action)) {
-            json_decref(params);
-            req_fail(r, 400, "InvalidAction", "\"Action\" must be a string", 0);
-            return NULL;
-        }
-        name = json_string_value(action);
-        if (path_action != NULL) {
-            const struct model_op *a = model_find_op(px->svc, path_action, strlen(path_action));
-            const struct model_op *b = model_find_op(px->svc, name, json_string_length(action));
-            if (a != b) {
-                json_decref(params);
-                req_fail(r, 400, "InvalidAction", "the Action in the path and in the body differ",
-                         0);
-                return NULL;
-            }
-        }
-    }
-    if (name == NULL) {
-        json_decref(params);
-        req_fail(r, 400, "InvalidAction", "no Action: give \"Action\" or POST /{Action}", 0);
-        return NULL;
-    }
-    r->op = model_find_op(px->svc, name,
-                          action != NULL && name == json_string_value(action)
-                              ? json_string_length(action)
-                              : strlen(name));
-    if (r->op == NULL) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "no such SES operation: %.120s", name);
-        json_decref(params);
-        req_fail(r, 400, "InvalidAction", msg, 0);
-        return NULL;
-    }
-    json_object_del(params, "Action");
-    if (!config_action_allowed(r->cfg, r->op->name)) {
-        json_decref(params);
-        req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
-        return NULL;
-    }
-    struct sp_err err;
-    sp_err_clear(&err);
-    if (validate_params(px->svc, r->op, params, &err) < 0) {
-        json_decref(params);
-        req_fail(r, 400, err.code != NULL ? err.code : "ValidationError", err.msg, 0);
-        return NULL;
-    }
-    if (policy_check_json(config_identity_rule(r->cfg, r->op->name), r->op, params, &err) < 0) {
-        json_decref(params);
-        req_fail(r, 403, "AccessDenied", err.msg, 0);
-        return NULL;
-    }
-    r->recipients = r->op->op_class == MODEL_OP_SEND ? recipients_json(r->op, params) : 1;
-    r->form = evbuffer_new();
-    if (r->form == NULL ||
-        query_serialize(px->svc, r->op, params, sink_evbuffer, r->form, &err) < 0) {
-        json_decref(params);
-        req_fail(r, 500, "InternalError", err.code != NULL ? err.msg : "out of memory", 0);
-        return NULL;
-    }
-    json_decref(params);
-    return admit(r);
-}
+/* ------------------------------------------------------------------- start */
 
 struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
     struct req *r = calloc(1, sizeof(*r));
@@ -759,19 +441,13 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
     memcpy(r->request_id, sr->request_id, sizeof(r->request_id));
     memcpy(r->client, sr->client, sizeof(r->client));
     if (px->draining) {
-        req_fail(r, 503, "ServiceUnavailable", "the proxy is shutting down", 0);
+        fail(r, 503, "ServiceUnavailable", "the proxy is shutting down", 0);
         return NULL;
     }
-    const char *path_action = NULL;
-    if (strcmp(sr->path, "/") != 0) {
-        path_action = sr->path + 1;
-        if (strchr(path_action, '/') != NULL || *path_action == '\0') {
-            req_fail(r, 404, "NotFound", "calls are POST / or POST /{Action}", 0);
-            return NULL;
-        }
+    struct prepare_refusal why;
+    if (prepare_call(px->svc, r->cfg, sr, &r->call, &why) < 0) {
+        fail(r, why.status, why.err.code, why.err.msg, 0);
+        return NULL;
     }
-    if (sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)) {
-        return start_form(r, sr);
-    }
-    return start_json(r, sr, path_action);
+    return admit(r) == 0 ? r : NULL;
 }

@@ -1,0 +1,96 @@
+/* answer.c - SES's answer for the pipeline and the client (see answer.h). */
+#include "proxy/pipeline/answer.h"
+
+#include <event2/buffer.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/xmljson.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+
+/* The proxy's spare parser made ready for op's answer, or a new one. */
+static struct xmljson *take_parser(struct proxy *px, const struct model_op *op) {
+    struct xmljson *x = px->spare_xml;
+    px->spare_xml = NULL;
+    if (x != NULL && xmljson_reset(x, px->svc, op) == 0) {
+        return x;
+    }
+    xmljson_free(x);
+    return xmljson_new(px->svc, op);
+}
+
+/* Keeps x as the spare when there is none (xmljson_reset decides later
+ * whether it is worth reusing). */
+static void give_parser(struct proxy *px, struct xmljson *x) {
+    if (px->spare_xml == NULL) {
+        px->spare_xml = x;
+    } else {
+        xmljson_free(x);
+    }
+}
+
+json_t *answer_parse(struct proxy *px, const struct model_op *op, struct evbuffer *body,
+                     int *is_error, const char *request_id) {
+    struct xmljson *x = take_parser(px, op);
+    if (x == NULL) {
+        return NULL;
+    }
+    struct sp_err err;
+    sp_err_clear(&err);
+    int n = evbuffer_peek(body, -1, NULL, NULL, 0);
+    int rc = 0;
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(body, &pos, 0, EVBUFFER_PTR_SET);
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(body, -1, &pos, &v, 1) < 1) {
+            break;
+        }
+        rc = xmljson_feed(x, v.iov_base, v.iov_len, 0, &err);
+        evbuffer_ptr_set(body, &pos, v.iov_len, EVBUFFER_PTR_ADD);
+    }
+    json_t *doc = NULL;
+    if (rc == 0 && xmljson_feed(x, "", 0, 1, &err) == 0 &&
+        xmljson_finish(x, &doc, is_error, &err) == 0) {
+        give_parser(px, x);
+        return doc;
+    }
+    if (log_enabled(LOG_DEBUG)) {
+        log_event(LOG_DEBUG, "upstream answer is not SES XML", "request_id", request_id, "error",
+                  err.msg, NULL);
+    }
+    give_parser(px, x);
+    return NULL;
+}
+
+static void free_cleanup(const void *data, size_t len, void *arg) {
+    (void)len;
+    (void)arg;
+    free((void *)(uintptr_t)data);
+}
+
+struct evbuffer *answer_json(json_t *doc, const char *request_id, int status, int retries) {
+    json_t *meta = json_object_get(doc, "ResponseMetadata");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(doc, "ResponseMetadata", meta);
+    }
+    if (json_object_get(meta, "RequestId") == NULL && request_id != NULL && request_id[0] != '\0') {
+        json_object_set_new(meta, "RequestId", json_string(request_id));
+    }
+    json_object_set_new(meta, "HTTPStatusCode", json_integer(status));
+    json_object_set_new(meta, "RetryAttempts", json_integer(retries));
+    struct evbuffer *body = evbuffer_new();
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (body == NULL || s == NULL ||
+        evbuffer_add_reference(body, s, strlen(s), free_cleanup, NULL) < 0) {
+        free(s);
+        if (body != NULL) {
+            evbuffer_free(body);
+        }
+        return NULL;
+    }
+    return body;
+}
