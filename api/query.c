@@ -94,6 +94,8 @@ static int writer_encode(struct writer *w, const char *s, size_t len) {
             unsigned char c = *p;
             if (is_unreserved(c)) {
                 *o++ = c;
+            } else if (c == ' ') {
+                *o++ = '+'; /* as urlencode() writes it: boto3's bytes on the wire */
             } else {
                 o[0] = '%';
                 o[1] = (unsigned char)hex_upper[c >> 4];

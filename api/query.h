@@ -1,14 +1,16 @@
 /* query.h - JSON parameters -> the SES Query protocol's form body.
  *
- * Produces, byte for byte, what botocore's QuerySerializer followed by
- * botocore.utils.percent_encode_sequence produces for the same parameters:
+ * Produces, byte for byte, the body boto3 puts on the wire for the same
+ * parameters: botocore's QuerySerializer, then urlencode() as botocore's
+ * AWSRequest prepares a dict body:
  * `Action=<op>&Version=<api version>` then one `key=value` pair per scalar,
  * in the order of the params object (botocore iterates the caller's dict,
  * not the shape), structures as `Outer.Inner`, lists as `Name.member.N`
  * (1-based; an empty list is `Name=`), maps as `Name.entry.N.key/.value`,
  * booleans `true`/`false`, blobs as the (already base64) JSON text,
  * timestamps as botocore formats them, numbers as Python's str() prints them,
- * RFC 3986 unreserved-only percent-encoding.
+ * percent-encoding that keeps only RFC 3986's unreserved characters and
+ * writes a space as '+' (Python's quote_plus; SES reads %20 the same way).
  *
  * Ownership: params are borrowed and never modified. The body is written to
  * the caller's sink in chunks of at most QUERY_CHUNK bytes from a buffer on
@@ -47,9 +49,9 @@ int query_serialize(const struct model_service *svc, const struct model_op *op,
                     const json_t *params, query_sink_fn sink, void *ctx,
                     struct sp_err *err) SP_WARN_UNUSED;
 
-/* Appends s[0..len) to sink, RFC 3986 unreserved-only percent-encoded:
- * A-Z a-z 0-9 - _ . ~ bare, every other byte as uppercase %XX (botocore's
- * percent_encode with safe='-._~'). 0 ok, -1 when the sink failed. */
+/* Appends s[0..len) to sink, form-encoded as urlencode() does: A-Z a-z 0-9
+ * - _ . ~ bare, a space as '+', every other byte as uppercase %XX (Python's
+ * quote_plus with safe=''). 0 ok, -1 when the sink failed. */
 int query_percent_encode(const char *s, size_t len, query_sink_fn sink, void *ctx) SP_WARN_UNUSED;
 
 /* Converts a timestamp parameter to the text botocore sends for it.

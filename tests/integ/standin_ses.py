@@ -77,10 +77,13 @@ def operation_model(name):
 
 
 def botocore_body(op_name, params):
-    """The form body botocore's query serializer produces (str)."""
+    """The form body boto3 puts on the wire (str): the query serializer's
+    dict, urlencoded as botocore's AWSRequest prepares it (a space as '+')."""
     ser = botocore.serialize.create_serializer("query")
     req = ser.serialize_to_request(params, operation_model(op_name))
-    return botocore.utils.percent_encode_sequence(req["body"])
+    return botocore.awsrequest.AWSRequest(
+        method="POST", url="https://email.us-east-1.amazonaws.com/",
+        data=req["body"]).prepare().body
 
 
 def form_pairs(body):

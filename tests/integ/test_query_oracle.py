@@ -3,7 +3,7 @@
 For every SES operation and several seeds, tests/integ/sesgen.py builds valid
 parameters; the form body printed by query_cli ($SP_BUILD_DIR/tests/query_cli,
 validate_params + query_serialize) must equal, byte for byte, what botocore's
-QuerySerializer produces encoded by botocore.utils.percent_encode_sequence.
+QuerySerializer produces, urlencoded as botocore's AWSRequest prepares it.
 Invalid variants that botocore's ParamValidator refuses must be refused by
 query_cli too, naming the same parameter.
 
@@ -22,7 +22,7 @@ botocore = pytest.importorskip("botocore")
 import botocore.session  # noqa: E402
 from botocore import xform_name  # noqa: E402
 from botocore.serialize import QuerySerializer  # noqa: E402
-from botocore.utils import percent_encode_sequence  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.validate import ParamValidator  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -53,9 +53,12 @@ def run_cli(action, params, ascii_json=True):
 
 
 def botocore_body(op_name, params):
+    """The body boto3 puts on the wire: the serializer's dict, urlencoded as
+    botocore's AWSRequest prepares it (a space as '+')."""
     op = MODEL.operation_model(op_name)
     request = QuerySerializer().serialize_to_request(params, op)
-    return percent_encode_sequence(request["body"])
+    return AWSRequest(method="POST", url="https://email.us-east-1.amazonaws.com/",
+                      data=request["body"]).prepare().body
 
 
 def botocore_rejects(op_name, params):
