@@ -16,7 +16,11 @@
  * hex is hand-written, the date is computed from the unix time without
  * gmtime_r()'s locks, and kSigning is cached together with an HMAC context
  * already keyed with it (OpenSSL keeps the ipad/opad states, so each
- * signature costs no key setup). */
+ * signature costs no key setup).
+ *
+ * SigV4a (sigv4a.c) runs stages 1 and 2 through this same code, with a
+ * struct sigv4_variant that names its algorithm, drops the region from the
+ * scope and signs the region set as X-Amz-Region-Set (sigv4_draft()). */
 #include "signer/sigv4.h"
 
 #include <string.h>
