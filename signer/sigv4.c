@@ -16,7 +16,11 @@
  * hex is hand-written, the date is computed from the unix time without
  * gmtime_r()'s locks, and kSigning is cached together with an HMAC context
  * already keyed with it (OpenSSL keeps the ipad/opad states, so each
- * signature costs no key setup). */
+ * signature costs no key setup).
+ *
+ * SigV4a (sigv4a.c) runs stages 1 and 2 through this same code, with a
+ * struct sigv4_variant that names its algorithm, drops the region from the
+ * scope and signs the region set as X-Amz-Region-Set (sigv4_draft()). */
 #include "signer/sigv4.h"
 
 #include <string.h>
@@ -32,14 +36,18 @@
 #define CODE_SIGNING "SigningError"
 #define CODE_INTERNAL "InternalError"
 
-/* The headers the signer adds itself, besides the caller's. */
-#define SYNTHETIC_HEADERS 3
+/* The headers the signer adds itself, besides the caller's: X-Amz-Date,
+ * the token, the content hash and (SigV4a) the region set. */
+#define SYNTHETIC_HEADERS 4
 
 /* The latest time X-Amz-Date can show: 9999-12-31T23:59:59Z. */
 #define MAX_SIGNING_TIME 253402300799LL
 
 static const char hex_lower[] = "0123456789abcdef";
 static const char hex_upper[] = "0123456789ABCDEF";
+
+/* SigV4 itself: the region goes into the scope. */
+static const struct sigv4_variant v4_variant = {SIGV4_ALGORITHM, 0};
 
 /* ---- character classes ---- */
 
@@ -106,7 +114,7 @@ static unsigned char to_lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-static void hex_encode(const unsigned char *in, size_t n, char *out) {
+void sigv4_hex(const unsigned char *in, size_t n, char *out) {
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = hex_lower[in[i] >> 4];
         out[2 * i + 1] = hex_lower[in[i] & 0x0f];
@@ -118,7 +126,7 @@ static void hex_encode(const unsigned char *in, size_t n, char *out) {
 /* Fails with "InternalError" and the first OpenSSL reason, then empties
  * OpenSSL's per-thread error queue: a stale entry there would make a later
  * SSL_get_error() on the same thread report a TLS error. */
-static int fail_openssl(struct sp_err *err, const char *what) {
+int sigv4_fail_openssl(struct sp_err *err, const char *what) {
     char reason[256] = "unknown error";
     unsigned long e = ERR_get_error();
     if (e != 0) {
@@ -271,7 +279,7 @@ static int format_amz_date(time_t when, char out[17], struct sp_err *err) {
 
 /* ---- validation and the scope ---- */
 
-/* "YYYYMMDD/region/service/aws4_request" */
+/* "YYYYMMDD/region/service/aws4_request" (SigV4a: without "region/") */
 #define SCOPE_MAX (8 + 1 + SIGV4_MAX_SCOPE_PART_LEN + 1 + SIGV4_MAX_SCOPE_PART_LEN + 1 + 12)
 
 struct scope {
@@ -292,9 +300,29 @@ static int check_scope_part(const char *what, const char *v, struct sp_err *err)
     return 0;
 }
 
-static int scope_init(const struct sigv4_params *p, struct scope *sc, struct sp_err *err) {
+/* A SigV4a region set travels in a header: regions joined by ',', where
+ * '*' may stand for any part ("*" alone means every region). */
+static int check_region_set(const char *v, struct sp_err *err) {
+    ENSURE(v != NULL && v[0] != '\0', err, CODE_SIGNING, "region set is missing");
+    size_t n = strnlen(v, SIGV4_MAX_REGION_SET_LEN + 1);
+    ENSURE(n <= SIGV4_MAX_REGION_SET_LEN, err, CODE_SIGNING, "region set is longer than %d bytes",
+           SIGV4_MAX_REGION_SET_LEN);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        ENSURE(is_scope_char(c) || c == '*' || c == ',', err, CODE_SIGNING,
+               "region set contains a byte outside [A-Za-z0-9._*,-]");
+    }
+    return 0;
+}
+
+static int scope_init(const struct sigv4_variant *v, const struct sigv4_params *p, struct scope *sc,
+                      struct sp_err *err) {
     ENSURE(p != NULL, err, CODE_SIGNING, "signing parameters are missing");
-    GUARD(check_scope_part("region", p->region, err));
+    if (v->region_set) {
+        GUARD(check_region_set(p->region, err));
+    } else {
+        GUARD(check_scope_part("region", p->region, err));
+    }
     GUARD(check_scope_part("service", p->service, err));
     GUARD(format_amz_date(p->when, sc->amz_date, err));
 
@@ -302,8 +330,10 @@ static int scope_init(const struct sigv4_params *p, struct scope *sc, struct sp_
     sink_init(&s, sc->text, SCOPE_MAX, NULL);
     sink_put(&s, sc->amz_date, 8);
     sink_byte(&s, '/');
-    sink_str(&s, p->region);
-    sink_byte(&s, '/');
+    if (!v->region_set) {
+        sink_str(&s, p->region);
+        sink_byte(&s, '/');
+    }
     sink_str(&s, p->service);
     sink_str(&s, "/" SIGV4_TERMINATOR);
     ENSURE(!s.overflow, err, CODE_INTERNAL, "credential scope overflow");
@@ -333,7 +363,7 @@ static int token_of(const struct sigv4_creds *creds, const char **token, size_t 
     return 0;
 }
 
-static int check_creds(const struct sigv4_creds *creds, size_t *secret_len, struct sp_err *err) {
+int sigv4_check_creds(const struct sigv4_creds *creds, size_t *secret_len, struct sp_err *err) {
     ENSURE(creds != NULL, err, CODE_SIGNING, "credentials are missing");
     const char *akid = creds->access_key_id;
     ENSURE(akid != NULL && akid[0] != '\0', err, CODE_SIGNING, "access key id is missing");
@@ -420,8 +450,8 @@ static void sort_headers(struct hview *h, size_t n) {
     }
 }
 
-static int check_header(const struct sigv4_header *h, size_t i, int has_token,
-                        const struct sigv4_params *p, struct sp_err *err) {
+static int check_header(const struct sigv4_variant *v, const struct sigv4_header *h, size_t i,
+                        int has_token, const struct sigv4_params *p, struct sp_err *err) {
     ENSURE(h->name != NULL && h->name_len > 0, err, CODE_SIGNING, "header %zu has no name", i);
     ENSURE(h->value != NULL || h->value_len == 0, err, CODE_SIGNING, "header %zu has no value", i);
     for (size_t k = 0; k < h->name_len; k++) {
@@ -434,6 +464,8 @@ static int check_header(const struct sigv4_header *h, size_t i, int has_token,
            "header %zu (X-Amz-Security-Token) is added by the signer", i);
     ENSURE(!(p->add_content_sha256 && name_is(h, "x-amz-content-sha256")), err, CODE_SIGNING,
            "header %zu (x-amz-content-sha256) is added by the signer", i);
+    ENSURE(!(v->region_set && name_is(h, "x-amz-region-set")), err, CODE_SIGNING,
+           "header %zu (X-Amz-Region-Set) is added by the signer", i);
     return 0;
 }
 
@@ -461,13 +493,14 @@ static int check_request(const struct sigv4_request *req, struct prepared *pr, s
 }
 
 /* Validates the inputs and fills pr: the scope, and the headers to sign
- * (the caller's plus X-Amz-Date, maybe the token and the content hash),
- * sorted. */
-static int prepare(const struct sigv4_creds *creds, const struct sigv4_params *p,
-                   const struct sigv4_request *req, struct prepared *pr, struct sp_err *err) {
+ * (the caller's plus X-Amz-Date, maybe the token, the content hash and the
+ * region set), sorted. */
+static int prepare(const struct sigv4_variant *v, const struct sigv4_creds *creds,
+                   const struct sigv4_params *p, const struct sigv4_request *req,
+                   struct prepared *pr, struct sp_err *err) {
     const char *token;
     size_t token_len;
-    GUARD(scope_init(p, &pr->sc, err));
+    GUARD(scope_init(v, p, &pr->sc, err));
     GUARD(check_request(req, pr, err));
     GUARD(token_of(creds, &token, &token_len, err));
 
@@ -475,7 +508,7 @@ static int prepare(const struct sigv4_creds *creds, const struct sigv4_params *p
     pr->n = 0;
     for (size_t i = 0; i < req->n_headers; i++) {
         const struct sigv4_header *h = &req->headers[i];
-        GUARD(check_header(h, i, token != NULL, p, err));
+        GUARD(check_header(v, h, i, token != NULL, p, err));
         if (name_is(h, "host") && !value_is_blank(h->value, h->value_len)) {
             has_host = 1;
         }
@@ -489,6 +522,9 @@ static int prepare(const struct sigv4_creds *creds, const struct sigv4_params *p
     }
     if (p->add_content_sha256) {
         pr->h[pr->n++] = (struct hview){"x-amz-content-sha256", 20, req->payload_hash, 64};
+    }
+    if (v->region_set) {
+        pr->h[pr->n++] = (struct hview){"x-amz-region-set", 16, p->region, strlen(p->region)};
     }
     sort_headers(pr->h, pr->n);
     return 0;
@@ -756,8 +792,10 @@ static int put_canonical_request(struct sink *s, const struct prepared *pr,
     return 0;
 }
 
-static void put_string_to_sign(struct sink *s, const struct scope *sc, const char hash_hex[64]) {
-    sink_str(s, SIGV4_ALGORITHM "\n");
+static void put_string_to_sign(struct sink *s, const struct sigv4_variant *v,
+                               const struct scope *sc, const char hash_hex[64]) {
+    sink_str(s, v->algorithm);
+    sink_byte(s, '\n');
     sink_put(s, sc->amz_date, 16);
     sink_byte(s, '\n');
     sink_put(s, sc->text, sc->len);
@@ -823,7 +861,7 @@ cleanup:
     OPENSSL_cleanse(k_service, sizeof(k_service));
     if (rc < 0) {
         OPENSSL_cleanse(out, 32);
-        return fail_openssl(err, "HMAC-SHA256 key derivation");
+        return sigv4_fail_openssl(err, "HMAC-SHA256 key derivation");
     }
     return 0;
 }
@@ -850,16 +888,16 @@ static int cache_setup(struct sigv4_key_cache *c, struct sp_err *err) {
         return 0;
     }
     if (c->sha256 == NULL && (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-        return fail_openssl(err, "fetching SHA256");
+        return sigv4_fail_openssl(err, "fetching SHA256");
     }
     if (c->md == NULL && (c->md = EVP_MD_CTX_new()) == NULL) {
-        return fail_openssl(err, "EVP_MD_CTX_new");
+        return sigv4_fail_openssl(err, "EVP_MD_CTX_new");
     }
     if (c->hmac_alg == NULL && (c->hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
-        return fail_openssl(err, "fetching HMAC");
+        return sigv4_fail_openssl(err, "fetching HMAC");
     }
     if ((c->hmac = hmac_ctx_new(c->hmac_alg)) == NULL) {
-        return fail_openssl(err, "creating the HMAC context");
+        return sigv4_fail_openssl(err, "creating the HMAC context");
     }
     return 0;
 }
@@ -890,7 +928,7 @@ static int cache_key(struct sigv4_key_cache *c, const char *secret, size_t secre
      * it from the ipad/opad states OpenSSL keeps. */
     if (EVP_MAC_init(c->hmac, c->k_signing, sizeof(c->k_signing), NULL) != 1) {
         OPENSSL_cleanse(c->k_signing, sizeof(c->k_signing));
-        return fail_openssl(err, "keying HMAC-SHA256");
+        return sigv4_fail_openssl(err, "keying HMAC-SHA256");
     }
     memcpy(c->date, date8, 8);
     c->date[8] = '\0';
@@ -903,18 +941,18 @@ static int cache_key(struct sigv4_key_cache *c, const char *secret, size_t secre
     return 0;
 }
 
-/* ---- sigv4_sign ---- */
+/* ---- stages 1 and 2, for sigv4_sign() and sigv4_draft() ---- */
 
-/* Writes "AWS4-HMAC-SHA256 Credential=AKID/scope, SignedHeaders=...,
- * Signature=" plus 64 placeholder bytes, and says where the signed headers
- * and the signature go. */
-static int put_authorization(struct sigv4_signed *out, const struct sigv4_creds *creds,
-                             const struct prepared *pr, size_t *sh_off, size_t *sh_len,
-                             size_t *sig_off, struct sp_err *err) {
-    static const char placeholder[64] = {0};
+/* Writes "<algorithm> Credential=AKID/scope, SignedHeaders=...,
+ * Signature=" into buf[0..cap), leaving room for sig_room more bytes, and
+ * says where the signed headers are. */
+static int put_authorization(const struct sigv4_variant *v, char *buf, size_t cap, size_t sig_room,
+                             const struct sigv4_creds *creds, const struct prepared *pr,
+                             size_t *sh_off, size_t *sh_len, size_t *len, struct sp_err *err) {
     struct sink a;
-    sink_init(&a, out->authorization, sizeof(out->authorization) - 1, NULL);
-    sink_str(&a, SIGV4_ALGORITHM " Credential=");
+    sink_init(&a, buf, cap, NULL);
+    sink_str(&a, v->algorithm);
+    sink_str(&a, " Credential=");
     sink_str(&a, creds->access_key_id);
     sink_byte(&a, '/');
     sink_put(&a, pr->sc.text, pr->sc.len);
@@ -923,13 +961,9 @@ static int put_authorization(struct sigv4_signed *out, const struct sigv4_creds 
     put_signed_headers(&a, pr);
     *sh_len = a.len - *sh_off;
     sink_str(&a, ", Signature=");
-    *sig_off = a.len;
-    sink_put(&a, placeholder, sizeof(placeholder));
-    ENSURE(!a.overflow, err, CODE_SIGNING,
-           "Authorization value would exceed %d bytes (too many or too long signed headers)",
-           SIGV4_AUTHORIZATION_MAX - 1);
-    out->authorization_len = a.len;
-    out->authorization[a.len] = '\0';
+    ENSURE(!a.overflow && sig_room <= cap - a.len, err, CODE_SIGNING,
+           "Authorization value would exceed %zu bytes (too many or too long signed headers)", cap);
+    *len = a.len;
     return 0;
 }
 
@@ -944,33 +978,54 @@ static int hash_canonical_request(struct sigv4_key_cache *c, const struct prepar
     struct sink s;
 
     if (EVP_DigestInit_ex(c->md, c->sha256, NULL) != 1) {
-        return fail_openssl(err, "SHA-256 init");
+        return sigv4_fail_openssl(err, "SHA-256 init");
     }
     sink_init(&s, buf, sizeof(buf), c->md);
     GUARD(put_canonical_request(&s, pr, p, req, signed_headers, signed_headers_len, err));
     sink_flush(&s);
     if (s.crypto_failed || EVP_DigestFinal_ex(c->md, digest, &digest_len) != 1 ||
         digest_len != 32) {
-        return fail_openssl(err, "SHA-256 of the canonical request");
+        return sigv4_fail_openssl(err, "SHA-256 of the canonical request");
     }
-    hex_encode(digest, 32, hash_hex);
+    sigv4_hex(digest, 32, hash_hex);
     return 0;
 }
+
+/* After prepare(): the Authorization prefix, then the canonical request
+ * hashed (its SignedHeaders list taken from the prefix), then the string
+ * to sign into sts[0..SIGV4_STRING_TO_SIGN_MAX). */
+static int draft_prepared(struct sigv4_key_cache *c, const struct sigv4_variant *v,
+                          const struct prepared *pr, const struct sigv4_creds *creds,
+                          const struct sigv4_params *p, const struct sigv4_request *req, char *auth,
+                          size_t auth_cap, size_t sig_room, size_t *auth_len, char *sts,
+                          size_t *sts_len, struct sp_err *err) {
+    size_t sh_off, sh_len;
+    char hash_hex[64];
+    struct sink s;
+    GUARD(
+        put_authorization(v, auth, auth_cap, sig_room, creds, pr, &sh_off, &sh_len, auth_len, err));
+    GUARD(hash_canonical_request(c, pr, p, req, auth + sh_off, sh_len, hash_hex, err));
+    sink_init(&s, sts, SIGV4_STRING_TO_SIGN_MAX, NULL);
+    put_string_to_sign(&s, v, &pr->sc, hash_hex);
+    ENSURE(!s.overflow, err, CODE_INTERNAL, "string to sign overflow");
+    *sts_len = s.len;
+    return 0;
+}
+
+/* ---- sigv4_sign ---- */
 
 int sigv4_sign(struct sigv4_key_cache *cache, const struct sigv4_creds *creds,
                const struct sigv4_params *p, const struct sigv4_request *req,
                struct sigv4_signed *out, struct sp_err *err) {
     struct prepared pr;
     size_t secret_len;
-    size_t sh_off, sh_len, sig_off;
-    char hash_hex[64];
+    size_t auth_len, sts_len;
     char sts[SIGV4_STRING_TO_SIGN_MAX];
     unsigned char mac[32];
-    struct sink s;
 
     ENSURE(cache != NULL && out != NULL, err, CODE_SIGNING, "key cache or output is missing");
-    GUARD(check_creds(creds, &secret_len, err));
-    GUARD(prepare(creds, p, req, &pr, err));
+    GUARD(sigv4_check_creds(creds, &secret_len, err));
+    GUARD(prepare(&v4_variant, creds, p, req, &pr, err));
     GUARD(cache_key(cache, creds->secret_access_key, secret_len, pr.sc.amz_date, p, err));
 
     memcpy(out->amz_date, pr.sc.amz_date, sizeof(out->amz_date));
@@ -983,36 +1038,56 @@ int sigv4_sign(struct sigv4_key_cache *cache, const struct sigv4_creds *creds,
                               ? creds->session_token
                               : NULL;
 
-    GUARD(put_authorization(out, creds, &pr, &sh_off, &sh_len, &sig_off, err));
-    GUARD(hash_canonical_request(cache, &pr, p, req, out->authorization + sh_off, sh_len, hash_hex,
-                                 err));
-
-    sink_init(&s, sts, sizeof(sts), NULL);
-    put_string_to_sign(&s, &pr.sc, hash_hex);
-    ENSURE(!s.overflow, err, CODE_INTERNAL, "string to sign overflow");
-    if (hmac(cache->hmac, NULL, 0, sts, s.len, mac) < 0) {
-        return fail_openssl(err, "HMAC-SHA256 signature");
+    GUARD(draft_prepared(cache, &v4_variant, &pr, creds, p, req, out->authorization,
+                         sizeof(out->authorization) - 1, 64, &auth_len, sts, &sts_len, err));
+    if (hmac(cache->hmac, NULL, 0, sts, sts_len, mac) < 0) {
+        return sigv4_fail_openssl(err, "HMAC-SHA256 signature");
     }
-    hex_encode(mac, 32, out->signature);
+    sigv4_hex(mac, 32, out->signature);
     out->signature[64] = '\0';
-    memcpy(out->authorization + sig_off, out->signature, 64);
+    memcpy(out->authorization + auth_len, out->signature, 64);
+    out->authorization_len = auth_len + 64;
+    out->authorization[out->authorization_len] = '\0';
     return 0;
+}
+
+int sigv4_draft(struct sigv4_key_cache *cache, const struct sigv4_variant *v,
+                const struct sigv4_creds *creds, const struct sigv4_params *p,
+                const struct sigv4_request *req, char *auth, size_t auth_cap, size_t *auth_len,
+                struct sigv4_draft *d, struct sp_err *err) {
+    struct prepared pr;
+    size_t secret_len;
+    ENSURE(cache != NULL && v != NULL && auth != NULL && auth_len != NULL && d != NULL, err,
+           CODE_SIGNING, "key cache, variant or output is missing");
+    GUARD(sigv4_check_creds(creds, &secret_len, err));
+    GUARD(prepare(v, creds, p, req, &pr, err));
+    GUARD(cache_setup(cache, err));
+    memcpy(d->amz_date, pr.sc.amz_date, sizeof(d->amz_date));
+    return draft_prepared(cache, v, &pr, creds, p, req, auth, auth_cap, 0, auth_len,
+                          d->string_to_sign, &d->string_to_sign_len, err);
 }
 
 /* ---- the stages on their own ---- */
 
-int sigv4_canonical_request(const struct sigv4_creds *creds, const struct sigv4_params *p,
-                            const struct sigv4_request *req, char *buf, size_t cap, size_t *len,
-                            struct sp_err *err) {
+int sigv4_canonical_request_as(const struct sigv4_variant *v, const struct sigv4_creds *creds,
+                               const struct sigv4_params *p, const struct sigv4_request *req,
+                               char *buf, size_t cap, size_t *len, struct sp_err *err) {
     struct prepared pr;
     struct sink s;
+    ENSURE(v != NULL, err, CODE_SIGNING, "variant is missing");
     ENSURE(len != NULL && (buf != NULL || cap == 0), err, CODE_SIGNING, "output buffer is NULL");
-    GUARD(prepare(creds, p, req, &pr, err));
+    GUARD(prepare(v, creds, p, req, &pr, err));
     sink_init(&s, buf, cap, NULL);
     GUARD(put_canonical_request(&s, &pr, p, req, NULL, 0, err));
     ENSURE(!s.overflow, err, CODE_SIGNING, "canonical request does not fit in %zu bytes", cap);
     *len = s.len;
     return 0;
+}
+
+int sigv4_canonical_request(const struct sigv4_creds *creds, const struct sigv4_params *p,
+                            const struct sigv4_request *req, char *buf, size_t cap, size_t *len,
+                            struct sp_err *err) {
+    return sigv4_canonical_request_as(&v4_variant, creds, p, req, buf, cap, len, err);
 }
 
 static int sha256_raw(const void *data, size_t len, unsigned char out[32]) {
@@ -1023,24 +1098,31 @@ static int sha256_raw(const void *data, size_t len, unsigned char out[32]) {
     return 0;
 }
 
-int sigv4_string_to_sign(const struct sigv4_params *p, const char *canonical, size_t canonical_len,
-                         char *buf, size_t cap, size_t *len, struct sp_err *err) {
+int sigv4_string_to_sign_as(const struct sigv4_variant *v, const struct sigv4_params *p,
+                            const char *canonical, size_t canonical_len, char *buf, size_t cap,
+                            size_t *len, struct sp_err *err) {
     struct scope sc;
     unsigned char digest[32];
     char hash_hex[64];
     struct sink s;
+    ENSURE(v != NULL, err, CODE_SIGNING, "variant is missing");
     ENSURE(len != NULL && (buf != NULL || cap == 0), err, CODE_SIGNING, "output buffer is NULL");
     ENSURE(canonical != NULL || canonical_len == 0, err, CODE_SIGNING, "canonical request is NULL");
-    GUARD(scope_init(p, &sc, err));
+    GUARD(scope_init(v, p, &sc, err));
     if (sha256_raw(canonical, canonical_len, digest) < 0) {
-        return fail_openssl(err, "SHA-256 of the canonical request");
+        return sigv4_fail_openssl(err, "SHA-256 of the canonical request");
     }
-    hex_encode(digest, 32, hash_hex);
+    sigv4_hex(digest, 32, hash_hex);
     sink_init(&s, buf, cap, NULL);
-    put_string_to_sign(&s, &sc, hash_hex);
+    put_string_to_sign(&s, v, &sc, hash_hex);
     ENSURE(!s.overflow, err, CODE_SIGNING, "string to sign does not fit in %zu bytes", cap);
     *len = s.len;
     return 0;
+}
+
+int sigv4_string_to_sign(const struct sigv4_params *p, const char *canonical, size_t canonical_len,
+                         char *buf, size_t cap, size_t *len, struct sp_err *err) {
+    return sigv4_string_to_sign_as(&v4_variant, p, canonical, canonical_len, buf, cap, len, err);
 }
 
 int sigv4_derive_key(const char *secret_access_key, const struct sigv4_params *p,
@@ -1048,14 +1130,14 @@ int sigv4_derive_key(const char *secret_access_key, const struct sigv4_params *p
     struct scope sc;
     struct sigv4_creds creds = {"-", secret_access_key, NULL};
     size_t secret_len;
-    GUARD(check_creds(&creds, &secret_len, err));
-    GUARD(scope_init(p, &sc, err));
+    GUARD(sigv4_check_creds(&creds, &secret_len, err));
+    GUARD(scope_init(&v4_variant, p, &sc, err));
 
     EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *mac = alg != NULL ? hmac_ctx_new(alg) : NULL;
     int rc = mac != NULL
                  ? derive(mac, secret_access_key, secret_len, sc.amz_date, p, k_signing, err)
-                 : fail_openssl(err, "creating the HMAC context");
+                 : sigv4_fail_openssl(err, "creating the HMAC context");
     EVP_MAC_CTX_free(mac);
     EVP_MAC_free(alg);
     return rc;
@@ -1070,9 +1152,9 @@ int sigv4_signature(const unsigned char k_signing[32], const char *string_to_sig
     if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k_signing, 32,
                   (const unsigned char *)string_to_sign, len, mac, sizeof(mac), &mac_len) == NULL ||
         mac_len != 32) {
-        return fail_openssl(err, "HMAC-SHA256 signature");
+        return sigv4_fail_openssl(err, "HMAC-SHA256 signature");
     }
-    hex_encode(mac, 32, out);
+    sigv4_hex(mac, 32, out);
     out[64] = '\0';
     return 0;
 }
@@ -1086,7 +1168,7 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65]) {
         out[0] = '\0';
         return;
     }
-    hex_encode(digest, 32, out);
+    sigv4_hex(digest, 32, out);
     out[64] = '\0';
 }
 
@@ -1096,7 +1178,7 @@ int sigv4_sha256_init_cached(struct sigv4_sha256 *h, struct sigv4_key_cache *cac
     h->borrowed = 1;
     GUARD(cache_setup(cache, err));
     if (EVP_DigestInit_ex(cache->md, cache->sha256, NULL) != 1) {
-        return fail_openssl(err, "SHA-256 init");
+        return sigv4_fail_openssl(err, "SHA-256 init");
     }
     h->ctx = cache->md;
     return 0;
@@ -1107,7 +1189,7 @@ int sigv4_sha256_init(struct sigv4_sha256 *h, struct sp_err *err) {
     h->ctx = EVP_MD_CTX_new();
     if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
         sigv4_sha256_clear(h);
-        return fail_openssl(err, "SHA-256 init");
+        return sigv4_fail_openssl(err, "SHA-256 init");
     }
     return 0;
 }
@@ -1116,7 +1198,7 @@ int sigv4_sha256_update(struct sigv4_sha256 *h, const void *data, size_t len, st
     ENSURE(h->ctx != NULL, err, CODE_INTERNAL, "SHA-256 update after final or clear");
     ENSURE(data != NULL || len == 0, err, CODE_INTERNAL, "SHA-256 update with NULL data");
     if (len > 0 && EVP_DigestUpdate(h->ctx, data, len) != 1) {
-        return fail_openssl(err, "SHA-256 update");
+        return sigv4_fail_openssl(err, "SHA-256 update");
     }
     return 0;
 }
@@ -1129,9 +1211,9 @@ int sigv4_sha256_final_hex(struct sigv4_sha256 *h, char out[65], struct sp_err *
     int ok = EVP_DigestFinal_ex(h->ctx, digest, &n) == 1 && n == 32;
     sigv4_sha256_clear(h);
     if (!ok) {
-        return fail_openssl(err, "SHA-256 final");
+        return sigv4_fail_openssl(err, "SHA-256 final");
     }
-    hex_encode(digest, 32, out);
+    sigv4_hex(digest, 32, out);
     out[64] = '\0';
     return 0;
 }

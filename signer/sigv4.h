@@ -42,6 +42,7 @@
 #define SIGV4_MAX_SCOPE_PART_LEN 63  /* region and service, bytes */
 #define SIGV4_AUTHORIZATION_MAX 2048 /* Authorization value, including the NUL */
 #define SIGV4_STRING_TO_SIGN_MAX 512 /* enough for any valid scope */
+#define SIGV4_MAX_REGION_SET_LEN 255 /* SigV4a region set ("*", "us-east-1,eu-west-1"), bytes */
 
 /* All strings are borrowed, NUL-terminated, and only read during a call.
  * session_token NULL or "" means none. */
@@ -191,5 +192,64 @@ int sigv4_sha256_update(struct sigv4_sha256 *h, const void *data, size_t len,
                         struct sp_err *err) SP_WARN_UNUSED;
 int sigv4_sha256_final_hex(struct sigv4_sha256 *h, char out[65], struct sp_err *err) SP_WARN_UNUSED;
 void sigv4_sha256_clear(struct sigv4_sha256 *h);
+
+/* ---- Shared with signer/sigv4a.c ----
+ *
+ * SigV4a (AWS4-ECDSA-P256-SHA256, signer/sigv4a.h) runs stages 1 and 2
+ * exactly as above, with three differences that a variant names:
+ *   - the algorithm name in the string to sign and the Authorization value;
+ *   - the credential scope has no region: "YYYYMMDD/service/aws4_request";
+ *   - p->region is a region set ("*", or regions joined by ',', where '*'
+ *     may stand for any part), which the signer adds and signs as
+ *     X-Amz-Region-Set, so headers must not contain X-Amz-Region-Set.
+ * Nothing outside signer/ needs these; use sigv4_sign() or sigv4a_sign(). */
+struct sigv4_variant {
+    const char *algorithm; /* e.g. "AWS4-ECDSA-P256-SHA256"; static */
+    int region_set;        /* 0: SigV4's scope; 1: SigV4a's scope and X-Amz-Region-Set */
+};
+
+/* Stages 1 and 2 as sigv4_canonical_request() and sigv4_string_to_sign()
+ * run them, for a variant (same contracts). */
+int sigv4_canonical_request_as(const struct sigv4_variant *v, const struct sigv4_creds *creds,
+                               const struct sigv4_params *p, const struct sigv4_request *req,
+                               char *buf, size_t cap, size_t *len,
+                               struct sp_err *err) SP_WARN_UNUSED;
+int sigv4_string_to_sign_as(const struct sigv4_variant *v, const struct sigv4_params *p,
+                            const char *canonical, size_t canonical_len, char *buf, size_t cap,
+                            size_t *len, struct sp_err *err) SP_WARN_UNUSED;
+
+/* What sigv4_draft() leaves for the last stage. */
+struct sigv4_draft {
+    char amz_date[17];         /* X-Amz-Date, NUL-terminated */
+    size_t string_to_sign_len; /* bytes in string_to_sign (no NUL) */
+    char string_to_sign[SIGV4_STRING_TO_SIGN_MAX];
+};
+
+/* Stages 1 and 2 the way sigv4_sign() runs them (validated input, the
+ * canonical request streamed through the cache's digest, never built):
+ * writes "<algorithm> Credential=<akid>/<scope>, SignedHeaders=<list>,
+ * Signature=" into auth[0..auth_cap), sets *auth_len, and fills d. The
+ * caller appends the signature. Fails with "SigningError" when the prefix
+ * does not fit in auth_cap, writing nothing past auth + auth_cap. Checks the
+ * access key id and that a secret is present (within SIGV4_MAX_SECRET_LEN),
+ * but never reads the secret further. cache: only its digest is used (the
+ * cache must not be hashing a payload, see sigv4_sha256_init_cached()). */
+int sigv4_draft(struct sigv4_key_cache *cache, const struct sigv4_variant *v,
+                const struct sigv4_creds *creds, const struct sigv4_params *p,
+                const struct sigv4_request *req, char *auth, size_t auth_cap, size_t *auth_len,
+                struct sigv4_draft *d, struct sp_err *err) SP_WARN_UNUSED;
+
+/* Validates creds as every sign call does (access key id present, at most
+ * SIGV4_MAX_ACCESS_KEY_LEN visible ASCII bytes without '/' or ','; a
+ * secret of 1..SIGV4_MAX_SECRET_LEN bytes) and sets *secret_len. */
+int sigv4_check_creds(const struct sigv4_creds *creds, size_t *secret_len,
+                      struct sp_err *err) SP_WARN_UNUSED;
+
+/* Lowercase hex of in[0..n) into out[0..2n); no NUL is added. */
+void sigv4_hex(const unsigned char *in, size_t n, char *out);
+
+/* Fails with "InternalError", "<what> failed: <OpenSSL's first reason>",
+ * and empties OpenSSL's per-thread error queue. Always returns -1. */
+int sigv4_fail_openssl(struct sp_err *err, const char *what);
 
 #endif
