@@ -109,7 +109,7 @@ ROLES = [
     "DEDICATED_IP_POOL",
     "MULTI_REGION_ENDPOINT",         # a multi-region endpoint's name
     "ENDPOINT_ID",                   # a multi-region endpoint's id (routes and signs the call)
-    "RESOURCE_ARN",                  # the ARN of any SES resource (identity, configuration set, ...)
+    "RESOURCE_ARN",                  # the ARN of any SES resource, identities included
 ]
 STRINGS = ("string", "list<string>")
 ROLE_TYPES = {r: STRINGS for r in ROLES}
@@ -482,6 +482,41 @@ def split_uri(model, op):
     return segs, (query or None) if "?" in uri else None
 
 
+def check_routes(model):
+    """No two operations of one method may match the same request (the
+    router refuses such a request, so an overlap would make an operation
+    unreachable). Conservative: a greedy label may stand for any number of
+    segments, and fixed query parts are ignored (a request may carry both)."""
+    if model.meta["protocol"] == "query":
+        return  # every Query operation is POST "/"; the Action names it
+    def compatible(a, b):
+        if a[1] >= 0 and b[1] >= 0:
+            return True
+        if a[1] >= 0 or b[1] >= 0:  # a label matches any non-empty segment
+            return (b if a[1] >= 0 else a)[0] != ""
+        return a[0] == b[0]
+
+    def overlap(sa, sb):
+        ga = [i for i, s in enumerate(sa) if s[2]]
+        gb = [i for i, s in enumerate(sb) if s[2]]
+        if not ga and not gb:
+            return len(sa) == len(sb) and all(compatible(a, b) for a, b in zip(sa, sb))
+        # with a greedy label, compare what is fixed before and after it
+        head = min(ga + gb)
+        tail = min(len(sa) - 1 - ga[0] if ga else len(sa), len(sb) - 1 - gb[0] if gb else len(sb))
+        return (all(compatible(a, b) for a, b in zip(sa[:head], sb[:head])) and
+                all(compatible(a, b) for a, b in zip(sa[len(sa) - tail:], sb[len(sb) - tail:])))
+
+    ops = sorted(model.ops.values(), key=lambda o: o["name"])
+    for i, a in enumerate(ops):
+        for b in ops[i + 1:]:
+            if a["http"].get("method", "POST") == b["http"].get("method", "POST") and overlap(
+                    split_uri(model, a)[0], split_uri(model, b)[0]):
+                fail("operations %s and %s can match the same request (%s %s, %s)" % (
+                    a["name"], b["name"], a["http"].get("method", "POST"),
+                    a["http"].get("requestUri"), b["http"].get("requestUri")))
+
+
 def check_rule_set(model):
     """Every rule-set parameter that no built-in supplies must be fed by a
     contextParam, or the proxy could not resolve the endpoint."""
@@ -649,6 +684,7 @@ def main():
         path = os.path.join(DATA, path, SERVICES[path], "service-2.json")
     model = Model(path)
     check_rule_set(model)
+    check_routes(model)
     roles, used = classify(model)
     if model.service in SERVICES and os.path.dirname(os.path.abspath(path)) == os.path.join(
             DATA, model.service, SERVICES[model.service]):
