@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+/* model_shape.roles holds one bit per role. */
+_Static_assert(MODEL_ROLE_COUNT <= 32, "model_shape.roles has 32 bits");
+
 /* strcmp ordering between a counted string and a NUL-terminated one. */
 static int cmp_counted(const char *a, size_t alen, const char *b) {
     size_t blen = strlen(b);

@@ -37,9 +37,16 @@ What is kept, and why (api/model.h describes the C side):
   so the proxy's policy, throttle and routing read SES's rules as data.
 
 Anything the proxy would have to handle and this generator does not know
-(a new metadata key, a document or union shape, hostPrefix endpoints,
-streaming payloads, an unknown location) stops the generator with a message,
-so a botocore update cannot slip a new protocol feature past review. No
+stops the generator with a message, so a botocore update cannot slip a new
+protocol feature past review. Among what botocore's REST serializer and
+parser read, that is: document and union shapes (is_document_type,
+is_tagged_union), streaming and event-stream payloads, hostPrefix/hostLabel,
+http.authPath, a member-level timestampFormat, awsQueryCompatible error
+codes, and any location other than the five above. The generator also stops
+on two templates of one method that could match the same request, on a URI
+label that is not a whole segment or not a required uri member, on a rule-set
+parameter nothing supplies, on a role given to a value of the wrong type, and
+(for the models kept here) on a role rule that matches nothing. No
 documentation prose is copied.
 """
 import argparse
