@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+/* model_shape.roles holds one bit per role. */
+_Static_assert(MODEL_ROLE_COUNT <= 32, "model_shape.roles has 32 bits");
+
 /* strcmp ordering between a counted string and a NUL-terminated one. */
 static int cmp_counted(const char *a, size_t alen, const char *b) {
     size_t blen = strlen(b);
@@ -126,4 +129,34 @@ const char *model_type_name(enum model_type t) {
         return "blob";
     }
     return "unknown";
+}
+
+const char *model_role_name(enum model_role r) {
+    /* The names tools/gen_model.py uses (ROLES), in enum order. */
+    static const char *const names[MODEL_ROLE_COUNT] = {
+        [MODEL_ROLE_NONE] = "NONE",
+        [MODEL_ROLE_IDENTITY] = "IDENTITY",
+        [MODEL_ROLE_IDENTITY_ARN] = "IDENTITY_ARN",
+        [MODEL_ROLE_MAILBOX] = "MAILBOX",
+        [MODEL_ROLE_MAIL_FROM_DOMAIN] = "MAIL_FROM_DOMAIN",
+        [MODEL_ROLE_REPLY_TO] = "REPLY_TO",
+        [MODEL_ROLE_RECIPIENTS] = "RECIPIENTS",
+        [MODEL_ROLE_RAW_MESSAGE] = "RAW_MESSAGE",
+        [MODEL_ROLE_HEADERS] = "HEADERS",
+        [MODEL_ROLE_RECEIPT_RECIPIENTS] = "RECEIPT_RECIPIENTS",
+        [MODEL_ROLE_CONFIGURATION_SET] = "CONFIGURATION_SET",
+        [MODEL_ROLE_TEMPLATE] = "TEMPLATE",
+        [MODEL_ROLE_TEMPLATE_ARN] = "TEMPLATE_ARN",
+        [MODEL_ROLE_CUSTOM_VERIFICATION_TEMPLATE] = "CUSTOM_VERIFICATION_TEMPLATE",
+        [MODEL_ROLE_CONTACT_LIST] = "CONTACT_LIST",
+        [MODEL_ROLE_TENANT] = "TENANT",
+        [MODEL_ROLE_DEDICATED_IP_POOL] = "DEDICATED_IP_POOL",
+        [MODEL_ROLE_MULTI_REGION_ENDPOINT] = "MULTI_REGION_ENDPOINT",
+        [MODEL_ROLE_ENDPOINT_ID] = "ENDPOINT_ID",
+        [MODEL_ROLE_RESOURCE_ARN] = "RESOURCE_ARN",
+    };
+    if ((unsigned)r >= MODEL_ROLE_COUNT || names[r] == NULL) {
+        return "unknown";
+    }
+    return names[r];
 }

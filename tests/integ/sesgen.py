@@ -5,8 +5,8 @@ end-to-end tests through the proxy. Given botocore's loaded SES service model,
 an operation name and a seed, it builds parameters that botocore's
 ParamValidator and ses-proxy's validator both accept, in two forms:
 
-    import botocore.session, sesgen
-    model = botocore.session.get_session().get_service_model('ses')
+    import botocore_models, sesgen
+    model = botocore_models.service_model('ses')
     for_botocore, for_json = sesgen.generate(model, 'SendEmail', seed=7)
 
 ``for_botocore`` is what you pass to a boto3 client or botocore's serializer;

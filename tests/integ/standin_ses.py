@@ -36,8 +36,9 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 import botocore.serialize
-import botocore.session
 import botocore.utils
+
+import botocore_models
 
 SES_XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
 SES_SIGNING_NAME = "ses"
@@ -68,7 +69,7 @@ def ses_model():
     global _model
     with _model_lock:
         if _model is None:
-            _model = botocore.session.get_session().get_service_model("ses")
+            _model = botocore_models.service_model("ses")
         return _model
 
 

@@ -15,16 +15,15 @@ import re
 import subprocess
 import urllib.parse
 
-import boto3
 import botocore.config
-import botocore.session
 import pytest
 
+import botocore_models
 import sesgen
 import xmlgen
 from standin_ses import Scripted, botocore_body
 
-MODEL = botocore.session.get_session().get_service_model("ses")
+MODEL = botocore_models.service_model("ses")
 OPS = sorted(MODEL.operation_names)
 SEEDS = (1, 2)
 
@@ -80,7 +79,7 @@ def test_every_operation_boto3_name_in_path(proxy, standin):
 
 
 def boto3_client(proxy, **kw):
-    return boto3.client(
+    return botocore_models.boto3_session().client(
         "ses", region_name="us-east-1", endpoint_url="http://%s:%d" % (proxy.host, proxy.port),
         aws_access_key_id="AKIDTHROWAWAY", aws_secret_access_key="throwaway-secret",
         aws_session_token="throwaway-token",

@@ -19,17 +19,17 @@ import sys
 import pytest
 
 botocore = pytest.importorskip("botocore")
-import botocore.session  # noqa: E402
 from botocore import xform_name  # noqa: E402
 from botocore.serialize import QuerySerializer  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.validate import ParamValidator  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import botocore_models  # noqa: E402
 import sesgen  # noqa: E402
 
 SEEDS = range(8)
-MODEL = botocore.session.get_session().get_service_model("ses")
+MODEL = botocore_models.service_model("ses")
 OPS = sorted(MODEL.operation_names)
 
 

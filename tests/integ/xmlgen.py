@@ -50,7 +50,8 @@ import random
 import uuid
 
 import botocore.parsers
-import botocore.session
+
+import botocore_models
 
 SES_XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
 
@@ -71,7 +72,7 @@ _OMIT = object()
 @functools.lru_cache(maxsize=1)
 def service_model():
     """botocore's SES (2010-12-01) service model."""
-    return botocore.session.get_session().get_service_model("ses")
+    return botocore_models.service_model("ses")
 
 
 def _request_id(rnd):
