@@ -27,7 +27,7 @@ struct check_sink {
 
 static int is_body_byte(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~' || c == '%' || c == '&' || c == '=';
+           c == '_' || c == '.' || c == '~' || c == '%' || c == '&' || c == '=' || c == '+';
 }
 
 /* Discards the body, checking what the wire may carry. */
