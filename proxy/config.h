@@ -147,20 +147,4 @@ void config_unref(struct config *cfg);
 void config_op_limit(const struct config *cfg, const char *op, unsigned documented_rate,
                      double *rate, double *burst);
 
-/* The identity patterns that apply to op (first rule whose glob matches),
- * or NULL when the policy does not constrain it. */
-const struct config_identity_rule *config_identity_rule(const struct config *cfg, const char *op);
-
-/* 1 when the action passes allow_actions/deny_actions (glob patterns). */
-int config_action_allowed(const struct config *cfg, const char *op);
-
-/* 1 when a client address (sockaddr) is inside allow_clients. Unix-socket
- * clients (family AF_UNIX) are always allowed: the socket's file mode is
- * their policy. */
-struct sockaddr;
-int config_client_allowed(const struct config *cfg, const struct sockaddr *sa);
-
-/* Parses "a.b.c.d/n" or "x::y/n" (no prefix = host). */
-int config_parse_cidr(const char *s, struct config_cidr *out);
-
 #endif

@@ -738,11 +738,11 @@ static struct req *start_form(struct req *r, struct server_request *sr) {
         req_fail(r, 400, "InvalidAction", "no such SES operation", 0);
         return NULL;
     }
-    if (!config_action_allowed(r->cfg, r->op->name)) {
+    if (!policy_action_allowed(r->cfg, r->op->name)) {
         req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
         return NULL;
     }
-    if (policy_check_form(config_identity_rule(r->cfg, r->op->name), r->op, body, len, &err) < 0) {
+    if (policy_check_form(policy_identity_rule(r->cfg, r->op->name), r->op, body, len, &err) < 0) {
         req_fail(r, 403, "AccessDenied", err.msg, 0);
         return NULL;
     }
@@ -819,7 +819,7 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
         return NULL;
     }
     json_object_del(params, "Action");
-    if (!config_action_allowed(r->cfg, r->op->name)) {
+    if (!policy_action_allowed(r->cfg, r->op->name)) {
         json_decref(params);
         req_fail(r, 403, "AccessDenied", "the operation is not allowed by policy", 0);
         return NULL;
@@ -831,7 +831,7 @@ static struct req *start_json(struct req *r, struct server_request *sr, const ch
         req_fail(r, 400, err.code != NULL ? err.code : "ValidationError", err.msg, 0);
         return NULL;
     }
-    if (policy_check_json(config_identity_rule(r->cfg, r->op->name), r->op, params, &err) < 0) {
+    if (policy_check_json(policy_identity_rule(r->cfg, r->op->name), r->op, params, &err) < 0) {
         json_decref(params);
         req_fail(r, 403, "AccessDenied", err.msg, 0);
         return NULL;

@@ -35,6 +35,7 @@
 #include "proxy/hdrbuf.h"
 #include "proxy/http1.h"
 #include "proxy/log.h"
+#include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/request.h"
 #include "proxy/throttle.h"
@@ -296,7 +297,7 @@ static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *s
     if (s->n_conns >= (size_t)cfg->limits.max_connections) {
         pause_listeners(s, 1);
     }
-    if (!admin && !config_client_allowed(cfg, sa)) {
+    if (!admin && !policy_client_allowed(cfg, sa)) {
         /* Refused before a byte of the request is read. */
         log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client, NULL);
         c->state = S_BUSY;

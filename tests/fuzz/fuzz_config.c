@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "proxy/config.h"
+#include "proxy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,20 +43,21 @@ static void exercise(const struct config *cfg) {
     if (rate < 0 || burst < 0) {
         abort();
     }
-    (void)config_action_allowed(cfg, "SendEmail");
-    (void)config_action_allowed(cfg, "GetIdentityVerificationAttributes");
+    (void)policy_action_allowed(cfg, "SendEmail");
+    (void)policy_action_allowed(cfg, "GetIdentityVerificationAttributes");
     struct sockaddr_in v4;
     memset(&v4, 0, sizeof(v4));
     v4.sin_family = AF_INET;
     v4.sin_addr.s_addr = htonl(0x7f000001);
-    (void)config_client_allowed(cfg, (const struct sockaddr *)&v4);
+    (void)policy_client_allowed(cfg, (const struct sockaddr *)&v4);
     struct sockaddr_in6 v6;
     memset(&v6, 0, sizeof(v6));
     v6.sin6_family = AF_INET6;
     v6.sin6_addr.s6_addr[10] = 0xff;
     v6.sin6_addr.s6_addr[11] = 0xff;
     v6.sin6_addr.s6_addr[12] = 10;
-    (void)config_client_allowed(cfg, (const struct sockaddr *)&v6);
+    (void)policy_client_allowed(cfg, (const struct sockaddr *)&v6);
+    (void)policy_identity_rule(cfg, "SendRawEmail");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
