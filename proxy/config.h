@@ -147,4 +147,51 @@ void config_unref(struct config *cfg);
 void config_op_limit(const struct config *cfg, const char *op, unsigned documented_rate,
                      double *rate, double *burst);
 
+/* The keys, as data.
+ *
+ * Every key of the file is one row (nginx's ngx_command_t): its path, how
+ * its value is read and where it is stored (offsetof into struct config),
+ * its bounds, its default, and whether SIGHUP applies it. The loader walks
+ * the file's members in file order and hands each to its row; a member
+ * without a row is an "unknown key". The defaults go through the same
+ * setters before the file does, so the default column is the only place a
+ * default is written down.
+ *
+ * To add a key: a field in struct config (freed in config_unref when it
+ * owns memory), a row in keys[] in config.c, the key with its default in
+ * conf/ses-proxy.json, and its row in README.md's table of keys. A new
+ * type: an enum value and its setter in set_value(). */
+enum config_type {
+    CONFIG_STRING,    /* string or null (null keeps the default); max: longest length, 0 = any */
+    CONFIG_ENUM,      /* a CONFIG_STRING that must be one of names[] */
+    CONFIG_INT,       /* integer in [min, max], stored as int */
+    CONFIG_SIZE,      /* byte count in [min, max], stored as size_t */
+    CONFIG_STRINGS,   /* list of strings: char ** at offset, size_t count at count_offset */
+    CONFIG_CIDRS,     /* list of "addr[/prefix]": struct config_cidr * and its count */
+    CONFIG_ADDRESSES, /* "host:port" or "unix:/path", or a list of them: char *[CONFIG_MAX_LISTEN]
+                         and its count; min: the fewest allowed (0 or 1) */
+    CONFIG_CUSTOM,    /* irregular: set() reads the value and knows its own fields */
+};
+
+struct config_loader; /* config.c's state while loading: file name, text, err */
+struct json_t;
+
+struct config_key {
+    const char *path; /* "throttle.max_wait_ms": sections and key, joined by '.' */
+    enum config_type type;
+    size_t offset;            /* offsetof(struct config, ...); CONFIG_CUSTOM: its first field */
+    size_t count_offset;      /* lists: offsetof the size_t count */
+    long long min, max;       /* bounds (see enum config_type) */
+    const char *def;          /* the default, as JSON text, as conf/ses-proxy.json shows it */
+    int reloadable;           /* 1: SIGHUP applies it; 0: it takes effect after a restart */
+    const char *const *names; /* CONFIG_ENUM: the allowed values, NULL-terminated */
+    const char *msg;          /* CONFIG_ENUM: the refusal, when not "must be one of ..." */
+    /* CONFIG_CUSTOM: reads v (never NULL; may be JSON null) into cfg. */
+    int (*set)(const struct config_loader *l, const struct config_key *k, struct json_t *v,
+               struct config *cfg);
+};
+
+/* The table: *n rows. */
+const struct config_key *config_keys(size_t *n);
+
 #endif

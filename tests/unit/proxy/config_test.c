@@ -514,6 +514,59 @@ static void test_op_limit(void) {
     config_unref(cfg);
 }
 
+/* Errors of the irregular keys and of the walk itself. */
+static void test_errors_walk(void) {
+    /* policy.identities: a list, or an object of lists, none empty. */
+    CHECK(refused_at("{\"policy\": {\n\"identities\": 5}}", 2, "policy.identities",
+                     "must be a list of domains/addresses, or an object"));
+    CHECK(refused_at("{\"policy\": {\"identities\": {\"Get*\": [\"a.com\"],\n\"Send*\": []}}}", 2,
+                     "policy.identities.Send*", "must list at least one domain or address"));
+    CHECK(refused_at("{\"policy\": {\"identities\": {\n\"Send*\": [\"a.com\", 1]}}}", 2,
+                     "policy.identities.Send*", "must be a list of strings"));
+    CHECK(refused_at("{\"policy\": {\n\"identities\": []}}", 2, "policy.identities.*",
+                     "at least one"));
+    struct config *c = load_text("{\"policy\": {\"identities\": null}}");
+    CHECK(c != NULL && c->policy.n_identity_rules == 0);
+    config_unref(c);
+    /* A section must be an object; only credentials may be null. */
+    CHECK(refused_at("{\n\"upstream\": null}", 2, "upstream", "must be an object"));
+    CHECK(refused_at("{\"throttle\": 5,\n\"log\": \"x\"}", 1, "throttle", "must be an object"));
+    /* A key is not a section, and a dotted name is not a path. */
+    CHECK(refused_at("{\"limits\": {\n\"max_body\": {\"bytes\": 1}}}", 2, "limits.max_body",
+                     "unknown key"));
+    CHECK(text_refused("{\"throttle.max_wait_ms\": 5}", "throttle.max_wait_ms: unknown key"));
+    CHECK(refused_at("{\n\"credentials\": {\"source.x\": 5}}", 2, "credentials.source.x",
+                     "unknown key"));
+    CHECK(refused_at("{\"throttle\": {\n\"max_wait_ms\": {\"x\": 1}}}", 2, "throttle.max_wait_ms",
+                     "must be an integer"));
+    CHECK(
+        refused_at("{\n\"drain_timeout_ms\": null}", 2, "drain_timeout_ms", "must be an integer"));
+    /* Strings with a bound; URLs read by their own setter. */
+    CHECK(refused_at("{\"throttle\": {\n\"redis_key_prefix\": "
+                     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+                     2, "throttle.redis_key_prefix", "must be at most 64 bytes"));
+    CHECK(refused_at("{\"throttle\": {\n\"redis_url\": \"redis://user:pw@h:6379\"}}", 2,
+                     "throttle.redis_url", "no credentials"));
+    CHECK(refused_at("{\"credentials\": {\n\"source\": 5}}", 2, "credentials.source",
+                     "must be a string or null"));
+    /* Seventeen listeners are too many. */
+    char many[1024];
+    size_t n = (size_t)snprintf(many, sizeof(many), "{\"admin_listen\": [");
+    for (int i = 0; i <= CONFIG_MAX_LISTEN; i++) {
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s\"127.0.0.1:%d\"", i ? "," : "",
+                              9000 + i);
+    }
+    snprintf(many + n, sizeof(many) - n, "]}");
+    CHECK(refused_at(many, 1, "admin_listen", "at most 16"));
+    memcpy(many, "{\"listen\":      ", 16);
+    CHECK(refused_at(many, 1, "listen", "must be a non-empty list"));
+    /* The defaults alone: backend "redis" without a URL gets the local one. */
+    c = load_text("{\"throttle\": {\"backend\": \"redis\"}}");
+    CHECK(c != NULL && streq(c->throttle.redis_host, "127.0.0.1") &&
+          c->throttle.redis_port == 6379);
+    config_unref(c);
+}
+
 static void test_refs_and_listen(void) {
     struct config *cfg = load_text("{}");
     CHECK(cfg != NULL && cfg->refs == 1);
@@ -554,6 +607,7 @@ int main(void) {
     test_env();
     test_op_limit();
     test_refs_and_listen();
+    test_errors_walk();
     const char *names[] = {"bad.json", "empty.json", "full.json", "syntax.json", "dup.json"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[128];
