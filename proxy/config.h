@@ -155,7 +155,8 @@ void config_op_limit(const struct config *cfg, const char *op, unsigned document
  * the file's members in file order and hands each to its row; a member
  * without a row is an "unknown key". The defaults go through the same
  * setters before the file does, so the default column is the only place a
- * default is written down.
+ * default is written down; conf/ses-proxy.json and README.md show the same
+ * values, and tests/unit/proxy/config_test.c fails when they drift.
  *
  * To add a key: a field in struct config (freed in config_unref when it
  * owns memory), a row in keys[] in config.c, the key with its default in

@@ -1,12 +1,13 @@
 /* config_test - the configuration: defaults as DESIGN.md states them, a
  * full file, errors that name file:line:key, the AWS environment on top,
- * and per-operation throttle limits. (Matching clients, actions and
- * identities against the loaded policy: policy_test.)
+ * per-operation throttle limits, and the table of keys. (Matching clients,
+ * actions and identities against the loaded policy: policy_test.)
  *
  * Files are written to a private temporary directory, so messages carry a
  * real path; in-memory text goes through config_load_text. The AWS_*
  * variables the loader reads are cleared first and set per test. */
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +515,174 @@ static void test_op_limit(void) {
     config_unref(cfg);
 }
 
+/* ---- the table of keys, the example file and the README ------------------ */
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        perror(path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf != NULL) {
+        buf[len] = '\0';
+    }
+    return buf;
+}
+
+static const struct config_key *table_row(const char *path) {
+    size_t n;
+    const struct config_key *keys = config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(keys[i].path, path) == 0) {
+            return &keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* The value at a dotted path in conf, or NULL. */
+static json_t *conf_value(json_t *conf, const char *path) {
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *v = conf;
+    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part != NULL && v != NULL;
+         part = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, part);
+    }
+    return v;
+}
+
+/* Every member of the example file is a key of the table, or a section of
+ * them. Returns how many are not. */
+static int conf_extras(json_t *obj, const char *prefix) {
+    int extras = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(obj, name, v) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+        if (table_row(path) != NULL) {
+            continue;
+        }
+        if (json_is_object(v)) {
+            extras += conf_extras(v, path);
+        } else {
+            fprintf(stderr, "  conf/ses-proxy.json has %s, which the table lacks\n", path);
+            extras++;
+        }
+    }
+    return extras;
+}
+
+/* The README's "## Configuration" section (points into readme). */
+static const char *config_section(char *readme) {
+    char *start = readme != NULL ? strstr(readme, "\n## Configuration\n") : NULL;
+    if (start == NULL) {
+        return NULL;
+    }
+    char *end = strstr(start + 1, "\n## ");
+    if (end != NULL) {
+        *end = '\0';
+    }
+    return start;
+}
+
+/* k is in conf with its default, and in the README's table of keys as
+ * "| `path` | `default` | yes|restart |". */
+static int documented(const struct config_key *k, json_t *conf, const char *section) {
+    int ok = 1;
+    json_t *want = json_loads(k->def, JSON_DECODE_ANY, NULL);
+    json_t *shown = conf_value(conf, k->path);
+    if (shown == NULL) {
+        fprintf(stderr, "  %s is not in conf/ses-proxy.json\n", k->path);
+        ok = 0;
+    } else if (want == NULL || !json_equal(want, shown)) {
+        char *text = json_dumps(shown, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(stderr, "  %s: the table's default is %s, conf/ses-proxy.json shows %s\n", k->path,
+                k->def, text != NULL ? text : "?");
+        free(text);
+        ok = 0;
+    }
+    json_decref(want);
+    char row[512];
+    snprintf(row, sizeof(row), "\n| `%s` | `%s` | %s |", k->path, k->def,
+             k->reloadable ? "yes" : "restart");
+    if (section == NULL || strstr(section, row) == NULL) {
+        fprintf(stderr, "  README.md's configuration lacks the row \"%s\"\n", row + 1);
+        ok = 0;
+    }
+    return ok;
+}
+
+/* Every "| `key` |" row of the README's table is a key of the table. */
+static int readme_extras(const char *section) {
+    int extras = 0;
+    for (const char *p = section; p != NULL && (p = strstr(p, "\n| `")) != NULL; p++) {
+        const char *name = p + 4;
+        size_t len = strcspn(name, "`");
+        char path[128];
+        snprintf(path, sizeof(path), "%.*s", (int)len, name);
+        if (table_row(path) == NULL) {
+            fprintf(stderr, "  README.md lists %s, which the table lacks\n", path);
+            extras++;
+        }
+    }
+    return extras;
+}
+
+static void test_table_documented(void) {
+    size_t n;
+    const struct config_key *keys = config_keys(&n);
+    CHECK(n > 30);
+    json_error_t jerr;
+    json_t *conf = json_load_file(SP_SOURCE_DIR "/conf/ses-proxy.json", 0, &jerr);
+    char *readme = read_all(SP_SOURCE_DIR "/README.md");
+    const char *section = config_section(readme);
+    CHECK(conf != NULL && section != NULL);
+    if (conf == NULL || section == NULL) {
+        json_decref(conf);
+        free(readme);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        CHECK(documented(&keys[i], conf, section));
+        /* One row per path; a key that needs a restart can be compared. */
+        CHECK(table_row(keys[i].path) == &keys[i]);
+        CHECK(keys[i].reloadable || keys[i].type != CONFIG_CUSTOM);
+    }
+    CHECK(conf_extras(conf, "") == 0);
+    CHECK(readme_extras(section) == 0);
+    json_decref(conf);
+    free(readme);
+
+    /* The checks above catch a drift. */
+    json_t *drifted = json_pack("{s{si}}", "retry", "max_attempts", 4);
+    const struct config_key *retry = table_row("retry.max_attempts");
+    CHECK(drifted != NULL && retry != NULL);
+    if (drifted != NULL && retry != NULL) {
+        fprintf(stderr, "  (expected, a drift the test must see:)\n");
+        CHECK(!documented(retry, drifted, "\n| `retry.max_attempts` | `3` | yes |"));
+        json_object_set_new(drifted, "colour", json_string("blue"));
+        CHECK(conf_extras(drifted, "") == 1);
+        CHECK(readme_extras("\n| `retry.max_attempts` | `3` | yes |\n| `retry.max` |") == 1);
+    }
+    json_decref(drifted);
+}
+
 /* Errors of the irregular keys and of the walk itself. */
 static void test_errors_walk(void) {
     /* policy.identities: a list, or an object of lists, none empty. */
@@ -608,6 +777,7 @@ int main(void) {
     test_op_limit();
     test_refs_and_listen();
     test_errors_walk();
+    test_table_documented();
     const char *names[] = {"bad.json", "empty.json", "full.json", "syntax.json", "dup.json"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[128];
