@@ -87,6 +87,10 @@ static void append(char *buf, size_t cap, const char *s) {
 /* The field a row describes. */
 static void *field(struct config *cfg, size_t offset) { return (char *)cfg + offset; }
 
+static const void *field_of(const struct config *cfg, size_t offset) {
+    return (const char *)cfg + offset;
+}
+
 static void free_list(char **l, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(l[i]);
@@ -707,6 +711,85 @@ static int finish(const struct config_loader *l, struct config *cfg) {
         return sp_fail(l->err, "InternalError", "out of memory");
     }
     return 0;
+}
+
+/* ---- what SIGHUP cannot change ------------------------------------------ */
+
+static int same_str(const char *a, const char *b) {
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static size_t count_of(const struct config *cfg, const struct config_key *k) {
+    return *(const size_t *)field_of(cfg, k->count_offset);
+}
+
+static int same_value(const struct config_key *k, const struct config *a, const struct config *b) {
+    const void *fa = field_of(a, k->offset);
+    const void *fb = field_of(b, k->offset);
+    switch (k->type) {
+    case CONFIG_STRING:
+    case CONFIG_ENUM:
+        return same_str(*(char *const *)fa, *(char *const *)fb);
+    case CONFIG_INT:
+        return *(const int *)fa == *(const int *)fb;
+    case CONFIG_SIZE:
+        return *(const size_t *)fa == *(const size_t *)fb;
+    case CONFIG_STRINGS:
+    case CONFIG_ADDRESSES: {
+        /* A char ** to an array, or the array of char * itself. */
+        char *const *la = k->type == CONFIG_STRINGS ? *(char **const *)fa : (char *const *)fa;
+        char *const *lb = k->type == CONFIG_STRINGS ? *(char **const *)fb : (char *const *)fb;
+        size_t n = count_of(a, k);
+        if (n != count_of(b, k)) {
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!same_str(la[i], lb[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    case CONFIG_CIDRS: {
+        const struct config_cidr *ca = *(struct config_cidr *const *)fa;
+        const struct config_cidr *cb = *(struct config_cidr *const *)fb;
+        size_t n = count_of(a, k);
+        if (n != count_of(b, k)) {
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ca[i].family != cb[i].family || ca[i].prefix != cb[i].prefix ||
+                memcmp(ca[i].addr, cb[i].addr, sizeof(ca[i].addr)) != 0) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    case CONFIG_CUSTOM:
+        break;
+    }
+    /* Not comparable: no key that needs a restart is custom (config.h;
+     * config_test checks), and one that were would always be named. */
+    return 0;
+}
+
+size_t config_restart_keys(const struct config *old, const struct config *cur, char *buf,
+                           size_t cap) {
+    size_t n = 0;
+    if (cap > 0) {
+        buf[0] = '\0';
+    }
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (keys[i].reloadable || same_value(&keys[i], old, cur)) {
+            continue;
+        }
+        if (cap > 0) {
+            append(buf, cap, n > 0 ? ", " : "");
+            append(buf, cap, keys[i].path);
+        }
+        n++;
+    }
+    return n;
 }
 
 /* ---- loading ------------------------------------------------------------ */

@@ -159,9 +159,11 @@ void config_op_limit(const struct config *cfg, const char *op, unsigned document
  * values, and tests/unit/proxy/config_test.c fails when they drift.
  *
  * To add a key: a field in struct config (freed in config_unref when it
- * owns memory), a row in keys[] in config.c, the key with its default in
- * conf/ses-proxy.json, and its row in README.md's table of keys. A new
- * type: an enum value and its setter in set_value(). */
+ * owns memory), a row in keys[] in config.c (RESTART when only a restart
+ * applies it: then not CONFIG_CUSTOM, so that it can be compared), the key
+ * with its default in conf/ses-proxy.json, and its row in README.md's table
+ * of keys. A new type: an enum value, its setter in set_value() and its
+ * comparison in same_value(). */
 enum config_type {
     CONFIG_STRING,    /* string or null (null keeps the default); max: longest length, 0 = any */
     CONFIG_ENUM,      /* a CONFIG_STRING that must be one of names[] */
@@ -194,5 +196,13 @@ struct config_key {
 
 /* The table: *n rows. */
 const struct config_key *config_keys(size_t *n);
+
+/* The keys a restart would change: those the table marks as not reloadable
+ * whose values differ between the snapshots old and cur (the endpoint as
+ * resolved, environment included), written to buf as "listen, endpoint"
+ * (truncated to cap, always NUL-terminated). Returns how many. Every such key
+ * has a comparable type: none is CONFIG_CUSTOM. */
+size_t config_restart_keys(const struct config *old, const struct config *cur, char *buf,
+                           size_t cap);
 
 #endif

@@ -37,6 +37,9 @@ struct proxy {
     struct event_base *base;
     struct evdns_base *dns;
     struct config *cfg; /* current snapshot (one reference) */
+    /* The snapshot at start (one reference): what the listeners and the
+     * upstream pool were built from, which SIGHUP does not change. */
+    struct config *start_cfg;
     const struct model_service *svc;
     struct server *server;
     struct upstream *upstream;
@@ -58,8 +61,12 @@ struct proxy *proxy_new(struct event_base *base, struct config *cfg, struct sp_e
 void proxy_free(struct proxy *px);
 
 /* Applies a new config snapshot (takes the caller's reference): policy,
- * limits and throttle rates change at once; listeners and the endpoint
- * keep the old values until restart (they would drop connections). */
-int proxy_reload(struct proxy *px, struct config *cfg, struct sp_err *err) SP_WARN_UNUSED;
+ * limits and throttle rates change at once; the keys the config table marks
+ * as not reloadable (listeners, the endpoint, the upstream pool) keep the
+ * old values until restart (they would drop connections). Those that
+ * changed are named in restart (cap bytes), e.g. "listen changed: takes
+ * effect after a restart", or "" when none did. */
+int proxy_reload(struct proxy *px, struct config *cfg, char *restart, size_t cap,
+                 struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

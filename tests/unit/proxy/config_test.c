@@ -683,6 +683,92 @@ static void test_table_documented(void) {
     json_decref(drifted);
 }
 
+/* config_restart_keys(a, b) == want (and the count matches). */
+static int restart_keys_are(const struct config *a, const struct config *b, const char *want) {
+    char buf[512];
+    size_t n = config_restart_keys(a, b, buf, sizeof(buf));
+    size_t commas = 0;
+    for (const char *p = want; *p; p++) {
+        commas += *p == ',';
+    }
+    int ok = strcmp(buf, want) == 0 && n == (*want ? commas + 1 : 0);
+    if (!ok) {
+        fprintf(stderr, "  want \"%s\", got \"%s\" (%zu)\n", want, buf, n);
+    }
+    return ok;
+}
+
+static void test_restart_keys(void) {
+    struct config *def = load_text("{}");
+    struct config *full_cfg = load_text(full);
+    /* Everything reloadable changes, and only that. */
+    struct config *live = load_text(
+        "{\"region\": \"us-east-1\", \"retry\": {\"max_attempts\": 1}, \"policy\": "
+        "{\"deny_actions\": [\"Delete*\"], \"allow_clients\": [\"10.0.0.0/8\"], \"identities\": "
+        "[\"example.com\"]}, \"limits\": {\"max_body_bytes\": 64, \"max_header_bytes\": 1024}, "
+        "\"throttle\": {\"send_rate\": 3, \"backend\": \"redis\"}, \"log\": {\"level\": "
+        "\"debug\"}, "
+        "\"credentials\": {\"source\": \"env\"}, \"drain_timeout_ms\": 1}");
+    CHECK(def != NULL && full_cfg != NULL && live != NULL);
+    if (def == NULL || full_cfg == NULL || live == NULL) {
+        config_unref(def);
+        config_unref(full_cfg);
+        config_unref(live);
+        return;
+    }
+    CHECK(restart_keys_are(def, def, ""));
+    CHECK(restart_keys_are(def, live, ""));
+    CHECK(restart_keys_are(live, def, ""));
+    CHECK(restart_keys_are(def, full_cfg,
+                           "listen, admin_listen, endpoint, upstream.connect_timeout_ms, "
+                           "upstream.timeout_ms, upstream.max_idle_connections, upstream.ca_file"));
+    CHECK(restart_keys_are(full_cfg, def,
+                           "listen, admin_listen, endpoint, upstream.connect_timeout_ms, "
+                           "upstream.timeout_ms, upstream.max_idle_connections, upstream.ca_file"));
+
+    struct config *c = load_text("{\"listen\": \"127.0.0.1:8081\"}");
+    CHECK(c != NULL && restart_keys_are(def, c, "listen"));
+    config_unref(c);
+    /* The same listener in another form is the same list. */
+    c = load_text("{\"listen\": [\"127.0.0.1:8080\"], \"admin_listen\": []}");
+    CHECK(c != NULL && restart_keys_are(def, c, ""));
+    config_unref(c);
+    c = load_text("{\"admin_listen\": [\"127.0.0.1:9901\"], \"upstream\": {\"timeout_ms\": 5}}");
+    CHECK(c != NULL && restart_keys_are(def, c, "admin_listen, upstream.timeout_ms"));
+    config_unref(c);
+    /* The endpoint as resolved: a new region moves the default one, and so
+     * does the environment. */
+    c = load_text("{\"region\": \"eu-west-1\"}");
+    CHECK(c != NULL && restart_keys_are(def, c, "endpoint"));
+    config_unref(c);
+    setenv("AWS_ENDPOINT_URL_SES", "https://email.us-east-1.amazonaws.com", 1);
+    c = load_text("{}");
+    CHECK(c != NULL && restart_keys_are(def, c, ""));
+    config_unref(c);
+    setenv("AWS_ENDPOINT_URL_SES", "http://127.0.0.1:8005", 1);
+    c = load_text("{}");
+    CHECK(c != NULL && restart_keys_are(def, c, "endpoint"));
+    config_unref(c);
+    clear_env();
+    /* --listen on both sides: no change. */
+    char *cli[] = {"127.0.0.1:7000"};
+    c = load_text("{\"listen\": \"127.0.0.1:8081\"}");
+    struct config *d2 = load_text("{}");
+    sp_err_clear(&err);
+    CHECK(c != NULL && d2 != NULL && config_set_listen(c, cli, 1, &err) == 0 &&
+          config_set_listen(d2, cli, 1, &err) == 0 && restart_keys_are(d2, c, ""));
+    config_unref(c);
+    config_unref(d2);
+    /* A small buffer is truncated, never overrun; the count is whole. */
+    char small[8];
+    CHECK(config_restart_keys(def, full_cfg, small, sizeof(small)) == 7 &&
+          strcmp(small, "listen,") == 0);
+    CHECK(config_restart_keys(def, full_cfg, NULL, 0) == 7);
+    config_unref(def);
+    config_unref(full_cfg);
+    config_unref(live);
+}
+
 /* Errors of the irregular keys and of the walk itself. */
 static void test_errors_walk(void) {
     /* policy.identities: a list, or an object of lists, none empty. */
@@ -778,6 +864,7 @@ int main(void) {
     test_refs_and_listen();
     test_errors_walk();
     test_table_documented();
+    test_restart_keys();
     const char *names[] = {"bad.json", "empty.json", "full.json", "syntax.json", "dup.json"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[128];
