@@ -1,33 +1,41 @@
 /* config.c - the JSON configuration file and the AWS environment (config.h).
  *
+ * Every key is a row of keys[] below, as nginx's ngx_command_t: its path,
+ * its type (which setter reads it), offsetof the field it fills, bounds,
+ * the default as JSON text, and whether SIGHUP applies it. load_object()
+ * walks the file's members in file order and hands each to its row; a member
+ * with no row is an unknown key, and a member that is a prefix of rows
+ * ("throttle") is a section walked the same way. The defaults go through the
+ * same setters before the file. What spans keys (an access key without its
+ * secret file; backend "redis" without a URL) is checked once the file is
+ * read (finish), and the AWS environment goes on top (apply_env).
+ *
  * jansson gives line numbers only for syntax errors, so for a bad value we
  * find the key's line ourselves by searching the raw text for each quoted
  * component of its path in turn ("throttle" then "max_wait_ms"): good enough
  * to point an operator at the right line, and never wrong about the key. */
 #include "proxy/config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/un.h>
 
 #include "proxy/log.h"
+#include "proxy/policy.h"
 
-struct cctx {
+struct config_loader {
     const char *file; /* for messages */
-    char *text;       /* raw file, for line lookups; may be NULL */
+    const char *text; /* raw file, for line lookups; NULL for the defaults */
     struct sp_err *err;
 };
 
-static int key_line(const struct cctx *c, const char *keypath) {
-    if (c->text == NULL) {
+static int key_line(const struct config_loader *l, const char *keypath) {
+    if (l->text == NULL) {
         return 0;
     }
-    const char *pos = c->text;
+    const char *pos = l->text;
     char comp[128];
     const char *p = keypath;
     while (*p != '\0') {
@@ -54,100 +62,115 @@ static int key_line(const struct cctx *c, const char *keypath) {
         }
     }
     int line = 1;
-    for (const char *q = c->text; q < pos; q++) {
+    for (const char *q = l->text; q < pos; q++) {
         line += *q == '\n';
     }
     return line;
 }
 
-static int bad(const struct cctx *c, const char *keypath, const char *what) {
-    int line = key_line(c, keypath);
+static int bad(const struct config_loader *l, const char *keypath, const char *what) {
+    int line = key_line(l, keypath);
     if (line > 0) {
-        return sp_fail(c->err, "ConfigError", "%s:%d: %s: %s", c->file, line, keypath, what);
+        return sp_fail(l->err, "ConfigError", "%s:%d: %s: %s", l->file, line, keypath, what);
     }
-    return sp_fail(c->err, "ConfigError", "%s: %s: %s", c->file, keypath, what);
+    return sp_fail(l->err, "ConfigError", "%s: %s: %s", l->file, keypath, what);
 }
 
-/* Checks that obj has no member outside allowed[] (NULL-terminated). */
-static int only_keys(const struct cctx *c, const char *prefix, json_t *obj,
-                     const char *const *allowed) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        int ok = 0;
-        for (size_t i = 0; allowed[i] != NULL; i++) {
-            ok |= strcmp(allowed[i], key) == 0;
-        }
-        if (!ok) {
-            char path[256];
-            snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
-            return bad(c, path, "unknown key");
-        }
+/* Appends s to the NUL-terminated text in buf (cap bytes), truncating. */
+static void append(char *buf, size_t cap, const char *s) {
+    size_t len = strlen(buf);
+    if (len + 1 < cap) {
+        snprintf(buf + len, cap - len, "%s", s);
     }
-    return 0;
 }
 
-static int get_string(const struct cctx *c, json_t *obj, const char *prefix, const char *key,
-                      char **out) {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v)) {
-        return 0;
+/* The field a row describes. */
+static void *field(struct config *cfg, size_t offset) { return (char *)cfg + offset; }
+
+static const void *field_of(const struct config *cfg, size_t offset) {
+    return (const char *)cfg + offset;
+}
+
+static void free_list(char **l, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(l[i]);
     }
-    char path[256];
-    snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+    free(l);
+}
+
+/* ---- typed setters: v is the member's value (never NULL) ---------------- */
+
+static int set_string(const struct config_loader *l, const struct config_key *k, json_t *v,
+                      struct config *cfg) {
+    if (json_is_null(v)) {
+        return 0; /* null keeps the default */
+    }
     if (!json_is_string(v)) {
-        return bad(c, path, "must be a string or null");
+        return bad(l, k->path, "must be a string or null");
     }
+    if (k->max > 0 && json_string_length(v) > (size_t)k->max) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "must be at most %lld bytes", k->max);
+        return bad(l, k->path, msg);
+    }
+    char **out = field(cfg, k->offset);
     free(*out);
     *out = strdup(json_string_value(v));
-    ENSURE_REF(*out, c->err);
+    ENSURE_REF(*out, l->err);
     return 0;
 }
 
-static int get_int(const struct cctx *c, json_t *obj, const char *prefix, const char *key,
-                   long long lo, long long hi, long long *out) {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL) {
-        return 0;
+static int set_enum(const struct config_loader *l, const struct config_key *k, json_t *v,
+                    struct config *cfg) {
+    GUARD(set_string(l, k, v, cfg));
+    const char *s = *(char **)field(cfg, k->offset);
+    if (s == NULL) {
+        return 0; /* null, and no default */
     }
-    char path[256];
-    snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+    for (size_t i = 0; k->names[i] != NULL; i++) {
+        if (strcmp(k->names[i], s) == 0) {
+            return 0;
+        }
+    }
+    if (k->msg != NULL) {
+        return bad(l, k->path, k->msg);
+    }
+    char msg[256] = "must be one of ";
+    for (size_t i = 0; k->names[i] != NULL; i++) {
+        append(msg, sizeof(msg), i > 0 ? ", " : "");
+        append(msg, sizeof(msg), k->names[i]);
+    }
+    return bad(l, k->path, msg);
+}
+
+/* CONFIG_INT and CONFIG_SIZE. */
+static int set_integer(const struct config_loader *l, const struct config_key *k, json_t *v,
+                       struct config *cfg) {
     if (!json_is_integer(v)) {
-        return bad(c, path, "must be an integer");
+        return bad(l, k->path, "must be an integer");
     }
     long long x = json_integer_value(v);
-    if (x < lo || x > hi) {
+    if (x < k->min || x > k->max) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "must be between %lld and %lld", lo, hi);
-        return bad(c, path, msg);
+        snprintf(msg, sizeof(msg), "must be between %lld and %lld", k->min, k->max);
+        return bad(l, k->path, msg);
     }
-    *out = x;
+    if (k->type == CONFIG_SIZE) {
+        *(size_t *)field(cfg, k->offset) = (size_t)x;
+    } else {
+        *(int *)field(cfg, k->offset) = (int)x;
+    }
     return 0;
 }
 
-static int get_int_field(const struct cctx *c, json_t *obj, const char *prefix, const char *key,
-                         long long lo, long long hi, int *field) {
-    long long x = *field;
-    GUARD(get_int(c, obj, prefix, key, lo, hi, &x));
-    *field = (int)x;
-    return 0;
-}
-
-static int get_string_list(const struct cctx *c, json_t *obj, const char *prefix, const char *key,
-                           char ***out, size_t *n) {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL) {
-        return 0;
-    }
-    char path[256];
-    snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+/* A list of strings at path into *out (replacing it) and *n; an empty list
+ * leaves *out NULL. */
+static int read_strings(const struct config_loader *l, const char *path, json_t *v, char ***out,
+                        size_t *n) {
     if (!json_is_array(v)) {
-        return bad(c, path, "must be a list of strings");
+        return bad(l, path, "must be a list of strings");
     }
-    for (size_t i = 0; i < *n; i++) {
-        free((*out)[i]);
-    }
-    free(*out);
+    free_list(*out, *n);
     *out = NULL;
     *n = 0;
     size_t len = json_array_size(v);
@@ -155,255 +178,96 @@ static int get_string_list(const struct cctx *c, json_t *obj, const char *prefix
         return 0;
     }
     *out = calloc(len, sizeof(char *));
-    ENSURE_REF(*out, c->err);
+    ENSURE_REF(*out, l->err);
     for (size_t i = 0; i < len; i++) {
         json_t *s = json_array_get(v, i);
         if (!json_is_string(s)) {
-            return bad(c, path, "must be a list of strings");
+            return bad(l, path, "must be a list of strings");
         }
         (*out)[i] = strdup(json_string_value(s));
-        ENSURE_REF((*out)[i], c->err);
+        ENSURE_REF((*out)[i], l->err);
         (*n)++;
     }
     return 0;
 }
 
-int config_parse_cidr(const char *s, struct config_cidr *out) {
-    char buf[INET6_ADDRSTRLEN + 8];
-    if (strlen(s) >= sizeof(buf)) {
-        return -1;
-    }
-    strcpy(buf, s);
-    char *slash = strchr(buf, '/');
-    int prefix = -1;
-    if (slash != NULL) {
-        *slash = '\0';
-        /* Digits only: strtol would also take " 8" and "+8". */
-        const char *d = slash + 1;
-        size_t nd = strspn(d, "0123456789");
-        if (nd == 0 || nd > 3 || d[nd] != '\0') {
-            return -1;
-        }
-        prefix = atoi(d);
-        if (prefix > 128) {
-            return -1;
-        }
-    }
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        out->family = AF_INET;
-        if (prefix > 32) {
-            return -1;
-        }
-        out->prefix = prefix < 0 ? 32 : prefix;
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = AF_INET6;
-        out->prefix = prefix < 0 ? 128 : prefix;
-    } else {
-        return -1;
-    }
-    return 0;
+static int set_strings(const struct config_loader *l, const struct config_key *k, json_t *v,
+                       struct config *cfg) {
+    return read_strings(l, k->path, v, field(cfg, k->offset), field(cfg, k->count_offset));
 }
 
-static int prefix_match(const uint8_t *a, const uint8_t *b, int bits) {
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(a, b, (size_t)full) != 0) {
-        return 0;
+static int set_cidrs(const struct config_loader *l, const struct config_key *k, json_t *v,
+                     struct config *cfg) {
+    if (!json_is_array(v)) {
+        return bad(l, k->path, "must be a list of strings");
     }
-    if (rest == 0) {
-        return 1;
-    }
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (b[full] & mask);
-}
-
-int config_client_allowed(const struct config *cfg, const struct sockaddr *sa) {
-    uint8_t addr[16];
-    int family = sa->sa_family;
-    if (family == AF_UNIX) {
-        return 1;
-    }
-    if (family == AF_INET) {
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-    } else if (family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
-        memcpy(addr, &s6->sin6_addr, 16);
-        /* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d. */
-        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(addr, v4mapped, 12) == 0) {
-            memmove(addr, addr + 12, 4);
-            family = AF_INET;
-        }
-    } else {
-        return 0;
-    }
-    for (size_t i = 0; i < cfg->policy.n_allow_clients; i++) {
-        const struct config_cidr *c = &cfg->policy.allow_clients[i];
-        if (c->family == family && prefix_match(c->addr, addr, c->prefix)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* "listen" (a non-empty list) or "admin_listen" (may be empty): "host:port"
- * or "unix:/path" strings, a single string taken as a list of one. */
-static int parse_addresses(const struct cctx *c, json_t *root, const char *key, int may_be_empty,
-                           char **out, size_t *n_out) {
-    json_t *v = json_object_get(root, key);
-    if (v == NULL) {
-        return 0;
-    }
-    if (json_is_string(v)) {
-        v = json_pack("[O]", v);
-    } else {
-        json_incref(v);
-    }
-    if (!json_is_array(v) || (json_array_size(v) == 0 && !may_be_empty) ||
-        json_array_size(v) > CONFIG_MAX_LISTEN) {
-        json_decref(v);
-        return bad(c, key,
-                   may_be_empty ? "must be a list of at most 16 \"host:port\" or \"unix:/path\""
-                                : "must be a non-empty list of \"host:port\" or \"unix:/path\"");
-    }
-    for (size_t i = 0; i < *n_out; i++) {
-        free(out[i]);
-    }
-    *n_out = 0;
+    struct config_cidr **out = field(cfg, k->offset);
+    size_t *n = field(cfg, k->count_offset);
+    free(*out);
+    *n = 0;
+    *out = calloc(json_array_size(v) + 1, sizeof(**out));
+    ENSURE_REF(*out, l->err);
     size_t i;
     json_t *s;
     json_array_foreach(v, i, s) {
         if (!json_is_string(s)) {
-            json_decref(v);
-            return bad(c, key, "must be a list of strings");
+            return bad(l, k->path, "must be a list of strings");
         }
-        out[*n_out] = strdup(json_string_value(s));
-        if (out[*n_out] == NULL) {
-            json_decref(v);
-            return sp_fail(c->err, "InternalError", "out of memory");
+        if (policy_parse_cidr(json_string_value(s), &(*out)[i]) < 0) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "\"%.200s\" is not an address or CIDR",
+                     json_string_value(s));
+            return bad(l, k->path, msg);
         }
-        (*n_out)++;
-    }
-    json_decref(v);
-    return 0;
-}
-
-static int parse_credentials(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "credentials");
-    if (o == NULL || json_is_null(o)) {
-        return 0;
-    }
-    if (!json_is_object(o)) {
-        return bad(c, "credentials", "must be an object");
-    }
-    static const char *const keys[] = {
-        "source", "profile", "access_key_id", "secret_access_key_file", "session_token_file", NULL};
-    /* Before only_keys, which would call it merely unknown. */
-    if (json_object_get(o, "secret_access_key") != NULL) {
-        return bad(c, "credentials.secret_access_key",
-                   "secrets are not taken inline; use secret_access_key_file");
-    }
-    GUARD(only_keys(c, "credentials", o, keys));
-    GUARD(get_string(c, o, "credentials", "source", &cfg->credentials.source));
-    GUARD(get_string(c, o, "credentials", "profile", &cfg->credentials.profile));
-    GUARD(get_string(c, o, "credentials", "access_key_id", &cfg->credentials.access_key_id));
-    GUARD(get_string(c, o, "credentials", "secret_access_key_file",
-                     &cfg->credentials.secret_access_key_file));
-    GUARD(get_string(c, o, "credentials", "session_token_file",
-                     &cfg->credentials.session_token_file));
-    static const char *const sources[] = {"chain",   "static",    "env",  "web_identity",
-                                          "profile", "container", "imds", NULL};
-    int ok = 0;
-    for (size_t i = 0; sources[i] != NULL; i++) {
-        ok |= strcmp(sources[i], cfg->credentials.source) == 0;
-    }
-    if (!ok) {
-        return bad(c, "credentials.source",
-                   "must be one of chain, static, env, web_identity, profile, container, imds");
-    }
-    if ((cfg->credentials.access_key_id == NULL) !=
-        (cfg->credentials.secret_access_key_file == NULL)) {
-        return bad(c, "credentials.access_key_id",
-                   "access_key_id and secret_access_key_file go together");
+        (*n)++;
     }
     return 0;
 }
 
-static int parse_upstream(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "upstream");
-    if (o == NULL) {
-        return 0;
+/* "host:port" or "unix:/path" strings, a single string taken as a list of
+ * one; at least k->min, at most k->max. */
+static int set_addresses(const struct config_loader *l, const struct config_key *k, json_t *v,
+                         struct config *cfg) {
+    json_t *list = json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
+    ENSURE_REF(list, l->err);
+    if (!json_is_array(list) || json_array_size(list) < (size_t)k->min ||
+        json_array_size(list) > (size_t)k->max) {
+        json_decref(list);
+        char msg[128];
+        if (k->min == 0) {
+            snprintf(msg, sizeof(msg),
+                     "must be a list of at most %lld \"host:port\" or \"unix:/path\"", k->max);
+        } else {
+            snprintf(msg, sizeof(msg),
+                     "must be a non-empty list of \"host:port\" or \"unix:/path\"");
+        }
+        return bad(l, k->path, msg);
     }
-    if (!json_is_object(o)) {
-        return bad(c, "upstream", "must be an object");
+    char **out = field(cfg, k->offset);
+    size_t *n = field(cfg, k->count_offset);
+    for (size_t i = 0; i < *n; i++) {
+        free(out[i]);
     }
-    static const char *const keys[] = {"connect_timeout_ms", "timeout_ms", "max_idle_connections",
-                                       "ca_file", NULL};
-    GUARD(only_keys(c, "upstream", o, keys));
-    GUARD(get_int_field(c, o, "upstream", "connect_timeout_ms", 1, 600000,
-                        &cfg->upstream.connect_timeout_ms));
-    GUARD(get_int_field(c, o, "upstream", "timeout_ms", 1, 3600000, &cfg->upstream.timeout_ms));
-    GUARD(get_int_field(c, o, "upstream", "max_idle_connections", 0, 100000,
-                        &cfg->upstream.max_idle_connections));
-    GUARD(get_string(c, o, "upstream", "ca_file", &cfg->upstream.ca_file));
-    return 0;
+    *n = 0;
+    size_t i;
+    json_t *s;
+    int rc = 0;
+    json_array_foreach(list, i, s) {
+        if (!json_is_string(s)) {
+            rc = bad(l, k->path, "must be a list of strings");
+            break;
+        }
+        if ((out[*n] = strdup(json_string_value(s))) == NULL) {
+            rc = sp_fail(l->err, "InternalError", "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    json_decref(list);
+    return rc;
 }
 
-static int get_number(const struct cctx *c, json_t *v, const char *path, double lo, double *out) {
-    if (!json_is_number(v) || json_number_value(v) < lo) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "must be a number >= %g", lo);
-        return bad(c, path, msg);
-    }
-    *out = json_number_value(v);
-    return 0;
-}
-
-static int parse_throttle_ops(const struct cctx *c, json_t *o, struct config *cfg) {
-    json_t *ops = json_object_get(o, "operations");
-    if (ops == NULL) {
-        return 0;
-    }
-    if (!json_is_object(ops)) {
-        return bad(c, "throttle.operations", "must be an object of {\"rate\", \"burst\"}");
-    }
-    for (size_t i = 0; i < cfg->throttle.n_ops; i++) {
-        free(cfg->throttle.ops[i].name);
-    }
-    free(cfg->throttle.ops);
-    cfg->throttle.n_ops = 0;
-    cfg->throttle.ops = calloc(json_object_size(ops) + 1, sizeof(*cfg->throttle.ops));
-    ENSURE_REF(cfg->throttle.ops, c->err);
-    const char *name;
-    json_t *lim;
-    json_object_foreach(ops, name, lim) {
-        char path[256];
-        snprintf(path, sizeof(path), "throttle.operations.%s", name);
-        if (!json_is_object(lim)) {
-            return bad(c, path, "must be an object {\"rate\": N, \"burst\": N}");
-        }
-        static const char *const keys[] = {"rate", "burst", NULL};
-        GUARD(only_keys(c, path, lim, keys));
-        struct config_op_limit *l = &cfg->throttle.ops[cfg->throttle.n_ops];
-        l->name = strdup(name);
-        ENSURE_REF(l->name, c->err);
-        cfg->throttle.n_ops++;
-        json_t *rate = json_object_get(lim, "rate");
-        json_t *burst = json_object_get(lim, "burst");
-        char sub[300];
-        if (rate == NULL) {
-            return bad(c, path, "needs \"rate\"");
-        }
-        snprintf(sub, sizeof(sub), "%s.rate", path);
-        GUARD(get_number(c, rate, sub, 0, &l->rate));
-        l->burst = l->rate < 1 ? 1 : l->rate;
-        if (burst != NULL) {
-            snprintf(sub, sizeof(sub), "%s.burst", path);
-            GUARD(get_number(c, burst, sub, 1, &l->burst));
-        }
-    }
-    return 0;
-}
+/* ---- the irregular keys (CONFIG_CUSTOM) --------------------------------- */
 
 /* "redis://host[:port][/db]" ("[v6]" literals too) or "unix:/path".
  * Credentials in the URL are refused: the snapshot holds no secret. */
@@ -465,72 +329,134 @@ static int parse_redis_url(struct config *cfg, const char *u) {
     return cfg->throttle.redis_host != NULL ? 0 : -1;
 }
 
-static int parse_throttle(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "throttle");
-    if (o == NULL) {
-        return 0;
-    }
-    if (!json_is_object(o)) {
-        return bad(c, "throttle", "must be an object");
-    }
-    static const char *const keys[] = {
-        "backend",    "redis_url", "max_wait_ms",      "max_queue",        "send_rate",
-        "operations", "replicas",  "redis_timeout_ms", "redis_key_prefix", NULL};
-    GUARD(only_keys(c, "throttle", o, keys));
-    GUARD(get_string(c, o, "throttle", "backend", &cfg->throttle.backend));
-    if (strcmp(cfg->throttle.backend, "local") != 0 && strcmp(cfg->throttle.backend, "redis")) {
-        return bad(c, "throttle.backend", "must be \"local\" or \"redis\"");
-    }
-    GUARD(get_string(c, o, "throttle", "redis_url", &cfg->throttle.redis_url));
-    GUARD(get_string(c, o, "throttle", "redis_key_prefix", &cfg->throttle.redis_key_prefix));
-    if (strlen(cfg->throttle.redis_key_prefix) > 64) {
-        return bad(c, "throttle.redis_key_prefix", "must be at most 64 bytes");
-    }
-    GUARD(get_int_field(c, o, "throttle", "redis_timeout_ms", 1, 60000,
-                        &cfg->throttle.redis_timeout_ms));
-    GUARD(get_int_field(c, o, "throttle", "replicas", 1, 10000, &cfg->throttle.replicas));
+static int set_redis_url(const struct config_loader *l, const struct config_key *k, json_t *v,
+                         struct config *cfg) {
+    GUARD(set_string(l, k, v, cfg));
     if (cfg->throttle.redis_url != NULL && parse_redis_url(cfg, cfg->throttle.redis_url) < 0) {
-        return bad(c, "throttle.redis_url",
+        return bad(l, k->path,
                    "must be \"redis://host[:port][/db]\" or \"unix:/path\" (no credentials)");
-    }
-    GUARD(get_int_field(c, o, "throttle", "max_wait_ms", 0, 3600000, &cfg->throttle.max_wait_ms));
-    GUARD(get_int_field(c, o, "throttle", "max_queue", 0, 10000000, &cfg->throttle.max_queue));
-    json_t *sr = json_object_get(o, "send_rate");
-    if (sr != NULL) {
-        if (json_is_string(sr) && strcmp(json_string_value(sr), "auto") == 0) {
-            cfg->throttle.send_rate_auto = 1;
-        } else if (json_is_number(sr) && json_number_value(sr) > 0) {
-            cfg->throttle.send_rate_auto = 0;
-            cfg->throttle.send_rate = json_number_value(sr);
-        } else {
-            return bad(c, "throttle.send_rate", "must be \"auto\" or a number > 0");
-        }
-    }
-    GUARD(parse_throttle_ops(c, o, cfg));
-    if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
-        cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {
-        return sp_fail(c->err, "InternalError", "out of memory");
     }
     return 0;
 }
 
-/* policy.identities: a list (for every action) or an object mapping action
- * globs to lists. */
-static int parse_identities(const struct cctx *c, json_t *o, struct config *cfg) {
-    json_t *v = json_object_get(o, "identities");
-    if (v == NULL || json_is_null(v)) {
+static int set_send_rate(const struct config_loader *l, const struct config_key *k, json_t *v,
+                         struct config *cfg) {
+    if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+        cfg->throttle.send_rate_auto = 1;
+        cfg->throttle.send_rate = 0;
+    } else if (json_is_number(v) && json_number_value(v) > 0) {
+        cfg->throttle.send_rate_auto = 0;
+        cfg->throttle.send_rate = json_number_value(v);
+    } else {
+        return bad(l, k->path, "must be \"auto\" or a number > 0");
+    }
+    return 0;
+}
+
+/* Checks that obj has no member outside allowed[] (NULL-terminated). */
+static int only_keys(const struct config_loader *l, const char *prefix, json_t *obj,
+                     const char *const *allowed) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        int ok = 0;
+        for (size_t i = 0; allowed[i] != NULL; i++) {
+            ok |= strcmp(allowed[i], key) == 0;
+        }
+        if (!ok) {
+            char path[300];
+            snprintf(path, sizeof(path), "%s.%s", prefix, key);
+            return bad(l, path, "unknown key");
+        }
+    }
+    return 0;
+}
+
+static int number_at_least(const struct config_loader *l, json_t *v, const char *path, double lo,
+                           double *out) {
+    if (!json_is_number(v) || json_number_value(v) < lo) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "must be a number >= %g", lo);
+        return bad(l, path, msg);
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+/* throttle.operations: operation name (or "*") -> {"rate": N, "burst": N};
+ * the burst defaults to the rate, and is at least 1. */
+static int set_operations(const struct config_loader *l, const struct config_key *k, json_t *v,
+                          struct config *cfg) {
+    if (!json_is_object(v)) {
+        return bad(l, k->path, "must be an object of {\"rate\", \"burst\"}");
+    }
+    for (size_t i = 0; i < cfg->throttle.n_ops; i++) {
+        free(cfg->throttle.ops[i].name);
+    }
+    free(cfg->throttle.ops);
+    cfg->throttle.n_ops = 0;
+    cfg->throttle.ops = calloc(json_object_size(v) + 1, sizeof(*cfg->throttle.ops));
+    ENSURE_REF(cfg->throttle.ops, l->err);
+    const char *name;
+    json_t *lim;
+    json_object_foreach(v, name, lim) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s.%s", k->path, name);
+        if (!json_is_object(lim)) {
+            return bad(l, path, "must be an object {\"rate\": N, \"burst\": N}");
+        }
+        static const char *const keys[] = {"rate", "burst", NULL};
+        GUARD(only_keys(l, path, lim, keys));
+        struct config_op_limit *op = &cfg->throttle.ops[cfg->throttle.n_ops];
+        op->name = strdup(name);
+        ENSURE_REF(op->name, l->err);
+        cfg->throttle.n_ops++;
+        json_t *rate = json_object_get(lim, "rate");
+        json_t *burst = json_object_get(lim, "burst");
+        char sub[300];
+        if (rate == NULL) {
+            return bad(l, path, "needs \"rate\"");
+        }
+        snprintf(sub, sizeof(sub), "%s.rate", path);
+        GUARD(number_at_least(l, rate, sub, 0, &op->rate));
+        op->burst = op->rate < 1 ? 1 : op->rate;
+        if (burst != NULL) {
+            snprintf(sub, sizeof(sub), "%s.burst", path);
+            GUARD(number_at_least(l, burst, sub, 1, &op->burst));
+        }
+    }
+    return 0;
+}
+
+static void free_identity_rules(struct config *cfg) {
+    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
+        free(cfg->policy.identity_rules[i].action);
+        free_list(cfg->policy.identity_rules[i].patterns, cfg->policy.identity_rules[i].n_patterns);
+    }
+    free(cfg->policy.identity_rules);
+    cfg->policy.identity_rules = NULL;
+    cfg->policy.n_identity_rules = 0;
+}
+
+/* policy.identities: null (no constraint), a list (for every action), or an
+ * object mapping action globs to lists, in file order. */
+static int set_identities(const struct config_loader *l, const struct config_key *k, json_t *v,
+                          struct config *cfg) {
+    free_identity_rules(cfg);
+    if (json_is_null(v)) {
         return 0;
     }
     json_t *rules = json_is_array(v) ? json_pack("{sO}", "*", v) : json_incref(v);
+    ENSURE_REF(rules, l->err);
     if (!json_is_object(rules)) {
         json_decref(rules);
-        return bad(c, "policy.identities",
+        return bad(l, k->path,
                    "must be a list of domains/addresses, or an object of action -> list");
     }
     cfg->policy.identity_rules =
         calloc(json_object_size(rules) + 1, sizeof(*cfg->policy.identity_rules));
     int rc =
-        cfg->policy.identity_rules != NULL ? 0 : sp_fail(c->err, "InternalError", "out of memory");
+        cfg->policy.identity_rules != NULL ? 0 : sp_fail(l->err, "InternalError", "out of memory");
     const char *action;
     json_t *list;
     json_object_foreach(rules, action, list) {
@@ -539,195 +465,334 @@ static int parse_identities(const struct cctx *c, json_t *o, struct config *cfg)
         }
         struct config_identity_rule *r =
             &cfg->policy.identity_rules[cfg->policy.n_identity_rules++];
+        char path[300];
+        snprintf(path, sizeof(path), "%s.%s", k->path, action);
         r->action = strdup(action);
-        json_t *wrap = json_pack("{sO}", "l", list);
-        rc = r->action != NULL && wrap != NULL
-                 ? get_string_list(c, wrap, "policy.identities", "l", &r->patterns, &r->n_patterns)
-                 : sp_fail(c->err, "InternalError", "out of memory");
-        json_decref(wrap);
+        rc = r->action != NULL ? read_strings(l, path, list, &r->patterns, &r->n_patterns)
+                               : sp_fail(l->err, "InternalError", "out of memory");
         if (rc == 0 && r->n_patterns == 0) {
-            char path[300];
-            snprintf(path, sizeof(path), "policy.identities.%s", action);
-            rc = bad(c, path, "must list at least one domain or address");
+            rc = bad(l, path, "must list at least one domain or address");
         }
     }
     json_decref(rules);
     return rc;
 }
 
-static int parse_policy(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "policy");
-    if (o == NULL) {
-        return 0;
+static int set_log_level(const struct config_loader *l, const struct config_key *k, json_t *v,
+                         struct config *cfg) {
+    int level = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
+    if (level < 0) {
+        return bad(l, k->path, "must be one of debug, info, warn, error");
     }
-    if (!json_is_object(o)) {
-        return bad(c, "policy", "must be an object");
+    cfg->log.level = level;
+    return 0;
+}
+
+static int set_log_format(const struct config_loader *l, const struct config_key *k, json_t *v,
+                          struct config *cfg) {
+    if (!json_is_string(v) || strcmp(json_string_value(v), "json") != 0) {
+        return bad(l, k->path, "must be \"json\" (the only format)");
     }
-    static const char *const keys[] = {"allow_clients", "allow_actions", "deny_actions",
-                                       "identities", NULL};
-    GUARD(only_keys(c, "policy", o, keys));
-    char **clients = NULL;
-    size_t n = 0;
-    int rc = get_string_list(c, o, "policy", "allow_clients", &clients, &n);
-    if (rc == 0 && json_object_get(o, "allow_clients") != NULL) {
-        free(cfg->policy.allow_clients);
-        cfg->policy.allow_clients = calloc(n + 1, sizeof(struct config_cidr));
-        cfg->policy.n_allow_clients = 0;
-        if (cfg->policy.allow_clients == NULL) {
-            rc = sp_fail(c->err, "InternalError", "out of memory");
+    cfg->log.json = 1;
+    return 0;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+#define OFF(f) offsetof(struct config, f)
+#define RELOAD 1  /* SIGHUP applies it */
+#define RESTART 0 /* it takes effect after a restart */
+
+#define STRING(p, f, maxlen, d, r)                                                                 \
+    { .path = p, .type = CONFIG_STRING, .offset = OFF(f), .max = maxlen, .def = d, .reloadable = r }
+#define ENUM(p, f, list, why, d, r)                                                                \
+    {                                                                                              \
+        .path = p, .type = CONFIG_ENUM, .offset = OFF(f), .names = list, .msg = why, .def = d,     \
+        .reloadable = r                                                                            \
+    }
+#define INT(p, f, lo, hi, d, r)                                                                    \
+    {                                                                                              \
+        .path = p, .type = CONFIG_INT, .offset = OFF(f), .min = lo, .max = hi, .def = d,           \
+        .reloadable = r                                                                            \
+    }
+#define SIZE(p, f, lo, hi, d, r)                                                                   \
+    {                                                                                              \
+        .path = p, .type = CONFIG_SIZE, .offset = OFF(f), .min = lo, .max = hi, .def = d,          \
+        .reloadable = r                                                                            \
+    }
+#define LIST(p, t, f, nf, d, r)                                                                    \
+    { .path = p, .type = t, .offset = OFF(f), .count_offset = OFF(nf), .def = d, .reloadable = r }
+#define ADDRESSES(p, f, nf, fewest, d, r)                                                          \
+    {                                                                                              \
+        .path = p, .type = CONFIG_ADDRESSES, .offset = OFF(f), .count_offset = OFF(nf),            \
+        .min = fewest, .max = CONFIG_MAX_LISTEN, .def = d, .reloadable = r                         \
+    }
+#define CUSTOM(p, f, setter, d, r)                                                                 \
+    { .path = p, .type = CONFIG_CUSTOM, .offset = OFF(f), .set = setter, .def = d, .reloadable = r }
+
+static const char *const credential_sources[] = {"chain",   "static",    "env",  "web_identity",
+                                                 "profile", "container", "imds", NULL};
+static const char *const throttle_backends[] = {"local", "redis", NULL};
+
+/* SIGHUP swaps the snapshot that requests, limits, the throttle and the
+ * credentials read; the listeners are opened and the upstream pool (its
+ * endpoint, timeouts and TLS context) is built once, at start. */
+static const struct config_key keys[] = {
+    ADDRESSES("listen", listen, n_listen, 1, "[\"127.0.0.1:8080\"]", RESTART),
+    ADDRESSES("admin_listen", admin_listen, n_admin_listen, 0, "[]", RESTART),
+    STRING("region", region, 0, "\"us-east-1\"", RELOAD),
+    STRING("endpoint", endpoint, 0, "null", RESTART),
+    ENUM("credentials.source", credentials.source, credential_sources, NULL, "\"chain\"", RELOAD),
+    STRING("credentials.profile", credentials.profile, 0, "null", RELOAD),
+    STRING("credentials.access_key_id", credentials.access_key_id, 0, "null", RELOAD),
+    STRING("credentials.secret_access_key_file", credentials.secret_access_key_file, 0, "null",
+           RELOAD),
+    STRING("credentials.session_token_file", credentials.session_token_file, 0, "null", RELOAD),
+    INT("upstream.connect_timeout_ms", upstream.connect_timeout_ms, 1, 600000, "3000", RESTART),
+    INT("upstream.timeout_ms", upstream.timeout_ms, 1, 3600000, "30000", RESTART),
+    INT("upstream.max_idle_connections", upstream.max_idle_connections, 0, 100000, "64", RESTART),
+    STRING("upstream.ca_file", upstream.ca_file, 0, "null", RESTART),
+    INT("retry.max_attempts", retry_max_attempts, 1, 20, "3", RELOAD),
+    ENUM("throttle.backend", throttle.backend, throttle_backends, "must be \"local\" or \"redis\"",
+         "\"local\"", RELOAD),
+    CUSTOM("throttle.redis_url", throttle.redis_url, set_redis_url, "null", RELOAD),
+    INT("throttle.replicas", throttle.replicas, 1, 10000, "1", RELOAD),
+    INT("throttle.redis_timeout_ms", throttle.redis_timeout_ms, 1, 60000, "250", RELOAD),
+    STRING("throttle.redis_key_prefix", throttle.redis_key_prefix, 64, "\"ses-proxy:\"", RELOAD),
+    INT("throttle.max_wait_ms", throttle.max_wait_ms, 0, 3600000, "10000", RELOAD),
+    INT("throttle.max_queue", throttle.max_queue, 0, 10000000, "1000", RELOAD),
+    CUSTOM("throttle.send_rate", throttle.send_rate, set_send_rate, "\"auto\"", RELOAD),
+    /* Every limit SES documents is 1/s, so "*" at 1/s is the model's own
+     * limits written out. */
+    CUSTOM("throttle.operations", throttle.ops, set_operations,
+           "{\"*\": {\"rate\": 1, \"burst\": 1}}", RELOAD),
+    LIST("policy.allow_clients", CONFIG_CIDRS, policy.allow_clients, policy.n_allow_clients,
+         "[\"127.0.0.0/8\", \"::1/128\"]", RELOAD),
+    LIST("policy.allow_actions", CONFIG_STRINGS, policy.allow_actions, policy.n_allow_actions,
+         "[\"*\"]", RELOAD),
+    LIST("policy.deny_actions", CONFIG_STRINGS, policy.deny_actions, policy.n_deny_actions, "[]",
+         RELOAD),
+    CUSTOM("policy.identities", policy.identity_rules, set_identities, "null", RELOAD),
+    SIZE("limits.max_body_bytes", limits.max_body_bytes, 1, 1LL << 32, "16777216", RELOAD),
+    INT("limits.max_connections", limits.max_connections, 1, 10000000, "4096", RELOAD),
+    INT("limits.header_timeout_ms", limits.header_timeout_ms, 1, 3600000, "10000", RELOAD),
+    INT("limits.idle_timeout_ms", limits.idle_timeout_ms, 1, 86400000, "60000", RELOAD),
+    SIZE("limits.max_header_bytes", limits.max_header_bytes, 256, 1 << 20, "16384", RELOAD),
+    CUSTOM("log.level", log.level, set_log_level, "\"info\"", RELOAD),
+    CUSTOM("log.format", log.json, set_log_format, "\"json\"", RELOAD),
+    INT("drain_timeout_ms", drain_timeout_ms, 0, 3600000, "20000", RELOAD),
+};
+
+#undef OFF
+#undef RELOAD
+#undef RESTART
+#undef STRING
+#undef ENUM
+#undef INT
+#undef SIZE
+#undef LIST
+#undef ADDRESSES
+#undef CUSTOM
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Keys refused with a reason rather than as merely unknown. */
+static const struct {
+    const char *path;
+    const char *why;
+} refused_keys[] = {
+    {"credentials.secret_access_key", "secrets are not taken inline; use secret_access_key_file"},
+};
+
+const struct config_key *config_keys(size_t *n) {
+    *n = N_KEYS;
+    return keys;
+}
+
+static const struct config_key *find_key(const char *path) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].path, path) == 0) {
+            return &keys[i];
         }
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            if (config_parse_cidr(clients[i], &cfg->policy.allow_clients[i]) < 0) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "\"%.200s\" is not an address or CIDR", clients[i]);
-                rc = bad(c, "policy.allow_clients", msg);
-            } else {
-                cfg->policy.n_allow_clients++;
+    }
+    return NULL;
+}
+
+/* 1 when path is a section: some key's path starts with path + ".". */
+static int is_section(const char *path) {
+    size_t n = strlen(path);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strncmp(keys[i].path, path, n) == 0 && keys[i].path[n] == '.') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int set_value(const struct config_loader *l, const struct config_key *k, json_t *v,
+                     struct config *cfg) {
+    switch (k->type) {
+    case CONFIG_STRING:
+        return set_string(l, k, v, cfg);
+    case CONFIG_ENUM:
+        return set_enum(l, k, v, cfg);
+    case CONFIG_INT:
+    case CONFIG_SIZE:
+        return set_integer(l, k, v, cfg);
+    case CONFIG_STRINGS:
+        return set_strings(l, k, v, cfg);
+    case CONFIG_CIDRS:
+        return set_cidrs(l, k, v, cfg);
+    case CONFIG_ADDRESSES:
+        return set_addresses(l, k, v, cfg);
+    case CONFIG_CUSTOM:
+        return k->set(l, k, v, cfg);
+    }
+    return sp_fail(l->err, "InternalError", "%s: no setter for its type", k->path);
+}
+
+/* The members of obj (the section prefix, "" at the top), in file order. */
+static int load_object(const struct config_loader *l, json_t *obj, const char *prefix,
+                       struct config *cfg) {
+    const char *name;
+    json_t *v;
+    json_object_foreach(obj, name, v) {
+        char path[256];
+        int n = snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+        /* A dot inside a member's name would pose as a section path. */
+        int plain = strchr(name, '.') == NULL && (size_t)n < sizeof(path);
+        const struct config_key *k = plain ? find_key(path) : NULL;
+        if (k != NULL) {
+            GUARD(set_value(l, k, v, cfg));
+            continue;
+        }
+        for (size_t i = 0; plain && i < sizeof(refused_keys) / sizeof(refused_keys[0]); i++) {
+            if (strcmp(refused_keys[i].path, path) == 0) {
+                return bad(l, path, refused_keys[i].why);
             }
         }
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(clients[i]);
-    }
-    free(clients);
-    GUARD(rc);
-    GUARD(get_string_list(c, o, "policy", "allow_actions", &cfg->policy.allow_actions,
-                          &cfg->policy.n_allow_actions));
-    GUARD(get_string_list(c, o, "policy", "deny_actions", &cfg->policy.deny_actions,
-                          &cfg->policy.n_deny_actions));
-    return parse_identities(c, o, cfg);
-}
-
-static int parse_limits(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "limits");
-    if (o == NULL) {
-        return 0;
-    }
-    if (!json_is_object(o)) {
-        return bad(c, "limits", "must be an object");
-    }
-    static const char *const keys[] = {"max_body_bytes",  "max_connections",  "header_timeout_ms",
-                                       "idle_timeout_ms", "max_header_bytes", NULL};
-    GUARD(only_keys(c, "limits", o, keys));
-    long long body = (long long)cfg->limits.max_body_bytes;
-    GUARD(get_int(c, o, "limits", "max_body_bytes", 1, 1LL << 32, &body));
-    cfg->limits.max_body_bytes = (size_t)body;
-    long long head = (long long)cfg->limits.max_header_bytes;
-    GUARD(get_int(c, o, "limits", "max_header_bytes", 256, 1 << 20, &head));
-    cfg->limits.max_header_bytes = (size_t)head;
-    GUARD(get_int_field(c, o, "limits", "max_connections", 1, 10000000,
-                        &cfg->limits.max_connections));
-    GUARD(get_int_field(c, o, "limits", "header_timeout_ms", 1, 3600000,
-                        &cfg->limits.header_timeout_ms));
-    GUARD(get_int_field(c, o, "limits", "idle_timeout_ms", 1, 86400000,
-                        &cfg->limits.idle_timeout_ms));
-    return 0;
-}
-
-static int parse_log(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "log");
-    if (o == NULL) {
-        return 0;
-    }
-    if (!json_is_object(o)) {
-        return bad(c, "log", "must be an object");
-    }
-    static const char *const keys[] = {"level", "format", NULL};
-    GUARD(only_keys(c, "log", o, keys));
-    json_t *lv = json_object_get(o, "level");
-    if (lv != NULL) {
-        int l = json_is_string(lv) ? log_level_parse(json_string_value(lv)) : -1;
-        if (l < 0) {
-            return bad(c, "log.level", "must be one of debug, info, warn, error");
+        if (!plain || !is_section(path)) {
+            return bad(l, path, "unknown key");
         }
-        cfg->log.level = l;
-    }
-    json_t *fmt = json_object_get(o, "format");
-    if (fmt != NULL) {
-        if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "json") != 0) {
-            return bad(c, "log.format", "must be \"json\" (the only format)");
+        /* "credentials": null has always meant the chain, nothing pinned. */
+        if (json_is_null(v) && strcmp(path, "credentials") == 0) {
+            continue;
         }
+        if (!json_is_object(v)) {
+            return bad(l, path, "must be an object");
+        }
+        GUARD(load_object(l, v, path, cfg));
     }
     return 0;
 }
 
-static int parse_retry(const struct cctx *c, json_t *root, struct config *cfg) {
-    json_t *o = json_object_get(root, "retry");
-    if (o == NULL) {
-        return 0;
-    }
-    if (!json_is_object(o)) {
-        return bad(c, "retry", "must be an object");
-    }
-    static const char *const keys[] = {"max_attempts", NULL};
-    GUARD(only_keys(c, "retry", o, keys));
-    return get_int_field(c, o, "retry", "max_attempts", 1, 20, &cfg->retry_max_attempts);
-}
-
+/* Every key's default, through its own setter. */
 static int set_defaults(struct config *cfg, struct sp_err *err) {
-    cfg->refs = 1;
-    cfg->listen[0] = strdup("127.0.0.1:8080");
-    cfg->n_listen = 1;
-    cfg->region = strdup("us-east-1");
-    cfg->credentials.source = strdup("chain");
-    cfg->upstream.connect_timeout_ms = 3000;
-    cfg->upstream.timeout_ms = 30000;
-    cfg->upstream.max_idle_connections = 64;
-    cfg->retry_max_attempts = 3;
-    cfg->throttle.backend = strdup("local");
-    cfg->throttle.max_wait_ms = 10000;
-    cfg->throttle.max_queue = 1000;
-    cfg->throttle.send_rate_auto = 1;
-    cfg->throttle.redis_key_prefix = strdup("ses-proxy:");
-    cfg->throttle.redis_timeout_ms = 250;
-    cfg->throttle.replicas = 1;
-    cfg->policy.allow_clients = calloc(2, sizeof(struct config_cidr));
-    cfg->policy.allow_actions = calloc(1, sizeof(char *));
-    cfg->limits.max_body_bytes = 16777216;
-    cfg->limits.max_connections = 4096;
-    cfg->limits.header_timeout_ms = 10000;
-    cfg->limits.idle_timeout_ms = 60000;
-    cfg->limits.max_header_bytes = 16384;
-    cfg->log.level = LOG_INFO;
-    cfg->log.json = 1;
-    cfg->drain_timeout_ms = 20000;
-    ENSURE(cfg->listen[0] && cfg->region && cfg->credentials.source && cfg->throttle.backend &&
-               cfg->throttle.redis_key_prefix && cfg->policy.allow_clients &&
-               cfg->policy.allow_actions,
-           err, "InternalError", "out of memory");
-    (void)config_parse_cidr("127.0.0.0/8", &cfg->policy.allow_clients[0]);
-    (void)config_parse_cidr("::1/128", &cfg->policy.allow_clients[1]);
-    cfg->policy.n_allow_clients = 2;
-    cfg->policy.allow_actions[0] = strdup("*");
-    ENSURE_REF(cfg->policy.allow_actions[0], err);
-    cfg->policy.n_allow_actions = 1;
+    const struct config_loader l = {"(defaults)", NULL, err};
+    for (size_t i = 0; i < N_KEYS; i++) {
+        json_t *v = json_loads(keys[i].def, JSON_DECODE_ANY, NULL);
+        ENSURE(v != NULL, err, "InternalError", "%s: the default is not JSON", keys[i].path);
+        int rc = set_value(&l, &keys[i], v, cfg);
+        json_decref(v);
+        GUARD(rc);
+    }
     return 0;
 }
 
-static int parse_root(const struct cctx *c, json_t *root, struct config *cfg) {
-    if (!json_is_object(root)) {
-        return sp_fail(c->err, "ConfigError", "%s:1: the configuration must be a JSON object",
-                       c->file);
+/* What spans keys, once the file is read. */
+static int finish(const struct config_loader *l, struct config *cfg) {
+    if ((cfg->credentials.access_key_id == NULL) !=
+        (cfg->credentials.secret_access_key_file == NULL)) {
+        return bad(l, "credentials.access_key_id",
+                   "access_key_id and secret_access_key_file go together");
     }
-    static const char *const keys[] = {
-        "listen",           "admin_listen", "region",   "endpoint", "credentials",
-        "upstream",         "retry",        "throttle", "policy",   "limits",
-        "drain_timeout_ms", "log",          NULL};
-    GUARD(only_keys(c, "", root, keys));
-    GUARD(parse_addresses(c, root, "listen", 0, cfg->listen, &cfg->n_listen));
-    GUARD(parse_addresses(c, root, "admin_listen", 1, cfg->admin_listen, &cfg->n_admin_listen));
-    GUARD(get_string(c, root, "", "region", &cfg->region));
-    GUARD(get_string(c, root, "", "endpoint", &cfg->endpoint));
-    GUARD(parse_credentials(c, root, cfg));
-    GUARD(parse_upstream(c, root, cfg));
-    GUARD(parse_retry(c, root, cfg));
-    GUARD(parse_throttle(c, root, cfg));
-    GUARD(parse_policy(c, root, cfg));
-    GUARD(parse_limits(c, root, cfg));
-    GUARD(parse_log(c, root, cfg));
-    GUARD(get_int_field(c, root, "", "drain_timeout_ms", 0, 3600000, &cfg->drain_timeout_ms));
+    if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
+        cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {
+        return sp_fail(l->err, "InternalError", "out of memory");
+    }
     return 0;
 }
+
+/* ---- what SIGHUP cannot change ------------------------------------------ */
+
+static int same_str(const char *a, const char *b) {
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static size_t count_of(const struct config *cfg, const struct config_key *k) {
+    return *(const size_t *)field_of(cfg, k->count_offset);
+}
+
+static int same_value(const struct config_key *k, const struct config *a, const struct config *b) {
+    const void *fa = field_of(a, k->offset);
+    const void *fb = field_of(b, k->offset);
+    switch (k->type) {
+    case CONFIG_STRING:
+    case CONFIG_ENUM:
+        return same_str(*(char *const *)fa, *(char *const *)fb);
+    case CONFIG_INT:
+        return *(const int *)fa == *(const int *)fb;
+    case CONFIG_SIZE:
+        return *(const size_t *)fa == *(const size_t *)fb;
+    case CONFIG_STRINGS:
+    case CONFIG_ADDRESSES: {
+        /* A char ** to an array, or the array of char * itself. */
+        char *const *la = k->type == CONFIG_STRINGS ? *(char **const *)fa : (char *const *)fa;
+        char *const *lb = k->type == CONFIG_STRINGS ? *(char **const *)fb : (char *const *)fb;
+        size_t n = count_of(a, k);
+        if (n != count_of(b, k)) {
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!same_str(la[i], lb[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    case CONFIG_CIDRS: {
+        const struct config_cidr *ca = *(struct config_cidr *const *)fa;
+        const struct config_cidr *cb = *(struct config_cidr *const *)fb;
+        size_t n = count_of(a, k);
+        if (n != count_of(b, k)) {
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ca[i].family != cb[i].family || ca[i].prefix != cb[i].prefix ||
+                memcmp(ca[i].addr, cb[i].addr, sizeof(ca[i].addr)) != 0) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    case CONFIG_CUSTOM:
+        break;
+    }
+    /* Not comparable: no key that needs a restart is custom (config.h;
+     * config_test checks), and one that were would always be named. */
+    return 0;
+}
+
+size_t config_restart_keys(const struct config *old, const struct config *cur, char *buf,
+                           size_t cap) {
+    size_t n = 0;
+    if (cap > 0) {
+        buf[0] = '\0';
+    }
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (keys[i].reloadable || same_value(&keys[i], old, cur)) {
+            continue;
+        }
+        if (cap > 0) {
+            append(buf, cap, n > 0 ? ", " : "");
+            append(buf, cap, keys[i].path);
+        }
+        n++;
+    }
+    return n;
+}
+
+/* ---- loading ------------------------------------------------------------ */
 
 /* Splits an endpoint URL into scheme, host and port. Only http and https;
  * a path other than "/" is refused since SES's Query API lives at "/". */
@@ -856,13 +921,15 @@ static char *read_text(const char *path, struct sp_err *err) {
 
 /* Defaults, then text (NULL = none) parsed as the file called name, then the
  * environment. text must be NUL-terminated; it is borrowed. */
-static struct config *load(const char *path, const char *name, char *text, struct sp_err *err) {
+static struct config *load(const char *path, const char *name, const char *text,
+                           struct sp_err *err) {
     struct config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
-    struct cctx c = {name, text, err};
+    cfg->refs = 1;
+    struct config_loader l = {name, text, err};
     json_t *root = NULL;
     if (set_defaults(cfg, err) < 0) {
         goto fail;
@@ -877,11 +944,15 @@ static struct config *load(const char *path, const char *name, char *text, struc
             sp_fail(err, "ConfigError", "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
             goto fail;
         }
-        if (parse_root(&c, root, cfg) < 0) {
+        if (!json_is_object(root)) {
+            sp_fail(err, "ConfigError", "%s:1: the configuration must be a JSON object", name);
+            goto fail;
+        }
+        if (load_object(&l, root, "", cfg) < 0) {
             goto fail;
         }
     }
-    if (apply_env(cfg, err) < 0) {
+    if (finish(&l, cfg) < 0 || apply_env(cfg, err) < 0) {
         goto fail;
     }
     json_decref(root);
@@ -942,13 +1013,6 @@ struct config *config_ref(struct config *cfg) {
     return cfg;
 }
 
-static void free_list(char **l, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(l[i]);
-    }
-    free(l);
-}
-
 void config_unref(struct config *cfg) {
     if (cfg == NULL || --cfg->refs > 0) {
         return;
@@ -981,11 +1045,7 @@ void config_unref(struct config *cfg) {
     free(cfg->policy.allow_clients);
     free_list(cfg->policy.allow_actions, cfg->policy.n_allow_actions);
     free_list(cfg->policy.deny_actions, cfg->policy.n_deny_actions);
-    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
-        free(cfg->policy.identity_rules[i].action);
-        free_list(cfg->policy.identity_rules[i].patterns, cfg->policy.identity_rules[i].n_patterns);
-    }
-    free(cfg->policy.identity_rules);
+    free_identity_rules(cfg);
     free(cfg);
 }
 
@@ -1011,27 +1071,4 @@ void config_op_limit(const struct config *cfg, const char *op, unsigned document
     }
     *rate = documented_rate;
     *burst = documented_rate > 0 ? documented_rate : 0;
-}
-
-const struct config_identity_rule *config_identity_rule(const struct config *cfg, const char *op) {
-    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
-        if (fnmatch(cfg->policy.identity_rules[i].action, op, 0) == 0) {
-            return &cfg->policy.identity_rules[i];
-        }
-    }
-    return NULL;
-}
-
-int config_action_allowed(const struct config *cfg, const char *op) {
-    for (size_t i = 0; i < cfg->policy.n_deny_actions; i++) {
-        if (fnmatch(cfg->policy.deny_actions[i], op, 0) == 0) {
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < cfg->policy.n_allow_actions; i++) {
-        if (fnmatch(cfg->policy.allow_actions[i], op, 0) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }

@@ -147,20 +147,62 @@ void config_unref(struct config *cfg);
 void config_op_limit(const struct config *cfg, const char *op, unsigned documented_rate,
                      double *rate, double *burst);
 
-/* The identity patterns that apply to op (first rule whose glob matches),
- * or NULL when the policy does not constrain it. */
-const struct config_identity_rule *config_identity_rule(const struct config *cfg, const char *op);
+/* The keys, as data.
+ *
+ * Every key of the file is one row (nginx's ngx_command_t): its path, how
+ * its value is read and where it is stored (offsetof into struct config),
+ * its bounds, its default, and whether SIGHUP applies it. The loader walks
+ * the file's members in file order and hands each to its row; a member
+ * without a row is an "unknown key". The defaults go through the same
+ * setters before the file does, so the default column is the only place a
+ * default is written down; conf/ses-proxy.json and README.md show the same
+ * values, and tests/unit/proxy/config_test.c fails when they drift.
+ *
+ * To add a key: a field in struct config (freed in config_unref when it
+ * owns memory), a row in keys[] in config.c (RESTART when only a restart
+ * applies it: then not CONFIG_CUSTOM, so that it can be compared), the key
+ * with its default in conf/ses-proxy.json, and its row in README.md's table
+ * of keys. A new type: an enum value, its setter in set_value() and its
+ * comparison in same_value(). */
+enum config_type {
+    CONFIG_STRING,    /* string or null (null keeps the default); max: longest length, 0 = any */
+    CONFIG_ENUM,      /* a CONFIG_STRING that must be one of names[] */
+    CONFIG_INT,       /* integer in [min, max], stored as int */
+    CONFIG_SIZE,      /* byte count in [min, max], stored as size_t */
+    CONFIG_STRINGS,   /* list of strings: char ** at offset, size_t count at count_offset */
+    CONFIG_CIDRS,     /* list of "addr[/prefix]": struct config_cidr * and its count */
+    CONFIG_ADDRESSES, /* "host:port" or "unix:/path", or a list of them: char *[CONFIG_MAX_LISTEN]
+                         and its count; min: the fewest allowed (0 or 1) */
+    CONFIG_CUSTOM,    /* irregular: set() reads the value and knows its own fields */
+};
 
-/* 1 when the action passes allow_actions/deny_actions (glob patterns). */
-int config_action_allowed(const struct config *cfg, const char *op);
+struct config_loader; /* config.c's state while loading: file name, text, err */
+struct json_t;
 
-/* 1 when a client address (sockaddr) is inside allow_clients. Unix-socket
- * clients (family AF_UNIX) are always allowed: the socket's file mode is
- * their policy. */
-struct sockaddr;
-int config_client_allowed(const struct config *cfg, const struct sockaddr *sa);
+struct config_key {
+    const char *path; /* "throttle.max_wait_ms": sections and key, joined by '.' */
+    enum config_type type;
+    size_t offset;            /* offsetof(struct config, ...); CONFIG_CUSTOM: its first field */
+    size_t count_offset;      /* lists: offsetof the size_t count */
+    long long min, max;       /* bounds (see enum config_type) */
+    const char *def;          /* the default, as JSON text, as conf/ses-proxy.json shows it */
+    int reloadable;           /* 1: SIGHUP applies it; 0: it takes effect after a restart */
+    const char *const *names; /* CONFIG_ENUM: the allowed values, NULL-terminated */
+    const char *msg;          /* CONFIG_ENUM: the refusal, when not "must be one of ..." */
+    /* CONFIG_CUSTOM: reads v (never NULL; may be JSON null) into cfg. */
+    int (*set)(const struct config_loader *l, const struct config_key *k, struct json_t *v,
+               struct config *cfg);
+};
 
-/* Parses "a.b.c.d/n" or "x::y/n" (no prefix = host). */
-int config_parse_cidr(const char *s, struct config_cidr *out);
+/* The table: *n rows. */
+const struct config_key *config_keys(size_t *n);
+
+/* The keys a restart would change: those the table marks as not reloadable
+ * whose values differ between the snapshots old and cur (the endpoint as
+ * resolved, environment included), written to buf as "listen, endpoint"
+ * (truncated to cap, always NUL-terminated). Returns how many. Every such key
+ * has a comparable type: none is CONFIG_CUSTOM. */
+size_t config_restart_keys(const struct config *old, const struct config *cur, char *buf,
+                           size_t cap);
 
 #endif

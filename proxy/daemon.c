@@ -3,6 +3,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,7 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
         sp_fail(err, "InternalError", "out of memory");
         goto fail;
     }
+    px->start_cfg = config_ref(cfg);
     log_event(LOG_INFO, "ses-proxy started", "version", SP_VERSION, "region", cfg->region,
               "endpoint", cfg->endpoint, NULL);
     return px;
@@ -164,10 +166,30 @@ void daemon_free(struct proxy *px) {
         evdns_base_free(px->dns, 0);
     }
     config_unref(px->cfg);
+    config_unref(px->start_cfg);
     free(px);
 }
 
-int daemon_reload(struct proxy *px, struct config *cfg, struct sp_err *err) {
+/* What SIGHUP leaves as it was, from the config table's reloadable column:
+ * "listen, endpoint changed: take effect after a restart", or "". Compared
+ * with the snapshot at start, which those keys still follow, so a file put
+ * back as it was needs no restart. */
+static void restart_note(const struct config *old, const struct config *cur, char *buf,
+                         size_t cap) {
+    char keys[256];
+    size_t n = config_restart_keys(old, cur, keys, sizeof(keys));
+    if (cap > 0) {
+        buf[0] = '\0';
+    }
+    if (n > 0 && cap > 0) {
+        snprintf(buf, cap, "%s changed: %s effect after a restart", keys,
+                 n == 1 ? "takes" : "take");
+    }
+}
+
+int daemon_reload(struct proxy *px, struct config *cfg, char *restart, size_t cap,
+                  struct sp_err *err) {
+    restart_note(px->start_cfg, cfg, restart, cap);
     if (apply_throttle(px, cfg, err) < 0 || apply_backend(px, cfg, err) < 0) {
         config_unref(cfg);
         return -1;

@@ -16,8 +16,12 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
 void daemon_free(struct proxy *px);
 
 /* Applies a new config snapshot (takes the caller's reference): policy,
- * limits and throttle rates change at once; listeners and the endpoint
- * keep the old values until restart (they would drop connections). */
-int daemon_reload(struct proxy *px, struct config *cfg, struct sp_err *err) SP_WARN_UNUSED;
+ * limits and throttle rates change at once; the keys the config table marks
+ * as not reloadable (listeners, the endpoint, the upstream pool) keep the
+ * old values until restart (they would drop connections). Those that
+ * changed are named in restart (cap bytes), e.g. "listen changed: takes
+ * effect after a restart", or "" when none did. */
+int daemon_reload(struct proxy *px, struct config *cfg, char *restart, size_t cap,
+                  struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

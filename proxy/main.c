@@ -64,15 +64,18 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg) {
                   NULL);
         return;
     }
-    if (daemon_reload(m->px, cfg, &err) < 0) {
+    char restart[320];
+    if (daemon_reload(m->px, cfg, restart, sizeof(restart), &err) < 0) {
         m->px->metrics.config_reloads_failed++;
         log_event(LOG_ERROR, "reload failed; keeping the running configuration", "error", err.msg,
                   NULL);
         return;
     }
     m->px->metrics.config_reloads_ok++;
+    /* "restart" only when something needs one: a NULL key ends the list. */
     log_event(LOG_INFO, "configuration reloaded", "file",
-              m->config_path != NULL ? m->config_path : "(defaults)", NULL);
+              m->config_path != NULL ? m->config_path : "(defaults)",
+              restart[0] != '\0' ? "restart" : NULL, restart, NULL);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {

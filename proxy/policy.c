@@ -1,16 +1,120 @@
-/* policy.c - identity constraints (see policy.h). */
+/* policy.c - matching calls against the policy: clients, actions,
+ * identities (see policy.h). */
 #include "proxy/policy.h"
 
+#include <arpa/inet.h>
 #include <fnmatch.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "api/form.h"
 #include "api/model.h"
 #include "api/recipients.h"
 #include "proxy/config.h"
+
+int policy_parse_cidr(const char *s, struct config_cidr *out) {
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (strlen(s) >= sizeof(buf)) {
+        return -1;
+    }
+    strcpy(buf, s);
+    char *slash = strchr(buf, '/');
+    int prefix = -1;
+    if (slash != NULL) {
+        *slash = '\0';
+        /* Digits only: strtol would also take " 8" and "+8". */
+        const char *d = slash + 1;
+        size_t nd = strspn(d, "0123456789");
+        if (nd == 0 || nd > 3 || d[nd] != '\0') {
+            return -1;
+        }
+        prefix = atoi(d);
+        if (prefix > 128) {
+            return -1;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        if (prefix > 32) {
+            return -1;
+        }
+        out->prefix = prefix < 0 ? 32 : prefix;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->prefix = prefix < 0 ? 128 : prefix;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, int bits) {
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, (size_t)full) != 0) {
+        return 0;
+    }
+    if (rest == 0) {
+        return 1;
+    }
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[full] & mask) == (b[full] & mask);
+}
+
+int policy_client_allowed(const struct config *cfg, const struct sockaddr *sa) {
+    uint8_t addr[16];
+    int family = sa->sa_family;
+    if (family == AF_UNIX) {
+        return 1;
+    }
+    if (family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+        memcpy(addr, &s6->sin6_addr, 16);
+        /* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d. */
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(addr, v4mapped, 12) == 0) {
+            memmove(addr, addr + 12, 4);
+            family = AF_INET;
+        }
+    } else {
+        return 0;
+    }
+    for (size_t i = 0; i < cfg->policy.n_allow_clients; i++) {
+        const struct config_cidr *c = &cfg->policy.allow_clients[i];
+        if (c->family == family && prefix_match(c->addr, addr, c->prefix)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int policy_action_allowed(const struct config *cfg, const char *op) {
+    for (size_t i = 0; i < cfg->policy.n_deny_actions; i++) {
+        if (fnmatch(cfg->policy.deny_actions[i], op, 0) == 0) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < cfg->policy.n_allow_actions; i++) {
+        if (fnmatch(cfg->policy.allow_actions[i], op, 0) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const struct config_identity_rule *policy_identity_rule(const struct config *cfg, const char *op) {
+    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
+        if (fnmatch(cfg->policy.identity_rules[i].action, op, 0) == 0) {
+            return &cfg->policy.identity_rules[i];
+        }
+    }
+    return NULL;
+}
 
 /* "Name <a@b>" -> "a@b"; "arn:aws:ses:r:acct:identity/x" -> "x". */
 static const char *bare(const char *value, char *buf, size_t cap) {

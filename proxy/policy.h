@@ -1,4 +1,8 @@
-/* policy.h - who a call may name: policy.identities.
+/* policy.h - what the operator's policy allows: which clients may connect
+ * (policy.allow_clients), which operations they may call (allow_actions,
+ * deny_actions), and which identities a call may name (policy.identities).
+ * config.c loads the policy into struct config; this module only matches
+ * against it (and parses a CIDR, for the loader and for tests).
  *
  * A compromised service should not be able to send as anyone or reconfigure
  * any identity. For each operation the first matching rule of
@@ -18,8 +22,28 @@
 
 #include "signer/check.h"
 
+struct config;
+struct config_cidr;
 struct config_identity_rule;
 struct model_op;
+struct sockaddr;
+
+/* Parses "a.b.c.d/n" or "x::y/n" (no prefix = host). 0, or -1 when s is
+ * not an address or CIDR. */
+int policy_parse_cidr(const char *s, struct config_cidr *out) SP_WARN_UNUSED;
+
+/* 1 when a client address (sockaddr) is inside allow_clients. Unix-socket
+ * clients (family AF_UNIX) are always allowed: the socket's file mode is
+ * their policy. IPv4-mapped IPv6 addresses match as IPv4. */
+int policy_client_allowed(const struct config *cfg, const struct sockaddr *sa);
+
+/* 1 when the action passes allow_actions/deny_actions (shell globs; deny
+ * wins). */
+int policy_action_allowed(const struct config *cfg, const char *op);
+
+/* The identity patterns that apply to op (first rule whose glob matches),
+ * or NULL when the policy does not constrain it. */
+const struct config_identity_rule *policy_identity_rule(const struct config *cfg, const char *op);
 
 /* 1 when value (an address, "Name <address>", a domain, or an identity
  * ARN) is allowed by rule. */

@@ -39,6 +39,9 @@ struct proxy {
     struct event_base *base;
     struct evdns_base *dns;
     struct config *cfg; /* current snapshot (one reference) */
+    /* The snapshot at start (one reference): what the listeners and the
+     * upstream pool were built from, which SIGHUP does not change. */
+    struct config *start_cfg;
     const struct model_service *svc;
     struct server *server;
     struct upstream *upstream;

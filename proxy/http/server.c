@@ -36,6 +36,7 @@
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
+#include "proxy/policy.h"
 
 enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
 
@@ -298,7 +299,7 @@ static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *s
     if (s->n_conns >= (size_t)cfg->limits.max_connections) {
         pause_listeners(s, 1);
     }
-    if (!admin && !config_client_allowed(cfg, sa)) {
+    if (!admin && !policy_client_allowed(cfg, sa)) {
         /* Refused before a byte of the request is read. */
         log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client, NULL);
         c->state = S_BUSY;

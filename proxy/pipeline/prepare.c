@@ -75,10 +75,10 @@ static int prepare_form(const struct model_service *svc, const struct config *cf
         out->op = NULL;
         return refuse(why, 400, "InvalidAction", "no such SES operation");
     }
-    if (!config_action_allowed(cfg, out->op->name)) {
+    if (!policy_action_allowed(cfg, out->op->name)) {
         return refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
     }
-    if (policy_check_form(config_identity_rule(cfg, out->op->name), out->op, body, len, &err) < 0) {
+    if (policy_check_form(policy_identity_rule(cfg, out->op->name), out->op, body, len, &err) < 0) {
         return refuse(why, 403, "AccessDenied", err.msg);
     }
     out->recipients = out->op->op_class == MODEL_OP_SEND ? recipients_count_form(body, len) : 1;
@@ -167,7 +167,7 @@ static int prepare_json(const struct model_service *svc, const struct config *cf
     if (out->op == NULL) {
         goto cleanup;
     }
-    if (!config_action_allowed(cfg, out->op->name)) {
+    if (!policy_action_allowed(cfg, out->op->name)) {
         refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
         goto cleanup;
     }
@@ -175,7 +175,7 @@ static int prepare_json(const struct model_service *svc, const struct config *cf
         refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
         goto cleanup;
     }
-    if (policy_check_json(config_identity_rule(cfg, out->op->name), out->op, params, &err) < 0) {
+    if (policy_check_json(policy_identity_rule(cfg, out->op->name), out->op, params, &err) < 0) {
         refuse(why, 403, "AccessDenied", err.msg);
         goto cleanup;
     }

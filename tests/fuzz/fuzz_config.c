@@ -4,8 +4,9 @@
  * copies it; no temporary files). The AWS_* variables are cleared so the
  * run depends on the input alone. Checked besides not crashing or leaking:
  * a refusal always carries a code and a message; an accepted snapshot is
- * whole (listeners, region, endpoint with a port) and its policy and limit
- * lookups run. */
+ * whole (listeners, region, endpoint with a port), its policy and limit
+ * lookups run, and comparing it with the defaults for a reload names at
+ * most every key, and none when nothing that needs a restart differs. */
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "proxy/config.h"
+#include "proxy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,20 +44,41 @@ static void exercise(const struct config *cfg) {
     if (rate < 0 || burst < 0) {
         abort();
     }
-    (void)config_action_allowed(cfg, "SendEmail");
-    (void)config_action_allowed(cfg, "GetIdentityVerificationAttributes");
+    (void)policy_action_allowed(cfg, "SendEmail");
+    (void)policy_action_allowed(cfg, "GetIdentityVerificationAttributes");
     struct sockaddr_in v4;
     memset(&v4, 0, sizeof(v4));
     v4.sin_family = AF_INET;
     v4.sin_addr.s_addr = htonl(0x7f000001);
-    (void)config_client_allowed(cfg, (const struct sockaddr *)&v4);
+    (void)policy_client_allowed(cfg, (const struct sockaddr *)&v4);
     struct sockaddr_in6 v6;
     memset(&v6, 0, sizeof(v6));
     v6.sin6_family = AF_INET6;
     v6.sin6_addr.s6_addr[10] = 0xff;
     v6.sin6_addr.s6_addr[11] = 0xff;
     v6.sin6_addr.s6_addr[12] = 10;
-    (void)config_client_allowed(cfg, (const struct sockaddr *)&v6);
+    (void)policy_client_allowed(cfg, (const struct sockaddr *)&v6);
+    (void)policy_identity_rule(cfg, "SendRawEmail");
+}
+
+/* A reload from the defaults to cfg, and back. */
+static void compare_with_defaults(const struct config *cfg) {
+    static struct config *defaults;
+    if (defaults == NULL) {
+        struct sp_err err;
+        defaults = config_load(NULL, &err);
+        if (defaults == NULL) {
+            abort();
+        }
+    }
+    size_t n_keys;
+    (void)config_keys(&n_keys);
+    char buf[512];
+    size_t n = config_restart_keys(defaults, cfg, buf, sizeof(buf));
+    if (n > n_keys || n != config_restart_keys(cfg, defaults, buf, sizeof(buf)) ||
+        (n == 0) != (buf[0] == '\0') || config_restart_keys(cfg, cfg, buf, sizeof(buf)) != 0) {
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -77,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     exercise(cfg);
+    compare_with_defaults(cfg);
     config_ref(cfg);
     config_unref(cfg);
     config_unref(cfg);

@@ -1,11 +1,13 @@
 /* config_test - the configuration: defaults as DESIGN.md states them, a
  * full file, errors that name file:line:key, the AWS environment on top,
- * client CIDRs, action globs and per-operation throttle limits.
+ * per-operation throttle limits, and the table of keys. (Matching clients,
+ * actions and identities against the loaded policy: policy_test.)
  *
  * Files are written to a private temporary directory, so messages carry a
  * real path; in-memory text goes through config_load_text. The AWS_*
  * variables the loader reads are cleared first and set per test. */
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,149 +472,6 @@ static void test_env(void) {
     clear_env();
 }
 
-static struct sockaddr_storage ss;
-
-static const struct sockaddr *v4(const char *a) {
-    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-    memset(&ss, 0, sizeof(ss));
-    s->sin_family = AF_INET;
-    if (inet_pton(AF_INET, a, &s->sin_addr) != 1) {
-        abort();
-    }
-    return (const struct sockaddr *)&ss;
-}
-
-static const struct sockaddr *v6(const char *a) {
-    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-    memset(&ss, 0, sizeof(ss));
-    s->sin6_family = AF_INET6;
-    if (inet_pton(AF_INET6, a, &s->sin6_addr) != 1) {
-        abort();
-    }
-    return (const struct sockaddr *)&ss;
-}
-
-static void test_cidr(void) {
-    struct config_cidr c;
-    CHECK(config_parse_cidr("10.0.0.0/8", &c) == 0 && cidr_is(&c, AF_INET, "10.0.0.0", 8));
-    CHECK(config_parse_cidr("10.1.2.3", &c) == 0 && cidr_is(&c, AF_INET, "10.1.2.3", 32));
-    CHECK(config_parse_cidr("0.0.0.0/0", &c) == 0 && c.prefix == 0);
-    CHECK(config_parse_cidr("1.2.3.4/32", &c) == 0 && c.prefix == 32);
-    CHECK(config_parse_cidr("::1", &c) == 0 && cidr_is(&c, AF_INET6, "::1", 128));
-    /* Digits only after the slash. */
-    CHECK(config_parse_cidr("10.0.0.0/ 8", &c) < 0);
-    CHECK(config_parse_cidr("10.0.0.0/+8", &c) < 0);
-    CHECK(config_parse_cidr("10.0.0.0/", &c) < 0);
-    CHECK(config_parse_cidr("::/0", &c) == 0 && c.family == AF_INET6 && c.prefix == 0);
-    CHECK(config_parse_cidr("2001:db8::/32", &c) == 0 && cidr_is(&c, AF_INET6, "2001:db8::", 32));
-    CHECK(config_parse_cidr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", &c) == 0);
-    CHECK(config_parse_cidr("10.0.0.0/33", &c) == -1);
-    CHECK(config_parse_cidr("::/129", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0.0/", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0.0/-1", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0.0/8x", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0.0/x", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0.0/8/8", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0/8", &c) == -1);
-    CHECK(config_parse_cidr("256.0.0.0/8", &c) == -1);
-    CHECK(config_parse_cidr("/8", &c) == -1);
-    CHECK(config_parse_cidr("", &c) == -1);
-    CHECK(config_parse_cidr("localhost", &c) == -1);
-    CHECK(config_parse_cidr("10.0.0.0/99999999999999999999", &c) == -1);
-    char longs[300];
-    memset(longs, '1', sizeof(longs) - 1);
-    longs[sizeof(longs) - 1] = '\0';
-    CHECK(config_parse_cidr(longs, &c) == -1);
-
-    struct config *cfg = load_text("{\"policy\": {\"allow_clients\": [\"10.0.0.0/7\", "
-                                   "\"192.168.1.77/24\", \"2001:db8::/32\", \"172.16.5.4\"]}}");
-    CHECK(cfg != NULL);
-    if (cfg == NULL) {
-        return;
-    }
-    /* /7 covers 10.x and 11.x only. */
-    CHECK(config_client_allowed(cfg, v4("10.1.2.3")));
-    CHECK(config_client_allowed(cfg, v4("11.255.255.255")));
-    CHECK(!config_client_allowed(cfg, v4("12.0.0.0")));
-    CHECK(!config_client_allowed(cfg, v4("9.255.255.255")));
-    /* Host bits in the rule are ignored. */
-    CHECK(config_client_allowed(cfg, v4("192.168.1.1")));
-    CHECK(!config_client_allowed(cfg, v4("192.168.2.1")));
-    CHECK(config_client_allowed(cfg, v4("172.16.5.4")));
-    CHECK(!config_client_allowed(cfg, v4("172.16.5.5")));
-    CHECK(!config_client_allowed(cfg, v4("127.0.0.1"))); /* the list replaces the default */
-    /* IPv4-mapped IPv6 is matched as IPv4. */
-    CHECK(config_client_allowed(cfg, v6("::ffff:10.9.8.7")));
-    CHECK(config_client_allowed(cfg, v6("::ffff:172.16.5.4")));
-    CHECK(!config_client_allowed(cfg, v6("::ffff:12.0.0.1")));
-    CHECK(!config_client_allowed(cfg, v6("::10.9.8.7"))); /* IPv4-compatible is not mapped */
-    CHECK(config_client_allowed(cfg, v6("2001:db8:ffff::1")));
-    CHECK(!config_client_allowed(cfg, v6("2001:db9::1")));
-    CHECK(!config_client_allowed(cfg, v6("::1")));
-    /* Unix sockets always; other families never. */
-    struct sockaddr_un un;
-    memset(&un, 0, sizeof(un));
-    un.sun_family = AF_UNIX;
-    CHECK(config_client_allowed(cfg, (const struct sockaddr *)&un));
-    memset(&ss, 0, sizeof(ss));
-    ss.ss_family = AF_APPLETALK;
-    CHECK(!config_client_allowed(cfg, (const struct sockaddr *)&ss));
-    config_unref(cfg);
-
-    /* /0 and the defaults. */
-    cfg = load_text("{\"policy\": {\"allow_clients\": [\"0.0.0.0/0\"]}}");
-    CHECK(cfg != NULL && config_client_allowed(cfg, v4("203.0.113.9")) &&
-          config_client_allowed(cfg, v6("::ffff:203.0.113.9")) &&
-          !config_client_allowed(cfg, v6("2001:db8::1")));
-    config_unref(cfg);
-    cfg = load_text("{\"policy\": {\"allow_clients\": [\"::/0\"]}}");
-    CHECK(cfg != NULL && config_client_allowed(cfg, v6("2001:db8::1")) &&
-          !config_client_allowed(cfg, v4("203.0.113.9")));
-    config_unref(cfg);
-    cfg = load_text("{\"policy\": {\"allow_clients\": []}}");
-    CHECK(cfg != NULL && cfg->policy.n_allow_clients == 0 &&
-          !config_client_allowed(cfg, v4("127.0.0.1")));
-    config_unref(cfg);
-    cfg = load_text("{}");
-    CHECK(cfg != NULL && config_client_allowed(cfg, v4("127.0.0.1")) &&
-          config_client_allowed(cfg, v4("127.255.0.1")) && config_client_allowed(cfg, v6("::1")) &&
-          config_client_allowed(cfg, v6("::ffff:127.0.0.1")) &&
-          !config_client_allowed(cfg, v4("10.0.0.1")) && !config_client_allowed(cfg, v6("::2")));
-    config_unref(cfg);
-}
-
-static void test_actions(void) {
-    struct config *cfg = load_text("{\"policy\": {\"allow_actions\": [\"Get*\", \"List*\", "
-                                   "\"SendEmail\", \"Send?awEmail\"], \"deny_actions\": "
-                                   "[\"GetAccount*\", \"SendEmail\", \"List[IV]*\"]}}");
-    CHECK(cfg != NULL);
-    if (cfg == NULL) {
-        return;
-    }
-    CHECK(config_action_allowed(cfg, "GetSendQuota"));
-    CHECK(!config_action_allowed(cfg, "GetAccountSendingEnabled")); /* deny glob wins */
-    CHECK(!config_action_allowed(cfg, "SendEmail"));                /* deny wins over allow */
-    CHECK(config_action_allowed(cfg, "SendRawEmail"));              /* ? glob */
-    CHECK(!config_action_allowed(cfg, "SendBulkTemplatedEmail"));   /* not allowed */
-    CHECK(config_action_allowed(cfg, "ListConfigurationSets"));
-    CHECK(!config_action_allowed(cfg, "ListIdentities"));
-    CHECK(!config_action_allowed(cfg, "ListVerifiedEmailAddresses"));
-    CHECK(!config_action_allowed(cfg, "getSendQuota")); /* case matters */
-    CHECK(!config_action_allowed(cfg, ""));
-    config_unref(cfg);
-    cfg = load_text("{}");
-    CHECK(cfg != NULL && config_action_allowed(cfg, "DeleteIdentity") &&
-          config_action_allowed(cfg, "SendEmail"));
-    config_unref(cfg);
-    cfg = load_text("{\"policy\": {\"allow_actions\": []}}");
-    CHECK(cfg != NULL && !config_action_allowed(cfg, "GetSendQuota"));
-    config_unref(cfg);
-    cfg = load_text("{\"policy\": {\"deny_actions\": [\"Delete*\"]}}");
-    CHECK(cfg != NULL && !config_action_allowed(cfg, "DeleteIdentity") &&
-          config_action_allowed(cfg, "VerifyEmailIdentity"));
-    config_unref(cfg);
-}
-
 static void test_op_limit(void) {
     double rate, burst;
     struct config *cfg = load_text("{\"throttle\": {\"operations\": {"
@@ -656,6 +515,313 @@ static void test_op_limit(void) {
     config_unref(cfg);
 }
 
+/* ---- the table of keys, the example file and the README ------------------ */
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        perror(path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf != NULL) {
+        buf[len] = '\0';
+    }
+    return buf;
+}
+
+static const struct config_key *table_row(const char *path) {
+    size_t n;
+    const struct config_key *keys = config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(keys[i].path, path) == 0) {
+            return &keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* The value at a dotted path in conf, or NULL. */
+static json_t *conf_value(json_t *conf, const char *path) {
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *v = conf;
+    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part != NULL && v != NULL;
+         part = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, part);
+    }
+    return v;
+}
+
+/* Every member of the example file is a key of the table, or a section of
+ * them. Returns how many are not. */
+static int conf_extras(json_t *obj, const char *prefix) {
+    int extras = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(obj, name, v) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+        if (table_row(path) != NULL) {
+            continue;
+        }
+        if (json_is_object(v)) {
+            extras += conf_extras(v, path);
+        } else {
+            fprintf(stderr, "  conf/ses-proxy.json has %s, which the table lacks\n", path);
+            extras++;
+        }
+    }
+    return extras;
+}
+
+/* The README's "## Configuration" section (points into readme). */
+static const char *config_section(char *readme) {
+    char *start = readme != NULL ? strstr(readme, "\n## Configuration\n") : NULL;
+    if (start == NULL) {
+        return NULL;
+    }
+    char *end = strstr(start + 1, "\n## ");
+    if (end != NULL) {
+        *end = '\0';
+    }
+    return start;
+}
+
+/* k is in conf with its default, and in the README's table of keys as
+ * "| `path` | `default` | yes|restart |". */
+static int documented(const struct config_key *k, json_t *conf, const char *section) {
+    int ok = 1;
+    json_t *want = json_loads(k->def, JSON_DECODE_ANY, NULL);
+    json_t *shown = conf_value(conf, k->path);
+    if (shown == NULL) {
+        fprintf(stderr, "  %s is not in conf/ses-proxy.json\n", k->path);
+        ok = 0;
+    } else if (want == NULL || !json_equal(want, shown)) {
+        char *text = json_dumps(shown, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(stderr, "  %s: the table's default is %s, conf/ses-proxy.json shows %s\n", k->path,
+                k->def, text != NULL ? text : "?");
+        free(text);
+        ok = 0;
+    }
+    json_decref(want);
+    char row[512];
+    snprintf(row, sizeof(row), "\n| `%s` | `%s` | %s |", k->path, k->def,
+             k->reloadable ? "yes" : "restart");
+    if (section == NULL || strstr(section, row) == NULL) {
+        fprintf(stderr, "  README.md's configuration lacks the row \"%s\"\n", row + 1);
+        ok = 0;
+    }
+    return ok;
+}
+
+/* Every "| `key` |" row of the README's table is a key of the table. */
+static int readme_extras(const char *section) {
+    int extras = 0;
+    for (const char *p = section; p != NULL && (p = strstr(p, "\n| `")) != NULL; p++) {
+        const char *name = p + 4;
+        size_t len = strcspn(name, "`");
+        char path[128];
+        snprintf(path, sizeof(path), "%.*s", (int)len, name);
+        if (table_row(path) == NULL) {
+            fprintf(stderr, "  README.md lists %s, which the table lacks\n", path);
+            extras++;
+        }
+    }
+    return extras;
+}
+
+static void test_table_documented(void) {
+    size_t n;
+    const struct config_key *keys = config_keys(&n);
+    CHECK(n > 30);
+    json_error_t jerr;
+    json_t *conf = json_load_file(SP_SOURCE_DIR "/conf/ses-proxy.json", 0, &jerr);
+    char *readme = read_all(SP_SOURCE_DIR "/README.md");
+    const char *section = config_section(readme);
+    CHECK(conf != NULL && section != NULL);
+    if (conf == NULL || section == NULL) {
+        json_decref(conf);
+        free(readme);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        CHECK(documented(&keys[i], conf, section));
+        /* One row per path; a key that needs a restart can be compared. */
+        CHECK(table_row(keys[i].path) == &keys[i]);
+        CHECK(keys[i].reloadable || keys[i].type != CONFIG_CUSTOM);
+    }
+    CHECK(conf_extras(conf, "") == 0);
+    CHECK(readme_extras(section) == 0);
+    json_decref(conf);
+    free(readme);
+
+    /* The checks above catch a drift. */
+    json_t *drifted = json_pack("{s{si}}", "retry", "max_attempts", 4);
+    const struct config_key *retry = table_row("retry.max_attempts");
+    CHECK(drifted != NULL && retry != NULL);
+    if (drifted != NULL && retry != NULL) {
+        fprintf(stderr, "  (expected, a drift the test must see:)\n");
+        CHECK(!documented(retry, drifted, "\n| `retry.max_attempts` | `3` | yes |"));
+        json_object_set_new(drifted, "colour", json_string("blue"));
+        CHECK(conf_extras(drifted, "") == 1);
+        CHECK(readme_extras("\n| `retry.max_attempts` | `3` | yes |\n| `retry.max` |") == 1);
+    }
+    json_decref(drifted);
+}
+
+/* config_restart_keys(a, b) == want (and the count matches). */
+static int restart_keys_are(const struct config *a, const struct config *b, const char *want) {
+    char buf[512];
+    size_t n = config_restart_keys(a, b, buf, sizeof(buf));
+    size_t commas = 0;
+    for (const char *p = want; *p; p++) {
+        commas += *p == ',';
+    }
+    int ok = strcmp(buf, want) == 0 && n == (*want ? commas + 1 : 0);
+    if (!ok) {
+        fprintf(stderr, "  want \"%s\", got \"%s\" (%zu)\n", want, buf, n);
+    }
+    return ok;
+}
+
+static void test_restart_keys(void) {
+    struct config *def = load_text("{}");
+    struct config *full_cfg = load_text(full);
+    /* Everything reloadable changes, and only that. */
+    struct config *live = load_text(
+        "{\"region\": \"us-east-1\", \"retry\": {\"max_attempts\": 1}, \"policy\": "
+        "{\"deny_actions\": [\"Delete*\"], \"allow_clients\": [\"10.0.0.0/8\"], \"identities\": "
+        "[\"example.com\"]}, \"limits\": {\"max_body_bytes\": 64, \"max_header_bytes\": 1024}, "
+        "\"throttle\": {\"send_rate\": 3, \"backend\": \"redis\"}, \"log\": {\"level\": "
+        "\"debug\"}, "
+        "\"credentials\": {\"source\": \"env\"}, \"drain_timeout_ms\": 1}");
+    CHECK(def != NULL && full_cfg != NULL && live != NULL);
+    if (def == NULL || full_cfg == NULL || live == NULL) {
+        config_unref(def);
+        config_unref(full_cfg);
+        config_unref(live);
+        return;
+    }
+    CHECK(restart_keys_are(def, def, ""));
+    CHECK(restart_keys_are(def, live, ""));
+    CHECK(restart_keys_are(live, def, ""));
+    CHECK(restart_keys_are(def, full_cfg,
+                           "listen, admin_listen, endpoint, upstream.connect_timeout_ms, "
+                           "upstream.timeout_ms, upstream.max_idle_connections, upstream.ca_file"));
+    CHECK(restart_keys_are(full_cfg, def,
+                           "listen, admin_listen, endpoint, upstream.connect_timeout_ms, "
+                           "upstream.timeout_ms, upstream.max_idle_connections, upstream.ca_file"));
+
+    struct config *c = load_text("{\"listen\": \"127.0.0.1:8081\"}");
+    CHECK(c != NULL && restart_keys_are(def, c, "listen"));
+    config_unref(c);
+    /* The same listener in another form is the same list. */
+    c = load_text("{\"listen\": [\"127.0.0.1:8080\"], \"admin_listen\": []}");
+    CHECK(c != NULL && restart_keys_are(def, c, ""));
+    config_unref(c);
+    c = load_text("{\"admin_listen\": [\"127.0.0.1:9901\"], \"upstream\": {\"timeout_ms\": 5}}");
+    CHECK(c != NULL && restart_keys_are(def, c, "admin_listen, upstream.timeout_ms"));
+    config_unref(c);
+    /* The endpoint as resolved: a new region moves the default one, and so
+     * does the environment. */
+    c = load_text("{\"region\": \"eu-west-1\"}");
+    CHECK(c != NULL && restart_keys_are(def, c, "endpoint"));
+    config_unref(c);
+    setenv("AWS_ENDPOINT_URL_SES", "https://email.us-east-1.amazonaws.com", 1);
+    c = load_text("{}");
+    CHECK(c != NULL && restart_keys_are(def, c, ""));
+    config_unref(c);
+    setenv("AWS_ENDPOINT_URL_SES", "http://127.0.0.1:8005", 1);
+    c = load_text("{}");
+    CHECK(c != NULL && restart_keys_are(def, c, "endpoint"));
+    config_unref(c);
+    clear_env();
+    /* --listen on both sides: no change. */
+    char *cli[] = {"127.0.0.1:7000"};
+    c = load_text("{\"listen\": \"127.0.0.1:8081\"}");
+    struct config *d2 = load_text("{}");
+    sp_err_clear(&err);
+    CHECK(c != NULL && d2 != NULL && config_set_listen(c, cli, 1, &err) == 0 &&
+          config_set_listen(d2, cli, 1, &err) == 0 && restart_keys_are(d2, c, ""));
+    config_unref(c);
+    config_unref(d2);
+    /* A small buffer is truncated, never overrun; the count is whole. */
+    char small[8];
+    CHECK(config_restart_keys(def, full_cfg, small, sizeof(small)) == 7 &&
+          strcmp(small, "listen,") == 0);
+    CHECK(config_restart_keys(def, full_cfg, NULL, 0) == 7);
+    config_unref(def);
+    config_unref(full_cfg);
+    config_unref(live);
+}
+
+/* Errors of the irregular keys and of the walk itself. */
+static void test_errors_walk(void) {
+    /* policy.identities: a list, or an object of lists, none empty. */
+    CHECK(refused_at("{\"policy\": {\n\"identities\": 5}}", 2, "policy.identities",
+                     "must be a list of domains/addresses, or an object"));
+    CHECK(refused_at("{\"policy\": {\"identities\": {\"Get*\": [\"a.com\"],\n\"Send*\": []}}}", 2,
+                     "policy.identities.Send*", "must list at least one domain or address"));
+    CHECK(refused_at("{\"policy\": {\"identities\": {\n\"Send*\": [\"a.com\", 1]}}}", 2,
+                     "policy.identities.Send*", "must be a list of strings"));
+    CHECK(refused_at("{\"policy\": {\n\"identities\": []}}", 2, "policy.identities.*",
+                     "at least one"));
+    struct config *c = load_text("{\"policy\": {\"identities\": null}}");
+    CHECK(c != NULL && c->policy.n_identity_rules == 0);
+    config_unref(c);
+    /* A section must be an object; only credentials may be null. */
+    CHECK(refused_at("{\n\"upstream\": null}", 2, "upstream", "must be an object"));
+    CHECK(refused_at("{\"throttle\": 5,\n\"log\": \"x\"}", 1, "throttle", "must be an object"));
+    /* A key is not a section, and a dotted name is not a path. */
+    CHECK(refused_at("{\"limits\": {\n\"max_body\": {\"bytes\": 1}}}", 2, "limits.max_body",
+                     "unknown key"));
+    CHECK(text_refused("{\"throttle.max_wait_ms\": 5}", "throttle.max_wait_ms: unknown key"));
+    CHECK(refused_at("{\n\"credentials\": {\"source.x\": 5}}", 2, "credentials.source.x",
+                     "unknown key"));
+    CHECK(refused_at("{\"throttle\": {\n\"max_wait_ms\": {\"x\": 1}}}", 2, "throttle.max_wait_ms",
+                     "must be an integer"));
+    CHECK(
+        refused_at("{\n\"drain_timeout_ms\": null}", 2, "drain_timeout_ms", "must be an integer"));
+    /* Strings with a bound; URLs read by their own setter. */
+    CHECK(refused_at("{\"throttle\": {\n\"redis_key_prefix\": "
+                     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+                     2, "throttle.redis_key_prefix", "must be at most 64 bytes"));
+    CHECK(refused_at("{\"throttle\": {\n\"redis_url\": \"redis://user:pw@h:6379\"}}", 2,
+                     "throttle.redis_url", "no credentials"));
+    CHECK(refused_at("{\"credentials\": {\n\"source\": 5}}", 2, "credentials.source",
+                     "must be a string or null"));
+    /* Seventeen listeners are too many. */
+    char many[1024];
+    size_t n = (size_t)snprintf(many, sizeof(many), "{\"admin_listen\": [");
+    for (int i = 0; i <= CONFIG_MAX_LISTEN; i++) {
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s\"127.0.0.1:%d\"", i ? "," : "",
+                              9000 + i);
+    }
+    snprintf(many + n, sizeof(many) - n, "]}");
+    CHECK(refused_at(many, 1, "admin_listen", "at most 16"));
+    memcpy(many, "{\"listen\":      ", 16);
+    CHECK(refused_at(many, 1, "listen", "must be a non-empty list"));
+    /* The defaults alone: backend "redis" without a URL gets the local one. */
+    c = load_text("{\"throttle\": {\"backend\": \"redis\"}}");
+    CHECK(c != NULL && streq(c->throttle.redis_host, "127.0.0.1") &&
+          c->throttle.redis_port == 6379);
+    config_unref(c);
+}
+
 static void test_refs_and_listen(void) {
     struct config *cfg = load_text("{}");
     CHECK(cfg != NULL && cfg->refs == 1);
@@ -694,10 +860,11 @@ int main(void) {
     test_full_file();
     test_errors();
     test_env();
-    test_cidr();
-    test_actions();
     test_op_limit();
     test_refs_and_listen();
+    test_errors_walk();
+    test_table_documented();
+    test_restart_keys();
     const char *names[] = {"bad.json", "empty.json", "full.json", "syntax.json", "dup.json"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[128];
