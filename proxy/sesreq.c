@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "proxy/creds.h"
+#include "proxy/creds/creds.h"
 #include "proxy/hdrbuf.h"
 #include "proxy/proxy.h"
 #include "proxy/upstream.h"

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds.h"
-#include "proxy/creds_http.h"
-#include "proxy/creds_json.h"
-#include "proxy/creds_process.h"
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_http.h"
+#include "proxy/creds/creds_json.h"
+#include "proxy/creds/creds_process.h"
+#include "proxy/creds/creds_provider.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

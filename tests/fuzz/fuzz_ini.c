@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds_ini.h"
+#include "proxy/creds/creds_ini.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

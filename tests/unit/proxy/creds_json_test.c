@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds.h"
-#include "proxy/creds_json.h"
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_json.h"
+#include "proxy/creds/creds_provider.h"
 
 #include "tests/unit/unit_check.h"
 

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "proxy/creds.h"
+#include "proxy/creds/creds.h"
 #include "signer/check.h"
 
 struct event;

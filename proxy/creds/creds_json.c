@@ -10,7 +10,7 @@
  * front of it so that the block can be wiped when expat frees or grows it:
  * expat copies the input and the character data into its own buffers, and
  * those may hold a secret key or a session token. */
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_json.h"
 
 #include <expat.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * timer at a retry. Waiters are woken through a deferred event, so a waiter
  * is never called from inside creds_store_wait() or from inside a
  * provider. */
-#include "proxy/creds.h"
+#include "proxy/creds/creds.h"
 
 #include <errno.h>
 #include <event2/dns.h>
@@ -19,10 +19,10 @@
 #include <string.h>
 
 #include "proxy/config.h"
-#include "proxy/creds_metadata.h"
-#include "proxy/creds_profile.h"
-#include "proxy/creds_provider.h"
-#include "proxy/creds_sts.h"
+#include "proxy/creds/creds_metadata.h"
+#include "proxy/creds/creds_profile.h"
+#include "proxy/creds/creds_provider.h"
+#include "proxy/creds/creds_sts.h"
 #include "proxy/log.h"
 
 TAILQ_HEAD(waiter_list, creds_waiter);

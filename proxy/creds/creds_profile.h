@@ -32,7 +32,7 @@
 #ifndef SP_CREDS_PROFILE_H
 #define SP_CREDS_PROFILE_H
 
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_provider.h"
 
 /* Returns 1 with *out when the profile gives a way to credentials, 0 when
  * the files hold nothing for it (the chain goes on), -1 with err when the

@@ -1,12 +1,12 @@
 /* creds_sts.c - AssumeRoleWithWebIdentity and AssumeRole (see creds_sts.h). */
-#include "proxy/creds_sts.h"
+#include "proxy/creds/creds_sts.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_json.h"
 #include "proxy/log.h"
 #include "signer/sigv4.h"
 

@@ -5,7 +5,7 @@
  * and it is reaped without blocking: after EOF, waitpid(WNOHANG) is tried
  * again on a short timer until it has exited or the deadline passes, when
  * it is killed. */
-#include "proxy/creds_process.h"
+#include "proxy/creds/creds_process.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_json.h"
 #include "proxy/log.h"
 
 extern char **environ;

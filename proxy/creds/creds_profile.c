@@ -1,5 +1,5 @@
 /* creds_profile.c - the shared files' profiles (see creds_profile.h). */
-#include "proxy/creds_profile.h"
+#include "proxy/creds/creds_profile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy/creds_ini.h"
-#include "proxy/creds_metadata.h"
-#include "proxy/creds_process.h"
-#include "proxy/creds_sts.h"
+#include "proxy/creds/creds_ini.h"
+#include "proxy/creds/creds_metadata.h"
+#include "proxy/creds/creds_process.h"
+#include "proxy/creds/creds_sts.h"
 
 #define MAX_CHAIN 8
 

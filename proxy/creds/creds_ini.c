@@ -5,7 +5,7 @@
  * copied into memory this module owns and wipes; nothing is ever copied into
  * a buffer that is freed without a wipe (appending to a value allocates the
  * new buffer, copies, and wipes the old one). */
-#include "proxy/creds_ini.h"
+#include "proxy/creds/creds_ini.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>

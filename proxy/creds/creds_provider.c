@@ -1,6 +1,6 @@
 /* creds_provider.c - the provider interface's common part and the helpers
  * providers share (see creds_provider.h). */
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_provider.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_json.h"
 
 /* ------------------------------------------------------------ providers */
 

@@ -1,5 +1,5 @@
 /* creds_http.c - HTTP exchanges for credential providers (see creds_http.h). */
-#include "proxy/creds_http.h"
+#include "proxy/creds/creds_http.h"
 
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_provider.h"
 #include "proxy/upstream.h"
 
 const char creds_http_err_too_large[] = "the credentials endpoint's answer is too large";

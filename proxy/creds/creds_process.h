@@ -17,7 +17,7 @@
 #ifndef SP_CREDS_PROCESS_H
 #define SP_CREDS_PROCESS_H
 
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_provider.h"
 
 #define CREDS_PROCESS_TIMEOUT_S 60
 #define CREDS_PROCESS_MAX_OUTPUT (64u << 10)

@@ -16,8 +16,8 @@
 #ifndef SP_CREDS_STS_H
 #define SP_CREDS_STS_H
 
-#include "proxy/creds_http.h"
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_http.h"
+#include "proxy/creds/creds_provider.h"
 
 /* The STS endpoint for region (see above). */
 int creds_sts_endpoint(const char *region, struct creds_url *out,

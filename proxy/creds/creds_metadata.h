@@ -23,7 +23,7 @@
 #ifndef SP_CREDS_METADATA_H
 #define SP_CREDS_METADATA_H
 
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_provider.h"
 
 /* 1 when one of the container URI variables is set. */
 int creds_container_configured(void);

@@ -1,6 +1,6 @@
 /* creds_metadata.c - container credentials and EC2 instance metadata
  * (see creds_metadata.h). */
-#include "proxy/creds_metadata.h"
+#include "proxy/creds/creds_metadata.h"
 
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/creds_http.h"
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_http.h"
+#include "proxy/creds/creds_json.h"
 #include "proxy/log.h"
 
 #define MAX_AUTH_TOKEN_FILE (16u << 10)
