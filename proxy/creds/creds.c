@@ -23,6 +23,7 @@
 #include "proxy/creds/creds_profile.h"
 #include "proxy/creds/creds_provider.h"
 #include "proxy/creds/creds_sts.h"
+#include "proxy/creds/secret.h"
 #include "proxy/log.h"
 
 TAILQ_HEAD(waiter_list, creds_waiter);
@@ -46,13 +47,6 @@ struct creds_store {
     char why[512];
     char last_error[400]; /* of the last failed fetch, "" after a success */
 };
-
-static void wipe_free(char *s) {
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
 
 /* -------------------------------------------------------------- creds */
 
@@ -85,9 +79,9 @@ void creds_unref(struct creds *c) {
     if (c == NULL || --c->refs > 0) {
         return;
     }
-    wipe_free(c->access_key_id);
-    wipe_free(c->secret_access_key);
-    wipe_free(c->session_token);
+    secret_wipe_str(c->access_key_id);
+    secret_wipe_str(c->secret_access_key);
+    secret_wipe_str(c->session_token);
     OPENSSL_cleanse(c, sizeof(*c));
     free(c);
 }
@@ -411,7 +405,7 @@ static void on_fetched(struct cprov *p, struct creds *c, const char *why, void *
 
 /* Reads a secret file of the static provider: one value, wiped buffers. */
 static char *read_secret_file(const char *path, const char *what, struct sp_err *err) {
-    return creds_read_value_file(path, 64u << 10, what, err);
+    return secret_read_value_file(path, 64u << 10, what, err);
 }
 
 /* Provider "static": access_key_id and secret_access_key_file in the config. */
@@ -430,13 +424,13 @@ static struct creds *from_static(const struct config *cfg, struct sp_err *err) {
         token = read_secret_file(cfg->credentials.session_token_file,
                                  "credentials.session_token_file", err);
         if (token == NULL) {
-            wipe_free(secret);
+            secret_wipe_str(secret);
             return NULL;
         }
     }
     struct creds *c = creds_new(cfg->credentials.access_key_id, secret, token, 0, "static");
-    wipe_free(secret);
-    wipe_free(token);
+    secret_wipe_str(secret);
+    secret_wipe_str(token);
     if (c == NULL) {
         sp_fail(err, "InternalError", "out of memory");
     }

@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void wipe_str(char **s) {
-    if (*s != NULL) {
-        OPENSSL_cleanse(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-    }
+#include "proxy/creds/secret.h"
+
+/* Wipes and frees *s, leaving NULL. */
+static void drop(char **s) {
+    secret_wipe_str(*s);
+    *s = NULL;
 }
 
 void creds_doc_init(struct creds_doc *d) {
@@ -34,12 +34,12 @@ void creds_doc_init(struct creds_doc *d) {
 }
 
 void creds_doc_clear(struct creds_doc *d) {
-    wipe_str(&d->access_key_id);
-    wipe_str(&d->secret_access_key);
-    wipe_str(&d->session_token);
-    wipe_str(&d->expiration);
-    wipe_str(&d->code);
-    wipe_str(&d->message);
+    drop(&d->access_key_id);
+    drop(&d->secret_access_key);
+    drop(&d->session_token);
+    drop(&d->expiration);
+    drop(&d->code);
+    drop(&d->message);
     creds_doc_init(d);
 }
 
@@ -235,16 +235,13 @@ static int parse_string(struct cursor *c, char **out) {
         OPENSSL_cleanse(tmp, sizeof(tmp));
     }
     if (rc < 0) {
-        if (buf != NULL) {
-            OPENSSL_cleanse(buf, end - start + 1);
-            free(buf);
-        }
+        secret_free(buf, end - start + 1);
         return -1;
     }
     c->i = end + 1;
     if (buf != NULL) {
         buf[o] = '\0';
-        wipe_str(out);
+        drop(out);
         *out = (char *)buf;
     }
     return 0;
@@ -430,12 +427,13 @@ int creds_json_parse(const char *text, size_t len, struct creds_doc *out, struct
 
 /* ------------------------------------------------------------------- XML */
 
-/* expat's allocator: the block's size in front of it, so free can wipe. */
+/* expat's allocator: the block's size in front of it, so that xml_free can
+ * wipe the whole block. */
 #define WIPE_HDR 16
 _Static_assert(WIPE_HDR >= sizeof(size_t) && WIPE_HDR % alignof(max_align_t) == 0,
                "header keeps blocks aligned");
 
-static void *wipe_malloc(size_t n) {
+static void *xml_malloc(size_t n) {
     if (n > SIZE_MAX - WIPE_HDR) {
         return NULL;
     }
@@ -447,29 +445,28 @@ static void *wipe_malloc(size_t n) {
     return b + WIPE_HDR;
 }
 
-static void wipe_free(void *p) {
+static void xml_free(void *p) {
     if (p == NULL) {
         return;
     }
     unsigned char *b = (unsigned char *)p - WIPE_HDR;
     size_t n;
     memcpy(&n, b, sizeof(n));
-    OPENSSL_cleanse(b, n + WIPE_HDR);
-    free(b);
+    secret_free(b, n + WIPE_HDR);
 }
 
-static void *wipe_realloc(void *p, size_t n) {
+static void *xml_realloc(void *p, size_t n) {
     if (p == NULL) {
-        return wipe_malloc(n);
+        return xml_malloc(n);
     }
-    void *q = wipe_malloc(n);
+    void *q = xml_malloc(n);
     if (q == NULL) {
         return NULL; /* p is untouched, as realloc promises */
     }
     size_t old;
     memcpy(&old, (unsigned char *)p - WIPE_HDR, sizeof(old));
     memcpy(q, p, old < n ? old : n);
-    wipe_free(p);
+    xml_free(p);
     return q;
 }
 
@@ -520,10 +517,7 @@ static const char *intern(const char *n) {
 }
 
 static void text_reset(struct xml_state *st) {
-    if (st->text != NULL) {
-        OPENSSL_cleanse(st->text, st->text_len);
-        wipe_free(st->text);
-    }
+    xml_free(st->text); /* wipes the whole block */
     st->text = NULL;
     st->text_len = 0;
     st->text_overflow = 0;
@@ -559,7 +553,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
         st->text_overflow = 1;
         return;
     }
-    char *t = wipe_realloc(st->text, st->text_len + (size_t)len + 1);
+    char *t = xml_realloc(st->text, st->text_len + (size_t)len + 1);
     if (t == NULL) {
         st->text_overflow = 1;
         return;
@@ -632,7 +626,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
     if (field != NULL && !st->text_overflow) {
         char *v = text_copy(st);
         if (v != NULL) {
-            wipe_str(field);
+            drop(field);
             *field = v;
         }
     }
@@ -656,7 +650,7 @@ int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out, str
     if (len > INT_MAX) {
         return sp_fail(err, "CredentialsUnavailable", "the STS answer is too large");
     }
-    static const XML_Memory_Handling_Suite mm = {wipe_malloc, wipe_realloc, wipe_free};
+    static const XML_Memory_Handling_Suite mm = {xml_malloc, xml_realloc, xml_free};
     XML_Parser p = XML_ParserCreate_MM(NULL, &mm, NULL);
     ENSURE_REF(p, err);
     struct xml_state st;

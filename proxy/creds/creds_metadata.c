@@ -12,6 +12,7 @@
 
 #include "proxy/creds/creds_http.h"
 #include "proxy/creds/creds_json.h"
+#include "proxy/creds/secret.h"
 #include "proxy/log.h"
 
 #define MAX_AUTH_TOKEN_FILE (16u << 10)
@@ -108,8 +109,8 @@ static void container_fetch(struct cprov *p) {
     sp_err_clear(&err);
     char *token = NULL;
     if (c->token_file != NULL) {
-        token = creds_read_value_file(c->token_file, MAX_AUTH_TOKEN_FILE,
-                                      "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &err);
+        token = secret_read_value_file(c->token_file, MAX_AUTH_TOKEN_FILE,
+                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &err);
         if (token == NULL) {
             cprov_finish(p, NULL, "container: %s", err.msg);
             return;
@@ -122,21 +123,21 @@ static void container_fetch(struct cprov *p) {
         }
     }
     if (token != NULL && strpbrk(token, "\r\n") != NULL) {
-        creds_wipe_str(token);
+        secret_wipe_str(token);
         cprov_finish(p, NULL, "container: the authorization token holds a line break");
         return;
     }
-    struct creds_buf head = {0};
-    creds_buf_puts(&head, "Accept: application/json\r\n");
+    struct secret_buf head = {0};
+    secret_buf_puts(&head, "Accept: application/json\r\n");
     if (token != NULL) {
-        creds_buf_printf(&head, "Authorization: %s\r\n", token);
+        secret_buf_printf(&head, "Authorization: %s\r\n", token);
     }
-    creds_wipe_str(token);
+    secret_wipe_str(token);
     if (!head.oom) {
         c->req =
             creds_http_send(c->http, "GET", c->url.path, head.p, NULL, 0, on_container_answer, c);
     }
-    creds_buf_clear(&head);
+    secret_buf_clear(&head);
     if (c->req == NULL) {
         cprov_finish(p, NULL, "container: out of memory");
         return;
@@ -234,7 +235,7 @@ int creds_imds_disabled(void) { return creds_env_true("AWS_EC2_METADATA_DISABLED
 static void imds_reset(struct imds *m) {
     creds_http_cancel(m->req);
     m->req = NULL;
-    creds_wipe_str(m->token);
+    secret_wipe_str(m->token);
     m->token = NULL;
     m->step = IMDS_IDLE;
 }
@@ -254,14 +255,14 @@ static void imds_fail(struct imds *m, const char *fmt, ...) {
 static void on_imds_answer(const struct creds_http_answer *a, void *arg);
 
 static int imds_get(struct imds *m, const char *path) {
-    struct creds_buf head = {0};
-    creds_buf_printf(&head, "X-aws-ec2-metadata-token: %s\r\n", m->token);
+    struct secret_buf head = {0};
+    secret_buf_printf(&head, "X-aws-ec2-metadata-token: %s\r\n", m->token);
     char full[2300];
     snprintf(full, sizeof(full), "%s%s", m->url.path, path);
     if (!head.oom) {
         m->req = creds_http_send(m->http, "GET", full, head.p, NULL, 0, on_imds_answer, m);
     }
-    creds_buf_clear(&head);
+    secret_buf_clear(&head);
     return m->req != NULL ? 0 : -1;
 }
 

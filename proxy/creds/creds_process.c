@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "proxy/creds/creds_json.h"
+#include "proxy/creds/secret.h"
 #include "proxy/log.h"
 
 extern char **environ;
@@ -35,7 +36,7 @@ void creds_process_argv_free(char **argv) {
         return;
     }
     for (char **a = argv; *a != NULL; a++) {
-        creds_wipe_str(*a); /* a command line may carry a secret argument */
+        secret_wipe_str(*a); /* a command line may carry a secret argument */
     }
     free(argv);
 }
@@ -112,8 +113,7 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
         }
         argc++;
     }
-    OPENSSL_cleanse(word, len + 1);
-    free(word);
+    secret_free(word, len + 1);
     if (rc == 0 && argc == 0) {
         rc = sp_fail(err, "ConfigError", "credential_process is empty");
     }
@@ -138,7 +138,7 @@ struct process {
     struct event *read_ev;
     struct event *timer; /* deadline, then reaping polls */
     struct timeval started;
-    struct creds_buf out;
+    struct secret_buf out;
     int eof;
 };
 
@@ -162,7 +162,7 @@ static void process_stop(struct process *pr) {
         (void)waitpid(pr->pid, NULL, WNOHANG);
         pr->pid = 0;
     }
-    creds_buf_clear(&pr->out);
+    secret_buf_clear(&pr->out);
     pr->eof = 0;
 }
 
@@ -273,7 +273,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
             process_fail(pr, "printed more than %u bytes", CREDS_PROCESS_MAX_OUTPUT);
             return;
         }
-        creds_buf_append(&pr->out, chunk, (size_t)n);
+        secret_buf_append(&pr->out, chunk, (size_t)n);
     }
     OPENSSL_cleanse(chunk, sizeof(chunk));
 }
@@ -380,7 +380,7 @@ static void process_destroy(struct cprov *p) {
     if (pr->timer != NULL) {
         event_free(pr->timer);
     }
-    creds_wipe_str(pr->command);
+    secret_wipe_str(pr->command);
     free(pr->profile);
 }
 

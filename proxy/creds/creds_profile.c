@@ -12,6 +12,7 @@
 #include "proxy/creds/creds_metadata.h"
 #include "proxy/creds/creds_process.h"
 #include "proxy/creds/creds_sts.h"
+#include "proxy/creds/secret.h"
 
 #define MAX_CHAIN 8
 
@@ -33,14 +34,14 @@ static int load_file(const char *path, const char *what, struct creds_ini **out,
         return 0;
     }
     size_t len;
-    char *text = creds_read_file(path, CREDS_INI_MAX_TEXT, what, &len, err);
+    char *text = secret_read_file(path, CREDS_INI_MAX_TEXT, what, &len, err);
     if (text == NULL) {
         return -1;
     }
     struct sp_err perr;
     sp_err_clear(&perr);
     int rc = creds_ini_parse(text, len, out, &perr);
-    creds_wipe_str(text);
+    secret_wipe_str(text);
     if (rc < 0) {
         return sp_fail(err, "ConfigError", "%s %s: %s", what, path, perr.msg);
     }

@@ -2,16 +2,12 @@
  * providers share (see creds_provider.h). */
 #include "proxy/creds/creds_provider.h"
 
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
-#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proxy/creds/creds_json.h"
@@ -141,186 +137,7 @@ struct cprov *cprov_fixed_new(const struct creds_ctx *ctx, struct creds *c, cons
     return &f->base;
 }
 
-/* -------------------------------------------------------------- buffers */
-
-static int buf_reserve(struct creds_buf *b, size_t more) {
-    if (b->oom) {
-        return -1;
-    }
-    if (more <= b->cap - b->len && b->p != NULL) {
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len <= more) {
-        if (cap > ((size_t)1 << 30)) {
-            b->oom = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = malloc(cap);
-    if (p == NULL) {
-        b->oom = 1;
-        return -1;
-    }
-    if (b->p != NULL) {
-        memcpy(p, b->p, b->len);
-        OPENSSL_cleanse(b->p, b->cap);
-        free(b->p);
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void creds_buf_append(struct creds_buf *b, const void *data, size_t n) {
-    if (buf_reserve(b, n + 1) < 0) {
-        return;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void creds_buf_puts(struct creds_buf *b, const char *s) { creds_buf_append(b, s, strlen(s)); }
-
-void creds_buf_printf(struct creds_buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void percent_encode(struct creds_buf *b, const char *s) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            creds_buf_append(b, p, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            creds_buf_append(b, e, 3);
-        }
-    }
-}
-
-void creds_buf_form(struct creds_buf *b, const char *key, const char *value) {
-    if (b->len > 0) {
-        creds_buf_append(b, "&", 1);
-    }
-    percent_encode(b, key);
-    creds_buf_append(b, "=", 1);
-    percent_encode(b, value);
-}
-
-void creds_buf_clear(struct creds_buf *b) {
-    if (b->p != NULL) {
-        OPENSSL_cleanse(b->p, b->cap);
-        free(b->p);
-    }
-    memset(b, 0, sizeof(*b));
-}
-
-void creds_wipe_str(char *s) {
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
-char *creds_strdup(const char *s) { return s != NULL ? strdup(s) : NULL; }
-
-/* ---------------------------------------------------------------- files */
-
-char *creds_read_file(const char *path, size_t max, const char *what, size_t *len,
-                      struct sp_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        sp_fail(err, "CredentialsUnavailable", "cannot open %s %s: %s", what, path,
-                strerror(errno));
-        return NULL;
-    }
-    struct creds_buf b = {0};
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            sp_fail(err, "CredentialsUnavailable", "cannot read %s %s: %s", what, path,
-                    strerror(errno));
-            break;
-        }
-        if (n == 0) {
-            if (b.p == NULL) {
-                creds_buf_append(&b, "", 0);
-            }
-            break;
-        }
-        if (b.len + (size_t)n > max) {
-            sp_fail(err, "CredentialsUnavailable", "%s %s is larger than %zu bytes", what, path,
-                    max);
-            b.oom = 1;
-            n = -1;
-            break;
-        }
-        creds_buf_append(&b, chunk, (size_t)n);
-    }
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    close(fd);
-    if (b.oom || b.p == NULL) {
-        if (err != NULL && err->code == NULL) {
-            sp_fail(err, "InternalError", "out of memory");
-        }
-        creds_buf_clear(&b);
-        return NULL;
-    }
-    if (memchr(b.p, '\0', b.len) != NULL) {
-        sp_fail(err, "CredentialsUnavailable", "%s %s holds a NUL byte", what, path);
-        creds_buf_clear(&b);
-        return NULL;
-    }
-    if (len != NULL) {
-        *len = b.len;
-    }
-    /* The caller frees it with creds_wipe_str (strlen = len): the slack
-     * after the NUL never held data of the file beyond what was wiped when
-     * the buffer grew. */
-    return b.p;
-}
-
-char *creds_read_value_file(const char *path, size_t max, const char *what, struct sp_err *err) {
-    size_t n;
-    char *s = creds_read_file(path, max, what, &n, err);
-    if (s == NULL) {
-        return NULL;
-    }
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t')) {
-        s[--n] = '\0';
-    }
-    if (n == 0) {
-        sp_fail(err, "CredentialsUnavailable", "%s %s is empty", what, path);
-        creds_wipe_str(s);
-        return NULL;
-    }
-    if (strpbrk(s, "\r\n") != NULL) {
-        sp_fail(err, "CredentialsUnavailable", "%s %s holds more than one line", what, path);
-        OPENSSL_cleanse(s, n);
-        free(s);
-        return NULL;
-    }
-    return s;
-}
+/* ---------------------------------------------------------- environment */
 
 const char *creds_env(const char *name) {
     const char *v = getenv(name);

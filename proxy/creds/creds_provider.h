@@ -19,9 +19,7 @@
  * content: a provider says which file, which endpoint, which HTTP status,
  * and the service's error code.
  *
- * The helpers wipe what they read: creds_read_file() and struct creds_buf
- * keep secrets only in buffers that are wiped with OPENSSL_cleanse before
- * they are freed or grown. */
+ * Secret bytes (files read, request bodies, tokens) go through secret.h. */
 #ifndef SP_CREDS_PROVIDER_H
 #define SP_CREDS_PROVIDER_H
 
@@ -106,37 +104,6 @@ void cprov_finish(struct cprov *p, struct creds *c, const char *fmt, ...) SP_PRI
 struct cprov *cprov_fixed_new(const struct creds_ctx *ctx, struct creds *c, const char *desc);
 
 /* ----------------------------------------------------------- helpers */
-
-/* A growable byte buffer for secrets: grown by copy-and-wipe, wiped when
- * cleared. Always NUL-terminated after a successful append. */
-struct creds_buf {
-    char *p;
-    size_t len, cap;
-    int oom; /* an append failed: the content is incomplete */
-};
-void creds_buf_append(struct creds_buf *b, const void *data, size_t n);
-void creds_buf_puts(struct creds_buf *b, const char *s);
-void creds_buf_printf(struct creds_buf *b, const char *fmt, ...) SP_PRINTF(2, 3);
-/* key=value with RFC 3986 unreserved-only percent-encoding, '&' first
- * unless the buffer is empty (an application/x-www-form-urlencoded body). */
-void creds_buf_form(struct creds_buf *b, const char *key, const char *value);
-void creds_buf_clear(struct creds_buf *b);
-
-/* Wipes and frees a NUL-terminated string; NULL is fine. */
-void creds_wipe_str(char *s);
-char *creds_strdup(const char *s); /* NULL in, NULL out */
-
-/* Reads a whole small file (at most max bytes) into a new NUL-terminated
- * buffer (wipe it with creds_wipe_str). Fails when the file cannot be read,
- * is larger than max or holds a NUL byte; the message names the path and
- * what, of the content, is wrong, but quotes nothing of it. `what` names the
- * file's role in messages ("AWS_WEB_IDENTITY_TOKEN_FILE"). */
-char *creds_read_file(const char *path, size_t max, const char *what, size_t *len,
-                      struct sp_err *err);
-/* The same, for a one-value file (a token, a secret): trailing white space
- * and line ends dropped; fails when empty or when a line break remains
- * inside. */
-char *creds_read_value_file(const char *path, size_t max, const char *what, struct sp_err *err);
 
 /* An environment variable, or NULL when unset or empty. */
 const char *creds_env(const char *name);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proxy/creds/creds_json.h"
+#include "proxy/creds/secret.h"
 #include "proxy/log.h"
 #include "signer/sigv4.h"
 
@@ -47,7 +48,7 @@ struct sts_call {
 static void sts_call_clear(struct sts_call *c) {
     creds_http_cancel(c->req);
     c->req = NULL;
-    creds_wipe_str(c->echo_guard);
+    secret_wipe_str(c->echo_guard);
     c->echo_guard = NULL;
 }
 
@@ -140,17 +141,17 @@ static void web_identity_fetch(struct cprov *p) {
     /* Re-read at every fetch: the kubelet replaces the token well before
      * it expires. */
     char *token =
-        creds_read_value_file(w->token_file, MAX_TOKEN_FILE, "AWS_WEB_IDENTITY_TOKEN_FILE", &err);
+        secret_read_value_file(w->token_file, MAX_TOKEN_FILE, "AWS_WEB_IDENTITY_TOKEN_FILE", &err);
     if (token == NULL) {
         cprov_finish(p, NULL, "web_identity: %s", err.msg);
         return;
     }
-    struct creds_buf body = {0};
-    creds_buf_form(&body, "Action", "AssumeRoleWithWebIdentity");
-    creds_buf_form(&body, "Version", STS_VERSION);
-    creds_buf_form(&body, "RoleArn", w->role_arn);
-    creds_buf_form(&body, "RoleSessionName", w->session_name);
-    creds_buf_form(&body, "WebIdentityToken", token);
+    struct secret_buf body = {0};
+    secret_buf_form(&body, "Action", "AssumeRoleWithWebIdentity");
+    secret_buf_form(&body, "Version", STS_VERSION);
+    secret_buf_form(&body, "RoleArn", w->role_arn);
+    secret_buf_form(&body, "RoleSessionName", w->session_name);
+    secret_buf_form(&body, "WebIdentityToken", token);
     if (!body.oom) {
         w->call.echo_guard = token;
         token = NULL;
@@ -158,8 +159,8 @@ static void web_identity_fetch(struct cprov *p) {
             creds_http_send(w->call.http, "POST", w->call.url.path, "Content-Type: " FORM_CT "\r\n",
                             body.p, body.len, on_web_identity_answer, w);
     }
-    creds_buf_clear(&body);
-    creds_wipe_str(token);
+    secret_buf_clear(&body);
+    secret_wipe_str(token);
     if (w->call.req == NULL) {
         sts_call_clear(&w->call);
         cprov_finish(p, NULL, "web_identity: out of memory");
@@ -242,21 +243,21 @@ static void on_assume_role_answer(const struct creds_http_answer *a, void *arg) 
 
 /* Signs and sends AssumeRole with the source's set src. */
 static int assume_role_send(struct assume_role *r, const struct creds *src, struct sp_err *err) {
-    struct creds_buf body = {0}, head = {0};
-    creds_buf_form(&body, "Action", "AssumeRole");
-    creds_buf_form(&body, "Version", STS_VERSION);
-    creds_buf_form(&body, "RoleArn", r->role_arn);
-    creds_buf_form(&body, "RoleSessionName", r->session_name);
+    struct secret_buf body = {0}, head = {0};
+    secret_buf_form(&body, "Action", "AssumeRole");
+    secret_buf_form(&body, "Version", STS_VERSION);
+    secret_buf_form(&body, "RoleArn", r->role_arn);
+    secret_buf_form(&body, "RoleSessionName", r->session_name);
     if (r->external_id != NULL) {
-        creds_buf_form(&body, "ExternalId", r->external_id);
+        secret_buf_form(&body, "ExternalId", r->external_id);
     }
     if (r->duration_seconds > 0) {
         char d[16];
         snprintf(d, sizeof(d), "%d", r->duration_seconds);
-        creds_buf_form(&body, "DurationSeconds", d);
+        secret_buf_form(&body, "DurationSeconds", d);
     }
     if (body.oom) {
-        creds_buf_clear(&body);
+        secret_buf_clear(&body);
         return sp_fail(err, "InternalError", "out of memory");
     }
     char payload_hash[65];
@@ -282,11 +283,11 @@ static int assume_role_send(struct assume_role *r, const struct creds *src, stru
     struct sigv4_signed s;
     int rc = sigv4_sign(&r->keys, &sc, &sp, &sreq, &s, err);
     if (rc == 0) {
-        creds_buf_printf(&head, "Content-Type: " FORM_CT "\r\nX-Amz-Date: %s\r\n", s.amz_date);
+        secret_buf_printf(&head, "Content-Type: " FORM_CT "\r\nX-Amz-Date: %s\r\n", s.amz_date);
         if (s.security_token != NULL) {
-            creds_buf_printf(&head, "X-Amz-Security-Token: %s\r\n", s.security_token);
+            secret_buf_printf(&head, "X-Amz-Security-Token: %s\r\n", s.security_token);
         }
-        creds_buf_printf(&head, "Authorization: %s\r\n", s.authorization);
+        secret_buf_printf(&head, "Authorization: %s\r\n", s.authorization);
         if (head.oom) {
             rc = sp_fail(err, "InternalError", "out of memory");
         }
@@ -301,8 +302,8 @@ static int assume_role_send(struct assume_role *r, const struct creds *src, stru
     OPENSSL_cleanse(&s, sizeof(s));
     /* The derived key is of no use until the next refresh, an hour away. */
     sigv4_key_cache_clear(&r->keys);
-    creds_buf_clear(&head);
-    creds_buf_clear(&body);
+    secret_buf_clear(&head);
+    secret_buf_clear(&body);
     return rc;
 }
 
@@ -348,7 +349,7 @@ static void assume_role_destroy(struct cprov *p) {
     sigv4_key_cache_clear(&r->keys);
     free(r->role_arn);
     free(r->session_name);
-    creds_wipe_str(r->external_id);
+    secret_wipe_str(r->external_id);
 }
 
 static void assume_role_describe(const struct cprov *p, char *out, size_t cap) {
@@ -378,7 +379,7 @@ struct cprov *creds_sts_assume_role_new(const struct creds_ctx *ctx, struct cpro
     sigv4_key_cache_init(&r->keys);
     r->role_arn = strdup(role->role_arn);
     r->session_name = default_session_name(ctx, role->session_name);
-    r->external_id = creds_strdup(role->external_id);
+    r->external_id = role->external_id != NULL ? strdup(role->external_id) : NULL;
     r->duration_seconds = role->duration_seconds;
     if (r->role_arn == NULL || r->session_name == NULL ||
         (role->external_id != NULL && r->external_id == NULL)) {
