@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_store.h"
 #include "proxy/proxy.h"
 #include "proxy/server.h"
 #include "proxy/throttle.h"

@@ -8,7 +8,7 @@
 
 #include "api/xmljson.h"
 #include "proxy/config.h"
-#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_store.h"
 #include "proxy/log.h"
 #include "proxy/quota.h"
 #include "proxy/server.h"

@@ -24,7 +24,7 @@
 #include "api/validate.h"
 #include "api/xmljson.h"
 #include "proxy/config.h"
-#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_store.h"
 #include "proxy/log.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"

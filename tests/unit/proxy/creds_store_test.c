@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "proxy/config.h"
-#include "proxy/creds/creds.h"
 #include "proxy/creds/creds_http.h"
 #include "proxy/creds/creds_process.h"
 #include "proxy/creds/creds_provider.h"
+#include "proxy/creds/creds_store.h"
 
 #include "tests/unit/unit_check.h"
 

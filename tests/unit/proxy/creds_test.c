@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "proxy/config.h"
-#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_store.h"
 
 #include "tests/unit/unit_check.h"
 
