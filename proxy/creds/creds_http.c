@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "proxy/creds/creds_env.h"
 #include "proxy/creds/creds_provider.h"
 #include "proxy/creds/secret.h"
 #include "proxy/upstream.h"
@@ -111,7 +112,7 @@ int creds_url_parse(const char *url, const char *what, struct creds_url *out, st
 
 /* -------------------------------------------------------------- exchanges */
 
-struct creds_http *creds_http_new(const struct creds_ctx *ctx, const struct creds_url *url,
+struct creds_http *creds_http_new(const struct creds_provider_ctx *ctx, const struct creds_url *url,
                                   int connect_timeout_ms, int timeout_ms, struct sp_err *err) {
     struct creds_http *h = calloc(1, sizeof(*h));
     if (h == NULL) {

@@ -765,3 +765,52 @@ int creds_parse_time(const char *s, time_t *out) {
     *out = t - offset;
     return 0;
 }
+
+/* -------------------------------------------------------------- the set */
+
+static int printable_token(const char *s) {
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+struct creds *creds_from_doc(const struct creds_doc *d, const char *provider, int need_token,
+                             int need_expiration, struct sp_err *err) {
+    if (d->access_key_id == NULL || d->secret_access_key == NULL) {
+        sp_fail(err, "CredentialsUnavailable", "the answer has no %s",
+                d->access_key_id == NULL ? "AccessKeyId" : "SecretAccessKey");
+        return NULL;
+    }
+    if (need_token && d->session_token == NULL) {
+        sp_fail(err, "CredentialsUnavailable", "the answer has no session token");
+        return NULL;
+    }
+    if (!printable_token(d->access_key_id) || !printable_token(d->secret_access_key) ||
+        (d->session_token != NULL && !printable_token(d->session_token))) {
+        sp_fail(err, "CredentialsUnavailable",
+                "the answer's key id, secret or token is empty or not printable ASCII");
+        return NULL;
+    }
+    time_t exp = 0;
+    if (d->expiration != NULL) {
+        if (creds_parse_time(d->expiration, &exp) < 0) {
+            sp_fail(err, "CredentialsUnavailable", "the answer's Expiration is not a time");
+            return NULL;
+        }
+    } else if (need_expiration) {
+        sp_fail(err, "CredentialsUnavailable", "the answer has no Expiration");
+        return NULL;
+    }
+    struct creds *c =
+        creds_new(d->access_key_id, d->secret_access_key, d->session_token, exp, provider);
+    if (c == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+    }
+    return c;
+}

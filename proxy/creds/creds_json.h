@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "proxy/creds/creds.h"
 #include "signer/check.h"
 
 /* Deepest nesting a JSON answer may have (the real ones are flat). */
@@ -61,5 +62,13 @@ int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out,
  * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM|+HHMM|-HHMM); fractions
  * are dropped. Years 1970..9999. Returns 0 and *out, or -1. */
 int creds_parse_time(const char *s, time_t *out) SP_WARN_UNUSED;
+
+/* A set from a parsed answer: access key id, secret (and, when need_token,
+ * the session token) must be there and be printable ASCII without spaces
+ * (they go into HTTP headers); Expiration must parse when need_expiration
+ * (or, when present, anyway). provider is a static string. Messages name
+ * what is missing, never a value. */
+struct creds *creds_from_doc(const struct creds_doc *d, const char *provider, int need_token,
+                             int need_expiration, struct sp_err *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proxy/creds/creds_env.h"
 #include "proxy/creds/creds_http.h"
 #include "proxy/creds/creds_json.h"
 #include "proxy/creds/secret.h"
@@ -41,7 +42,7 @@ static void answer_code(const struct creds_http_answer *a, char *out, size_t cap
 /* ------------------------------------------------------------- container */
 
 struct container {
-    struct cprov base;
+    struct creds_provider base;
     struct creds_url url;
     struct creds_http *http;
     struct creds_http_req *req;
@@ -78,14 +79,14 @@ static void on_container_answer(const struct creds_http_answer *a, void *arg) {
     c->req = NULL;
     const char *host = creds_http_host(c->http);
     if (a->error != NULL) {
-        cprov_finish(&c->base, NULL, "container endpoint %s: %s", host, a->error);
+        creds_provider_finish(&c->base, NULL, "container endpoint %s: %s", host, a->error);
         return;
     }
     if (a->status != 200) {
         char code[80];
         answer_code(a, code, sizeof(code));
-        cprov_finish(&c->base, NULL, "container endpoint %s: HTTP %d%s%s", host, a->status,
-                     code[0] ? " " : "", code);
+        creds_provider_finish(&c->base, NULL, "container endpoint %s: HTTP %d%s%s", host, a->status,
+                              code[0] ? " " : "", code);
         return;
     }
     struct creds_doc d;
@@ -97,13 +98,13 @@ static void on_container_answer(const struct creds_http_answer *a, void *arg) {
         creds_doc_clear(&d);
     }
     if (cr != NULL) {
-        cprov_finish(&c->base, cr, "%s", "");
+        creds_provider_finish(&c->base, cr, "%s", "");
     } else {
-        cprov_finish(&c->base, NULL, "container endpoint %s: %s", host, err.msg);
+        creds_provider_finish(&c->base, NULL, "container endpoint %s: %s", host, err.msg);
     }
 }
 
-static void container_fetch(struct cprov *p) {
+static void container_fetch(struct creds_provider *p) {
     struct container *c = (struct container *)p;
     struct sp_err err;
     sp_err_clear(&err);
@@ -112,19 +113,19 @@ static void container_fetch(struct cprov *p) {
         token = secret_read_value_file(c->token_file, MAX_AUTH_TOKEN_FILE,
                                        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &err);
         if (token == NULL) {
-            cprov_finish(p, NULL, "container: %s", err.msg);
+            creds_provider_finish(p, NULL, "container: %s", err.msg);
             return;
         }
     } else if (creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN") != NULL) {
         token = strdup(creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
         if (token == NULL) {
-            cprov_finish(p, NULL, "container: out of memory");
+            creds_provider_finish(p, NULL, "container: out of memory");
             return;
         }
     }
     if (token != NULL && strpbrk(token, "\r\n") != NULL) {
         secret_wipe_str(token);
-        cprov_finish(p, NULL, "container: the authorization token holds a line break");
+        creds_provider_finish(p, NULL, "container: the authorization token holds a line break");
         return;
     }
     struct secret_buf head = {0};
@@ -139,27 +140,27 @@ static void container_fetch(struct cprov *p) {
     }
     secret_buf_clear(&head);
     if (c->req == NULL) {
-        cprov_finish(p, NULL, "container: out of memory");
+        creds_provider_finish(p, NULL, "container: out of memory");
         return;
     }
     log_event(LOG_DEBUG, "credentials: calling the container credentials endpoint", "endpoint",
               creds_http_host(c->http), NULL);
 }
 
-static void container_cancel(struct cprov *p) {
+static void container_cancel(struct creds_provider *p) {
     struct container *c = (struct container *)p;
     creds_http_cancel(c->req);
     c->req = NULL;
 }
 
-static void container_destroy(struct cprov *p) {
+static void container_destroy(struct creds_provider *p) {
     struct container *c = (struct container *)p;
     container_cancel(p);
     creds_http_free(c->http);
     free(c->token_file);
 }
 
-static void container_describe(const struct cprov *p, char *out, size_t cap) {
+static void container_describe(const struct creds_provider *p, char *out, size_t cap) {
     const struct container *c = (const struct container *)p;
     snprintf(out, cap, "endpoint %s%s, authorization %s", creds_http_host(c->http),
              c->url.tls ? " (https)" : "",
@@ -168,15 +169,16 @@ static void container_describe(const struct cprov *p, char *out, size_t cap) {
                                                                       : "none");
 }
 
-static const struct cprov_ops container_ops = {.name = "container",
-                                               .fetch = container_fetch,
-                                               .cancel = container_cancel,
-                                               .destroy = container_destroy,
-                                               .describe = container_describe};
+static const struct creds_provider_ops container_ops = {.name = "container",
+                                                        .fetch = container_fetch,
+                                                        .cancel = container_cancel,
+                                                        .destroy = container_destroy,
+                                                        .describe = container_describe};
 
-struct cprov *creds_container_new(const struct creds_ctx *ctx, struct sp_err *err) {
+struct creds_provider *creds_container_new(const struct creds_provider_ctx *ctx,
+                                           struct sp_err *err) {
     struct container *c = calloc(1, sizeof(*c));
-    if (c == NULL || cprov_init(&c->base, &container_ops, ctx) < 0) {
+    if (c == NULL || creds_provider_init(&c->base, &container_ops, ctx) < 0) {
         free(c);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
@@ -210,7 +212,7 @@ struct cprov *creds_container_new(const struct creds_ctx *ctx, struct sp_err *er
         rc = c->http != NULL ? 0 : -1;
     }
     if (rc < 0) {
-        cprov_free(&c->base);
+        creds_provider_free(&c->base);
         return NULL;
     }
     return &c->base;
@@ -221,7 +223,7 @@ struct cprov *creds_container_new(const struct creds_ctx *ctx, struct sp_err *er
 enum imds_step { IMDS_IDLE, IMDS_TOKEN, IMDS_ROLE, IMDS_CREDS };
 
 struct imds {
-    struct cprov base;
+    struct creds_provider base;
     struct creds_url url; /* path = base path without a trailing '/' */
     struct creds_http *http;
     struct creds_http_req *req;
@@ -243,13 +245,14 @@ static void imds_reset(struct imds *m) {
 static void imds_fail(struct imds *m, const char *fmt, ...) SP_PRINTF(2, 3);
 
 static void imds_fail(struct imds *m, const char *fmt, ...) {
-    char what[CPROV_WHY_LEN - 100];
+    char what[CREDS_PROVIDER_WHY_LEN - 100];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     imds_reset(m);
-    cprov_finish(&m->base, NULL, "instance metadata %s: %s", creds_http_host(m->http), what);
+    creds_provider_finish(&m->base, NULL, "instance metadata %s: %s", creds_http_host(m->http),
+                          what);
 }
 
 static void on_imds_answer(const struct creds_http_answer *a, void *arg);
@@ -363,7 +366,7 @@ static void imds_on_creds(struct imds *m, const struct creds_http_answer *a) {
         return;
     }
     imds_reset(m);
-    cprov_finish(&m->base, cr, "%s", "");
+    creds_provider_finish(&m->base, cr, "%s", "");
 }
 
 static void on_imds_answer(const struct creds_http_answer *a, void *arg) {
@@ -388,7 +391,7 @@ static void on_imds_answer(const struct creds_http_answer *a, void *arg) {
     }
 }
 
-static void imds_fetch(struct cprov *p) {
+static void imds_fetch(struct creds_provider *p) {
     struct imds *m = (struct imds *)p;
     imds_reset(m);
     char path[2100];
@@ -405,28 +408,28 @@ static void imds_fetch(struct cprov *p) {
               creds_http_host(m->http), NULL);
 }
 
-static void imds_cancel(struct cprov *p) { imds_reset((struct imds *)p); }
+static void imds_cancel(struct creds_provider *p) { imds_reset((struct imds *)p); }
 
-static void imds_destroy(struct cprov *p) {
+static void imds_destroy(struct creds_provider *p) {
     struct imds *m = (struct imds *)p;
     imds_reset(m);
     creds_http_free(m->http);
 }
 
-static void imds_describe(const struct cprov *p, char *out, size_t cap) {
+static void imds_describe(const struct creds_provider *p, char *out, size_t cap) {
     const struct imds *m = (const struct imds *)p;
     snprintf(out, cap, "IMDSv2 at %s", creds_http_host(m->http));
 }
 
-static const struct cprov_ops imds_ops = {.name = "imds",
-                                          .fetch = imds_fetch,
-                                          .cancel = imds_cancel,
-                                          .destroy = imds_destroy,
-                                          .describe = imds_describe};
+static const struct creds_provider_ops imds_ops = {.name = "imds",
+                                                   .fetch = imds_fetch,
+                                                   .cancel = imds_cancel,
+                                                   .destroy = imds_destroy,
+                                                   .describe = imds_describe};
 
-struct cprov *creds_imds_new(const struct creds_ctx *ctx, struct sp_err *err) {
+struct creds_provider *creds_imds_new(const struct creds_provider_ctx *ctx, struct sp_err *err) {
     struct imds *m = calloc(1, sizeof(*m));
-    if (m == NULL || cprov_init(&m->base, &imds_ops, ctx) < 0) {
+    if (m == NULL || creds_provider_init(&m->base, &imds_ops, ctx) < 0) {
         free(m);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
@@ -465,7 +468,7 @@ struct cprov *creds_imds_new(const struct creds_ctx *ctx, struct sp_err *err) {
         }
     }
     if (rc < 0) {
-        cprov_free(&m->base);
+        creds_provider_free(&m->base);
         return NULL;
     }
     return &m->base;

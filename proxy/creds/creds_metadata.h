@@ -28,10 +28,11 @@
 /* 1 when one of the container URI variables is set. */
 int creds_container_configured(void);
 /* From the environment; NULL with err when the URI is not allowed. */
-struct cprov *creds_container_new(const struct creds_ctx *ctx, struct sp_err *err);
+struct creds_provider *creds_container_new(const struct creds_provider_ctx *ctx,
+                                           struct sp_err *err);
 
 /* 1 when AWS_EC2_METADATA_DISABLED is "true". */
 int creds_imds_disabled(void);
-struct cprov *creds_imds_new(const struct creds_ctx *ctx, struct sp_err *err);
+struct creds_provider *creds_imds_new(const struct creds_provider_ctx *ctx, struct sp_err *err);
 
 #endif

@@ -129,7 +129,7 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
 /* ---------------------------------------------------------------- running */
 
 struct process {
-    struct cprov base;
+    struct creds_provider base;
     char *command;
     char *profile;
     char program[128]; /* the first word, for messages */
@@ -175,8 +175,8 @@ static void process_fail(struct process *pr, const char *fmt, ...) {
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     process_stop(pr);
-    cprov_finish(&pr->base, NULL, "credential_process of profile %s (%s): %s", pr->profile,
-                 pr->program, what);
+    creds_provider_finish(&pr->base, NULL, "credential_process of profile %s (%s): %s", pr->profile,
+                          pr->program, what);
 }
 
 /* The child has exited with status (or -1: unknown, SIGCHLD ignored). */
@@ -209,7 +209,7 @@ static void process_done(struct process *pr, int status) {
         return;
     }
     process_stop(pr);
-    cprov_finish(&pr->base, c, "%s", "");
+    creds_provider_finish(&pr->base, c, "%s", "");
 }
 
 static int elapsed_s(const struct process *pr) {
@@ -331,7 +331,7 @@ static int spawn(struct process *pr, char **argv, int out_fd) {
     return rc;
 }
 
-static void process_fetch(struct cprov *p) {
+static void process_fetch(struct creds_provider *p) {
     struct process *pr = (struct process *)p;
     process_stop(pr);
     char **argv;
@@ -372,9 +372,9 @@ static void process_fetch(struct cprov *p) {
               "program", pr->program, "pid", pid, NULL);
 }
 
-static void process_cancel(struct cprov *p) { process_stop((struct process *)p); }
+static void process_cancel(struct creds_provider *p) { process_stop((struct process *)p); }
 
-static void process_destroy(struct cprov *p) {
+static void process_destroy(struct creds_provider *p) {
     struct process *pr = (struct process *)p;
     process_stop(pr);
     if (pr->timer != NULL) {
@@ -384,21 +384,21 @@ static void process_destroy(struct cprov *p) {
     free(pr->profile);
 }
 
-static void process_describe(const struct cprov *p, char *out, size_t cap) {
+static void process_describe(const struct creds_provider *p, char *out, size_t cap) {
     const struct process *pr = (const struct process *)p;
     snprintf(out, cap, "credential_process of profile %s (%s)", pr->profile, pr->program);
 }
 
-static const struct cprov_ops process_ops = {.name = "process",
-                                             .fetch = process_fetch,
-                                             .cancel = process_cancel,
-                                             .destroy = process_destroy,
-                                             .describe = process_describe};
+static const struct creds_provider_ops process_ops = {.name = "process",
+                                                      .fetch = process_fetch,
+                                                      .cancel = process_cancel,
+                                                      .destroy = process_destroy,
+                                                      .describe = process_describe};
 
-struct cprov *creds_process_new(const struct creds_ctx *ctx, const char *command,
-                                const char *profile, struct sp_err *err) {
+struct creds_provider *creds_process_new(const struct creds_provider_ctx *ctx, const char *command,
+                                         const char *profile, struct sp_err *err) {
     struct process *pr = calloc(1, sizeof(*pr));
-    if (pr == NULL || cprov_init(&pr->base, &process_ops, ctx) < 0) {
+    if (pr == NULL || creds_provider_init(&pr->base, &process_ops, ctx) < 0) {
         free(pr);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
@@ -409,7 +409,7 @@ struct cprov *creds_process_new(const struct creds_ctx *ctx, const char *command
     pr->timer = evtimer_new(ctx->base, on_timer, pr);
     if (pr->command == NULL || pr->profile == NULL || pr->timer == NULL) {
         sp_fail(err, "InternalError", "out of memory");
-        cprov_free(&pr->base);
+        creds_provider_free(&pr->base);
         return NULL;
     }
     /* Split once now, so a broken command line is a configuration error at
@@ -417,7 +417,7 @@ struct cprov *creds_process_new(const struct creds_ctx *ctx, const char *command
     char **argv;
     int argc;
     if (creds_process_split(command, &argv, &argc, err) < 0) {
-        cprov_free(&pr->base);
+        creds_provider_free(&pr->base);
         return NULL;
     }
     const char *prog = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];

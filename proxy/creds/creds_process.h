@@ -35,7 +35,7 @@ int creds_process_split(const char *cmd, char ***argv, int *argc,
 void creds_process_argv_free(char **argv);
 
 /* command is copied; profile names it in messages. */
-struct cprov *creds_process_new(const struct creds_ctx *ctx, const char *command,
-                                const char *profile, struct sp_err *err);
+struct creds_provider *creds_process_new(const struct creds_provider_ctx *ctx, const char *command,
+                                         const char *profile, struct sp_err *err);
 
 #endif

@@ -38,7 +38,8 @@
  * the files hold nothing for it (the chain goes on), -1 with err when the
  * configuration is broken. cfg_profile is the config's credentials.profile
  * (may be NULL). *name gets the profile's name for messages. */
-int creds_profile_resolve(const struct creds_ctx *ctx, const char *cfg_profile, struct cprov **out,
-                          char *name, size_t name_cap, struct sp_err *err) SP_WARN_UNUSED;
+int creds_profile_resolve(const struct creds_provider_ctx *ctx, const char *cfg_profile,
+                          struct creds_provider **out, char *name, size_t name_cap,
+                          struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

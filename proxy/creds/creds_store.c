@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/creds/creds_env.h"
 #include "proxy/creds/creds_metadata.h"
 #include "proxy/creds/creds_profile.h"
 #include "proxy/creds/creds_provider.h"
@@ -32,7 +33,7 @@ struct creds_store {
     int own_dns;
     time_t (*wall_clock)(void);
     double (*random)(void);
-    struct cprov *prov; /* NULL before the first successful load */
+    struct creds_provider *prov; /* NULL before the first successful load */
     char prov_desc[512];
     struct creds *current;
     int fetching;
@@ -125,7 +126,7 @@ void creds_store_free(struct creds_store *s) {
     if (s == NULL) {
         return;
     }
-    cprov_free(s->prov); /* cancels its fetch: no callback */
+    creds_provider_free(s->prov); /* cancels its fetch: no callback */
     struct creds_waiter *w;
     while ((w = TAILQ_FIRST(&s->waiters)) != NULL) {
         TAILQ_REMOVE(&s->waiters, w, link);
@@ -266,7 +267,7 @@ static void arm(struct creds_store *s, double seconds) {
     evtimer_add(s->timer, &tv);
 }
 
-static void on_fetched(struct cprov *p, struct creds *c, const char *why, void *arg);
+static void on_fetched(struct creds_provider *p, struct creds *c, const char *why, void *arg);
 
 static void start_fetch(struct creds_store *s) {
     if (s->prov == NULL || s->fetching) {
@@ -278,7 +279,7 @@ static void start_fetch(struct creds_store *s) {
         snprintf(s->why, sizeof(s->why), "waiting for credentials from %s (%.400s)",
                  s->prov->ops->name, s->prov_desc);
     }
-    cprov_fetch(s->prov, on_fetched, s);
+    creds_provider_fetch(s->prov, on_fetched, s);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -332,7 +333,7 @@ static void on_failed(struct creds_store *s, const char *why, time_t now) {
     arm(s, d);
 }
 
-static void on_fetched(struct cprov *p, struct creds *c, const char *why, void *arg) {
+static void on_fetched(struct creds_provider *p, struct creds *c, const char *why, void *arg) {
     (void)p;
     struct creds_store *s = arg;
     s->fetching = 0;
@@ -413,9 +414,9 @@ static void tried_add(char *tried, size_t cap, const char *part) {
     snprintf(tried + n, cap - n, "%s%.300s", n ? "; " : "", part);
 }
 
-static struct cprov *fixed(const struct creds_ctx *ctx, struct creds *c, const char *desc,
-                           struct sp_err *err) {
-    struct cprov *p = cprov_fixed_new(ctx, c, desc);
+static struct creds_provider *fixed(const struct creds_provider_ctx *ctx, struct creds *c,
+                                    const char *desc, struct sp_err *err) {
+    struct creds_provider *p = creds_provider_static_new(ctx, c, desc);
     if (p == NULL) {
         sp_fail(err, "InternalError", "out of memory");
     }
@@ -423,8 +424,8 @@ static struct cprov *fixed(const struct creds_ctx *ctx, struct creds *c, const c
 }
 
 /* Chooses the provider. Returns it, or NULL with err (what was tried). */
-static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cfg,
-                            struct sp_err *err) {
+static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const struct config *cfg,
+                                     struct sp_err *err) {
     const char *src = cfg->credentials.source;
     int chain = strcmp(src, "chain") == 0;
     char tried[800] = "";
@@ -467,7 +468,7 @@ static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cf
                   "web_identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not both set");
     }
     if (chain || strcmp(src, "profile") == 0) {
-        struct cprov *p = NULL;
+        struct creds_provider *p = NULL;
         char name[128];
         int rc = creds_profile_resolve(ctx, cfg->credentials.profile, &p, name, sizeof(name), err);
         if (rc < 0) {
@@ -511,11 +512,11 @@ static struct evdns_base *store_dns(struct creds_store *s) {
 }
 
 int creds_store_load(struct creds_store *s, const struct config *cfg, struct sp_err *err) {
-    struct creds_ctx ctx = {s->base, store_dns(s), "", s->wall_clock};
+    struct creds_provider_ctx ctx = {s->base, store_dns(s), "", s->wall_clock};
     snprintf(ctx.region, sizeof(ctx.region), "%s", cfg->region != NULL ? cfg->region : "");
     struct sp_err e;
     sp_err_clear(&e);
-    struct cprov *p = choose(&ctx, cfg, &e);
+    struct creds_provider *p = choose(&ctx, cfg, &e);
     if (p == NULL) {
         if (e.code == NULL) {
             sp_fail(&e, "InternalError", "out of memory");
@@ -526,22 +527,22 @@ int creds_store_load(struct creds_store *s, const struct config *cfg, struct sp_
         return sp_fail(err, e.code, "%s", e.msg);
     }
     char desc[512];
-    cprov_describe(p, desc, sizeof(desc));
+    creds_provider_describe(p, desc, sizeof(desc));
     struct creds *c = NULL;
-    if (cprov_is_sync(p)) {
+    if (creds_provider_is_sync(p)) {
         c = p->ops->get(p, &e);
         if (c == NULL) {
-            cprov_free(p);
+            creds_provider_free(p);
             return sp_fail(err, e.code != NULL ? e.code : "InternalError", "%s", e.msg);
         }
     } else if (s->base == NULL) {
         const char *name = p->ops->name;
-        cprov_free(p);
+        creds_provider_free(p);
         return sp_fail(err, "InternalError", "provider %s needs an event loop", name);
     }
     /* The old provider goes (its fetch with it); its set stays until the new
      * one delivers. */
-    cprov_free(s->prov);
+    creds_provider_free(s->prov);
     s->prov = p;
     s->fetching = 0;
     s->failures = 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/creds/creds_env.h"
 #include "proxy/creds/creds_json.h"
 #include "proxy/creds/secret.h"
 #include "proxy/log.h"
@@ -52,8 +53,8 @@ static void sts_call_clear(struct sts_call *c) {
     c->echo_guard = NULL;
 }
 
-static int sts_call_init(struct sts_call *c, const struct creds_ctx *ctx, const char *action,
-                         struct sp_err *err) {
+static int sts_call_init(struct sts_call *c, const struct creds_provider_ctx *ctx,
+                         const char *action, struct sp_err *err) {
     c->action = action;
     GUARD(creds_sts_endpoint(ctx->region, &c->url, err));
     c->http = creds_http_new(ctx, &c->url, STS_CONNECT_TIMEOUT_MS, STS_TIMEOUT_MS, err);
@@ -75,11 +76,12 @@ static void safe_message(const char *msg, const char *guard, char *out, size_t c
 }
 
 /* Turns STS's answer into a set, or says why not, and finishes p. */
-static void sts_finish(struct cprov *p, struct sts_call *c, const struct creds_http_answer *a) {
+static void sts_finish(struct creds_provider *p, struct sts_call *c,
+                       const struct creds_http_answer *a) {
     c->req = NULL;
     const char *host = creds_http_host(c->http);
     if (a->error != NULL) {
-        cprov_finish(p, NULL, "STS %s at %s: %s", c->action, host, a->error);
+        creds_provider_finish(p, NULL, "STS %s at %s: %s", c->action, host, a->error);
         sts_call_clear(c);
         return;
     }
@@ -92,25 +94,25 @@ static void sts_finish(struct cprov *p, struct sts_call *c, const struct creds_h
         safe_message(doc.message, c->echo_guard, msg, sizeof(msg));
         char code[64];
         safe_message(doc.code != NULL ? doc.code : "(no code)", c->echo_guard, code, sizeof(code));
-        cprov_finish(p, NULL, "STS %s at %s: HTTP %d %s%s%s", c->action, host, a->status, code,
-                     msg[0] ? ": " : "", msg);
+        creds_provider_finish(p, NULL, "STS %s at %s: HTTP %d %s%s%s", c->action, host, a->status,
+                              code, msg[0] ? ": " : "", msg);
     } else if (a->status != 200) {
-        cprov_finish(p, NULL, "STS %s at %s: HTTP %d", c->action, host, a->status);
+        creds_provider_finish(p, NULL, "STS %s at %s: HTTP %d", c->action, host, a->status);
     } else if (rc < 0) {
-        cprov_finish(p, NULL, "STS %s at %s: %s", c->action, host, err.msg);
+        creds_provider_finish(p, NULL, "STS %s at %s: %s", c->action, host, err.msg);
     } else {
         struct creds *cr = creds_from_doc(&doc, p->ops->name, 1, 1, &err);
         if (cr != NULL) {
-            cprov_finish(p, cr, "%s", "");
+            creds_provider_finish(p, cr, "%s", "");
         } else {
-            cprov_finish(p, NULL, "STS %s at %s: %s", c->action, host, err.msg);
+            creds_provider_finish(p, NULL, "STS %s at %s: %s", c->action, host, err.msg);
         }
     }
     creds_doc_clear(&doc);
     sts_call_clear(c);
 }
 
-static char *default_session_name(const struct creds_ctx *ctx, const char *given) {
+static char *default_session_name(const struct creds_provider_ctx *ctx, const char *given) {
     if (given != NULL) {
         return strdup(given);
     }
@@ -122,7 +124,7 @@ static char *default_session_name(const struct creds_ctx *ctx, const char *given
 /* ------------------------------------------------- AssumeRoleWithWebIdentity */
 
 struct web_identity {
-    struct cprov base;
+    struct creds_provider base;
     char *role_arn;
     char *token_file;
     char *session_name;
@@ -134,7 +136,7 @@ static void on_web_identity_answer(const struct creds_http_answer *a, void *arg)
     sts_finish(&w->base, &w->call, a);
 }
 
-static void web_identity_fetch(struct cprov *p) {
+static void web_identity_fetch(struct creds_provider *p) {
     struct web_identity *w = (struct web_identity *)p;
     struct sp_err err;
     sp_err_clear(&err);
@@ -143,7 +145,7 @@ static void web_identity_fetch(struct cprov *p) {
     char *token =
         secret_read_value_file(w->token_file, MAX_TOKEN_FILE, "AWS_WEB_IDENTITY_TOKEN_FILE", &err);
     if (token == NULL) {
-        cprov_finish(p, NULL, "web_identity: %s", err.msg);
+        creds_provider_finish(p, NULL, "web_identity: %s", err.msg);
         return;
     }
     struct secret_buf body = {0};
@@ -163,18 +165,18 @@ static void web_identity_fetch(struct cprov *p) {
     secret_wipe_str(token);
     if (w->call.req == NULL) {
         sts_call_clear(&w->call);
-        cprov_finish(p, NULL, "web_identity: out of memory");
+        creds_provider_finish(p, NULL, "web_identity: out of memory");
         return;
     }
     log_event(LOG_DEBUG, "credentials: calling STS AssumeRoleWithWebIdentity", "endpoint",
               creds_http_host(w->call.http), "role_arn", w->role_arn, NULL);
 }
 
-static void web_identity_cancel(struct cprov *p) {
+static void web_identity_cancel(struct creds_provider *p) {
     sts_call_clear(&((struct web_identity *)p)->call);
 }
 
-static void web_identity_destroy(struct cprov *p) {
+static void web_identity_destroy(struct creds_provider *p) {
     struct web_identity *w = (struct web_identity *)p;
     sts_call_clear(&w->call);
     creds_http_free(w->call.http);
@@ -183,27 +185,27 @@ static void web_identity_destroy(struct cprov *p) {
     free(w->session_name);
 }
 
-static void web_identity_describe(const struct cprov *p, char *out, size_t cap) {
+static void web_identity_describe(const struct creds_provider *p, char *out, size_t cap) {
     const struct web_identity *w = (const struct web_identity *)p;
     snprintf(out, cap, "role %s, token file %s, STS %s", w->role_arn, w->token_file,
              creds_http_host(w->call.http));
 }
 
-static const struct cprov_ops web_identity_ops = {.name = "web_identity",
-                                                  .fetch = web_identity_fetch,
-                                                  .cancel = web_identity_cancel,
-                                                  .destroy = web_identity_destroy,
-                                                  .describe = web_identity_describe};
+static const struct creds_provider_ops web_identity_ops = {.name = "web_identity",
+                                                           .fetch = web_identity_fetch,
+                                                           .cancel = web_identity_cancel,
+                                                           .destroy = web_identity_destroy,
+                                                           .describe = web_identity_describe};
 
-struct cprov *creds_sts_web_identity_new(const struct creds_ctx *ctx, const char *role_arn,
-                                         const char *token_file, const char *session_name,
-                                         struct sp_err *err) {
+struct creds_provider *creds_sts_web_identity_new(const struct creds_provider_ctx *ctx,
+                                                  const char *role_arn, const char *token_file,
+                                                  const char *session_name, struct sp_err *err) {
     struct web_identity *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
-    if (cprov_init(&w->base, &web_identity_ops, ctx) < 0) {
+    if (creds_provider_init(&w->base, &web_identity_ops, ctx) < 0) {
         free(w);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
@@ -213,11 +215,11 @@ struct cprov *creds_sts_web_identity_new(const struct creds_ctx *ctx, const char
     w->session_name = default_session_name(ctx, session_name);
     if (w->role_arn == NULL || w->token_file == NULL || w->session_name == NULL) {
         sp_fail(err, "InternalError", "out of memory");
-        cprov_free(&w->base);
+        creds_provider_free(&w->base);
         return NULL;
     }
     if (sts_call_init(&w->call, ctx, "AssumeRoleWithWebIdentity", err) < 0) {
-        cprov_free(&w->base);
+        creds_provider_free(&w->base);
         return NULL;
     }
     return &w->base;
@@ -226,8 +228,8 @@ struct cprov *creds_sts_web_identity_new(const struct creds_ctx *ctx, const char
 /* --------------------------------------------------------------- AssumeRole */
 
 struct assume_role {
-    struct cprov base;
-    struct cprov *source;
+    struct creds_provider base;
+    struct creds_provider *source;
     char *role_arn;
     char *session_name;
     char *external_id;
@@ -307,17 +309,17 @@ static int assume_role_send(struct assume_role *r, const struct creds *src, stru
     return rc;
 }
 
-static void on_source(struct cprov *src, struct creds *c, const char *why, void *arg) {
+static void on_source(struct creds_provider *src, struct creds *c, const char *why, void *arg) {
     (void)src;
     struct assume_role *r = arg;
     if (c == NULL) {
-        cprov_finish(&r->base, NULL, "assume_role: source credentials: %s", why);
+        creds_provider_finish(&r->base, NULL, "assume_role: source credentials: %s", why);
         return;
     }
     struct sp_err err;
     sp_err_clear(&err);
     if (assume_role_send(r, c, &err) < 0) {
-        cprov_finish(&r->base, NULL, "assume_role: %s", err.msg);
+        creds_provider_finish(&r->base, NULL, "assume_role: %s", err.msg);
     } else {
         char desc[32];
         creds_describe(c, desc, sizeof(desc));
@@ -328,23 +330,23 @@ static void on_source(struct cprov *src, struct creds *c, const char *why, void 
     creds_unref(c);
 }
 
-static void assume_role_fetch(struct cprov *p) {
+static void assume_role_fetch(struct creds_provider *p) {
     struct assume_role *r = (struct assume_role *)p;
     /* The source is fetched afresh every time: its own set may be
      * temporary too (a process, another role). */
-    cprov_fetch(r->source, on_source, r);
+    creds_provider_fetch(r->source, on_source, r);
 }
 
-static void assume_role_cancel(struct cprov *p) {
+static void assume_role_cancel(struct creds_provider *p) {
     struct assume_role *r = (struct assume_role *)p;
-    cprov_cancel(r->source);
+    creds_provider_cancel(r->source);
     sts_call_clear(&r->call);
 }
 
-static void assume_role_destroy(struct cprov *p) {
+static void assume_role_destroy(struct creds_provider *p) {
     struct assume_role *r = (struct assume_role *)p;
     assume_role_cancel(p);
-    cprov_free(r->source);
+    creds_provider_free(r->source);
     creds_http_free(r->call.http);
     sigv4_key_cache_clear(&r->keys);
     free(r->role_arn);
@@ -352,26 +354,28 @@ static void assume_role_destroy(struct cprov *p) {
     secret_wipe_str(r->external_id);
 }
 
-static void assume_role_describe(const struct cprov *p, char *out, size_t cap) {
+static void assume_role_describe(const struct creds_provider *p, char *out, size_t cap) {
     const struct assume_role *r = (const struct assume_role *)p;
     char src[256];
-    cprov_describe(r->source, src, sizeof(src));
+    creds_provider_describe(r->source, src, sizeof(src));
     snprintf(out, cap, "role %s via STS %s, source: %s", r->role_arn, creds_http_host(r->call.http),
              src);
 }
 
-static const struct cprov_ops assume_role_ops = {.name = "assume_role",
-                                                 .fetch = assume_role_fetch,
-                                                 .cancel = assume_role_cancel,
-                                                 .destroy = assume_role_destroy,
-                                                 .describe = assume_role_describe};
+static const struct creds_provider_ops assume_role_ops = {.name = "assume_role",
+                                                          .fetch = assume_role_fetch,
+                                                          .cancel = assume_role_cancel,
+                                                          .destroy = assume_role_destroy,
+                                                          .describe = assume_role_describe};
 
-struct cprov *creds_sts_assume_role_new(const struct creds_ctx *ctx, struct cprov *source,
-                                        const struct creds_sts_role *role, struct sp_err *err) {
+struct creds_provider *creds_sts_assume_role_new(const struct creds_provider_ctx *ctx,
+                                                 struct creds_provider *source,
+                                                 const struct creds_sts_role *role,
+                                                 struct sp_err *err) {
     struct assume_role *r = calloc(1, sizeof(*r));
-    if (r == NULL || cprov_init(&r->base, &assume_role_ops, ctx) < 0) {
+    if (r == NULL || creds_provider_init(&r->base, &assume_role_ops, ctx) < 0) {
         free(r);
-        cprov_free(source);
+        creds_provider_free(source);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
@@ -384,11 +388,11 @@ struct cprov *creds_sts_assume_role_new(const struct creds_ctx *ctx, struct cpro
     if (r->role_arn == NULL || r->session_name == NULL ||
         (role->external_id != NULL && r->external_id == NULL)) {
         sp_fail(err, "InternalError", "out of memory");
-        cprov_free(&r->base);
+        creds_provider_free(&r->base);
         return NULL;
     }
     if (sts_call_init(&r->call, ctx, "AssumeRole", err) < 0) {
-        cprov_free(&r->base);
+        creds_provider_free(&r->base);
         return NULL;
     }
     return &r->base;

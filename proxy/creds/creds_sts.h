@@ -25,9 +25,9 @@ int creds_sts_endpoint(const char *region, struct creds_url *out,
 
 /* role_arn and token_file are copied; session_name NULL = "ses-proxy-<unix
  * time>". NULL with err on a bad endpoint or out of memory. */
-struct cprov *creds_sts_web_identity_new(const struct creds_ctx *ctx, const char *role_arn,
-                                         const char *token_file, const char *session_name,
-                                         struct sp_err *err);
+struct creds_provider *creds_sts_web_identity_new(const struct creds_provider_ctx *ctx,
+                                                  const char *role_arn, const char *token_file,
+                                                  const char *session_name, struct sp_err *err);
 
 struct creds_sts_role {
     const char *role_arn;
@@ -37,7 +37,9 @@ struct creds_sts_role {
 };
 
 /* Takes ownership of source (also on failure). */
-struct cprov *creds_sts_assume_role_new(const struct creds_ctx *ctx, struct cprov *source,
-                                        const struct creds_sts_role *role, struct sp_err *err);
+struct creds_provider *creds_sts_assume_role_new(const struct creds_provider_ctx *ctx,
+                                                 struct creds_provider *source,
+                                                 const struct creds_sts_role *role,
+                                                 struct sp_err *err);
 
 #endif

@@ -145,11 +145,11 @@ static void test_split(void) {
 struct outcome {
     int done;
     struct creds *c;
-    char why[CPROV_WHY_LEN];
+    char why[CREDS_PROVIDER_WHY_LEN];
     struct event_base *base;
 };
 
-static void on_outcome(struct cprov *p, struct creds *c, const char *why, void *arg) {
+static void on_outcome(struct creds_provider *p, struct creds *c, const char *why, void *arg) {
     (void)p;
     struct outcome *o = arg;
     o->done++;
@@ -163,20 +163,20 @@ static time_t fake_clock(void) { return fixed_now; }
 static double zero_random(void) { return 0; }
 
 static void run_process(struct event_base *base, const char *cmd, struct outcome *o) {
-    struct creds_ctx ctx = {base, NULL, "us-east-1", fake_clock};
+    struct creds_provider_ctx ctx = {base, NULL, "us-east-1", fake_clock};
     struct sp_err err;
     memset(o, 0, sizeof(*o));
     o->base = base;
-    struct cprov *p = creds_process_new(&ctx, cmd, "test", &err);
+    struct creds_provider *p = creds_process_new(&ctx, cmd, "test", &err);
     CHECK(p != NULL);
     if (p == NULL) {
         return;
     }
-    cprov_fetch(p, on_outcome, o);
+    creds_provider_fetch(p, on_outcome, o);
     CHECK(o->done == 0); /* never from inside the call */
     run_for(base, 10000);
     CHECK(o->done == 1);
-    cprov_free(p);
+    creds_provider_free(p);
 }
 
 static void test_process(struct event_base *base) {
