@@ -425,6 +425,22 @@ int creds_json_parse(const char *text, size_t len, struct creds_doc *out, struct
     return 0;
 }
 
+void creds_json_error_code(const char *body, size_t len, char *out, size_t cap) {
+    out[0] = '\0';
+    struct creds_doc d;
+    struct sp_err err;
+    if (creds_json_parse(body, len, &d, &err) == 0) {
+        const char *code = d.code != NULL ? d.code : "";
+        size_t n = 0;
+        for (const unsigned char *p = (const unsigned char *)code; *p && n + 1 < cap && n < 64;
+             p++) {
+            out[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+        }
+        out[n] = '\0';
+        creds_doc_clear(&d);
+    }
+}
+
 /* ------------------------------------------------------------------- XML */
 
 /* expat's allocator: the block's size in front of it, so that xml_free can

@@ -71,4 +71,9 @@ int creds_parse_time(const char *s, time_t *out) SP_WARN_UNUSED;
 struct creds *creds_from_doc(const struct creds_doc *d, const char *provider, int need_token,
                              int need_expiration, struct sp_err *err);
 
+/* The error code of a JSON error answer (its "Code" or "code"), fit for a
+ * log line: printable ASCII (anything else as '?'), at most 64 bytes; ""
+ * when the body is not JSON or has no code. Never more of the body. */
+void creds_json_error_code(const char *body, size_t len, char *out, size_t cap);
+
 #endif

@@ -3,11 +3,10 @@
 #include "proxy/creds/creds_provider.h"
 
 #include <event2/event.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ providers */
 
 static void on_done(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
@@ -99,37 +98,4 @@ void creds_provider_free(struct creds_provider *p) {
         event_free(p->done_ev);
     }
     free(p);
-}
-
-struct fixed {
-    struct creds_provider base;
-    struct creds *c;
-    char desc[256];
-};
-
-static struct creds *fixed_get(struct creds_provider *p, struct sp_err *err) {
-    (void)err;
-    return creds_ref(((struct fixed *)p)->c);
-}
-
-static void fixed_destroy(struct creds_provider *p) { creds_unref(((struct fixed *)p)->c); }
-
-static void fixed_describe(const struct creds_provider *p, char *out, size_t cap) {
-    snprintf(out, cap, "%s", ((const struct fixed *)p)->desc);
-}
-
-static const struct creds_provider_ops fixed_ops = {
-    .name = "fixed", .get = fixed_get, .destroy = fixed_destroy, .describe = fixed_describe};
-
-struct creds_provider *creds_provider_static_new(const struct creds_provider_ctx *ctx,
-                                                 struct creds *c, const char *desc) {
-    struct fixed *f = calloc(1, sizeof(*f));
-    if (f == NULL || creds_provider_init(&f->base, &fixed_ops, ctx) < 0) {
-        free(f);
-        creds_unref(c);
-        return NULL;
-    }
-    f->c = c;
-    snprintf(f->desc, sizeof(f->desc), "%s", desc);
-    return &f->base;
 }

@@ -1,29 +1,30 @@
-/* creds_provider.h - the interface between the credential store (creds.c)
- * and the providers that fetch credentials (creds_sts.c, creds_metadata.c,
- * creds_process.c, creds_profile.c), and the helpers they share.
+/* creds_provider.h - what a credential provider is: the interface between
+ * its owner (the store, creds_store.h, or for a role assumed from a source,
+ * the assume-role provider) and the providers that fetch credentials, one
+ * per source (creds_provider_*.h).
  *
- * A provider is a struct creds_provider (the first member of each provider's own
- * struct) with a table of operations. A synchronous provider (static keys)
- * answers get(); an asynchronous one (STS, container, instance metadata,
- * credential_process) starts a fetch in fetch() and ends it with
- * creds_provider_finish(). Either way the owner hears of the outcome once, through
- * its callback, always from the event loop and never from inside
- * creds_provider_fetch(): completion goes through a deferred event, so an owner may
- * free or restart the provider from its callback. The owner is the store or,
- * for a role assumed from a source profile, the assume-role provider.
+ * A provider is a struct creds_provider (the first member of each
+ * provider's own struct) with a table of operations. A synchronous provider
+ * (fixed keys) answers get(); an asynchronous one (STS, container, instance
+ * metadata, credential_process) starts a fetch in fetch() and ends it with
+ * creds_provider_finish(). Either way the owner hears of the outcome once,
+ * through its callback, always from the event loop and never from inside
+ * creds_provider_fetch(): completion goes through a deferred event, so an
+ * owner may free or restart the provider from its callback.
  *
  * Ownership: a provider owns its configuration (copies), its HTTP endpoint
- * and its in-flight fetch; creds_provider_free() cancels the fetch (no callback) and
- * wipes what it held. A set handed to the callback is the callback's
- * reference. Messages ("why") never hold a secret, a token or a file's
- * content: a provider says which file, which endpoint, which HTTP status,
- * and the service's error code.
+ * and its in-flight fetch; creds_provider_free() cancels the fetch (no
+ * callback) and wipes what it held. A set handed to the callback is the
+ * callback's reference. Messages ("why") never hold a secret, a token or a
+ * file's content: a provider says which file, which endpoint, which HTTP
+ * status, and the service's error code. Secret bytes (files read, request
+ * bodies, tokens) go through secret.h.
  *
- * Secret bytes (files read, request bodies, tokens) go through secret.h. */
+ * This interface knows the value (creds.h) and nothing else of the
+ * credential code. */
 #ifndef SP_CREDS_PROVIDER_H
 #define SP_CREDS_PROVIDER_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -33,7 +34,6 @@
 struct event;
 struct event_base;
 struct evdns_base;
-struct creds_doc;
 
 /* What every provider is built with (copied into it): the loop and the
  * resolver it borrows (they outlive it), the region of the config snapshot
@@ -99,11 +99,5 @@ void creds_provider_describe(const struct creds_provider *p, char *out, size_t c
  * printf-style reason when c is NULL. */
 void creds_provider_finish(struct creds_provider *p, struct creds *c, const char *fmt, ...)
     SP_PRINTF(3, 4);
-
-/* A synchronous provider that always answers with c (owned): static keys
- * from the config file, the environment or a profile. desc is copied, for
- * the log. NULL when out of memory (c is released then too). */
-struct creds_provider *creds_provider_static_new(const struct creds_provider_ctx *ctx,
-                                                 struct creds *c, const char *desc);
 
 #endif

@@ -18,11 +18,12 @@
 
 #include "proxy/config.h"
 #include "proxy/creds/creds_env.h"
-#include "proxy/creds/creds_metadata.h"
-#include "proxy/creds/creds_profile.h"
 #include "proxy/creds/creds_provider.h"
-#include "proxy/creds/creds_sts.h"
-#include "proxy/creds/secret.h"
+#include "proxy/creds/creds_provider_container.h"
+#include "proxy/creds/creds_provider_imds.h"
+#include "proxy/creds/creds_provider_profile.h"
+#include "proxy/creds/creds_provider_static.h"
+#include "proxy/creds/creds_provider_web_identity.h"
 #include "proxy/log.h"
 
 TAILQ_HEAD(waiter_list, creds_waiter);
@@ -356,57 +357,7 @@ static void on_fetched(struct creds_provider *p, struct creds *c, const char *wh
     wake_waiters(s);
 }
 
-/* ------------------------------------------------------------ providers */
-
-/* Reads a secret file of the static provider: one value, wiped buffers. */
-static char *read_secret_file(const char *path, const char *what, struct sp_err *err) {
-    return secret_read_value_file(path, 64u << 10, what, err);
-}
-
-/* Provider "static": access_key_id and secret_access_key_file in the config. */
-static struct creds *from_static(const struct config *cfg, struct sp_err *err) {
-    if (cfg->credentials.access_key_id == NULL) {
-        sp_fail(err, "CredentialsUnavailable", "static: no credentials.access_key_id");
-        return NULL;
-    }
-    char *secret = read_secret_file(cfg->credentials.secret_access_key_file,
-                                    "credentials.secret_access_key_file", err);
-    if (secret == NULL) {
-        return NULL;
-    }
-    char *token = NULL;
-    if (cfg->credentials.session_token_file != NULL) {
-        token = read_secret_file(cfg->credentials.session_token_file,
-                                 "credentials.session_token_file", err);
-        if (token == NULL) {
-            secret_wipe_str(secret);
-            return NULL;
-        }
-    }
-    struct creds *c = creds_new(cfg->credentials.access_key_id, secret, token, 0, "static");
-    secret_wipe_str(secret);
-    secret_wipe_str(token);
-    if (c == NULL) {
-        sp_fail(err, "InternalError", "out of memory");
-    }
-    return c;
-}
-
-/* Provider "env": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. */
-static struct creds *from_env(struct sp_err *err) {
-    const char *id = getenv("AWS_ACCESS_KEY_ID");
-    const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
-    if (id == NULL || *id == '\0' || secret == NULL || *secret == '\0') {
-        sp_fail(err, "CredentialsUnavailable",
-                "env: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
-        return NULL;
-    }
-    struct creds *c = creds_new(id, secret, getenv("AWS_SESSION_TOKEN"), 0, "env");
-    if (c == NULL) {
-        sp_fail(err, "InternalError", "out of memory");
-    }
-    return c;
-}
+/* ---------------------------------------------------------------- chain */
 
 /* Appends "; part" to the list of what was tried. */
 static void tried_add(char *tried, size_t cap, const char *part) {
@@ -436,7 +387,9 @@ static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const
         if (chain && cfg->credentials.access_key_id == NULL) {
             tried_add(tried, sizeof(tried), "static: not configured");
         } else {
-            struct creds *c = from_static(cfg, &e);
+            struct creds *c = creds_provider_static_read_files(
+                cfg->credentials.access_key_id, cfg->credentials.secret_access_key_file,
+                cfg->credentials.session_token_file, &e);
             if (c != NULL) {
                 return fixed(ctx, c, "config file credentials.access_key_id", err);
             }
@@ -451,7 +404,7 @@ static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const
     }
     if (chain || strcmp(src, "env") == 0) {
         sp_err_clear(&e);
-        struct creds *c = from_env(&e);
+        struct creds *c = creds_provider_static_read_env(&e);
         if (c != NULL) {
             return fixed(ctx, c, "environment AWS_ACCESS_KEY_ID", err);
         }
@@ -461,8 +414,8 @@ static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const
         const char *file = creds_env("AWS_WEB_IDENTITY_TOKEN_FILE");
         const char *role = creds_env("AWS_ROLE_ARN");
         if (file != NULL && role != NULL) {
-            return creds_sts_web_identity_new(ctx, role, file, creds_env("AWS_ROLE_SESSION_NAME"),
-                                              err);
+            return creds_provider_web_identity_new(ctx, role, file,
+                                                   creds_env("AWS_ROLE_SESSION_NAME"), err);
         }
         tried_add(tried, sizeof(tried),
                   "web_identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not both set");
@@ -470,7 +423,8 @@ static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const
     if (chain || strcmp(src, "profile") == 0) {
         struct creds_provider *p = NULL;
         char name[128];
-        int rc = creds_profile_resolve(ctx, cfg->credentials.profile, &p, name, sizeof(name), err);
+        int rc = creds_provider_profile_resolve(ctx, cfg->credentials.profile, &p, name,
+                                                sizeof(name), err);
         if (rc < 0) {
             return NULL;
         }
@@ -483,15 +437,15 @@ static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const
         tried_add(tried, sizeof(tried), msg);
     }
     if (chain || strcmp(src, "container") == 0) {
-        if (creds_container_configured()) {
-            return creds_container_new(ctx, err);
+        if (creds_provider_container_configured()) {
+            return creds_provider_container_new(ctx, err);
         }
         tried_add(tried, sizeof(tried),
                   "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI not set");
     }
     if (chain || strcmp(src, "imds") == 0) {
-        if (!creds_imds_disabled()) {
-            return creds_imds_new(ctx, err);
+        if (!creds_provider_imds_disabled()) {
+            return creds_provider_imds_new(ctx, err);
         }
         tried_add(tried, sizeof(tried), "imds: disabled by AWS_EC2_METADATA_DISABLED");
     }

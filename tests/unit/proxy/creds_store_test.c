@@ -16,8 +16,8 @@
 
 #include "proxy/config.h"
 #include "proxy/creds/creds_http.h"
-#include "proxy/creds/creds_process.h"
 #include "proxy/creds/creds_provider.h"
+#include "proxy/creds/creds_provider_process.h"
 #include "proxy/creds/creds_store.h"
 
 #include "tests/unit/unit_check.h"
@@ -109,7 +109,7 @@ static void check_split(const char *cmd, int argc, const char *const *want) {
     char **argv;
     int n;
     struct sp_err err;
-    int rc = creds_process_split(cmd, &argv, &n, &err);
+    int rc = creds_provider_process_split(cmd, &argv, &n, &err);
     CHECK(rc == 0 && n == argc);
     if (rc == 0 && n == argc) {
         for (int i = 0; i < argc; i++) {
@@ -118,7 +118,7 @@ static void check_split(const char *cmd, int argc, const char *const *want) {
         CHECK(argv[argc] == NULL);
     }
     if (rc == 0) {
-        creds_process_argv_free(argv);
+        creds_provider_process_argv_free(argv);
     }
 }
 
@@ -138,7 +138,7 @@ static void test_split(void) {
         char **argv;
         int n;
         struct sp_err err;
-        CHECK(creds_process_split(bad[i], &argv, &n, &err) == -1 && argv == NULL);
+        CHECK(creds_provider_process_split(bad[i], &argv, &n, &err) == -1 && argv == NULL);
     }
 }
 
@@ -167,7 +167,7 @@ static void run_process(struct event_base *base, const char *cmd, struct outcome
     struct sp_err err;
     memset(o, 0, sizeof(*o));
     o->base = base;
-    struct creds_provider *p = creds_process_new(&ctx, cmd, "test", &err);
+    struct creds_provider *p = creds_provider_process_new(&ctx, cmd, "test", &err);
     CHECK(p != NULL);
     if (p == NULL) {
         return;

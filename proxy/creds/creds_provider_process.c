@@ -1,11 +1,12 @@
-/* creds_process.c - credential_process (see creds_process.h).
+/* creds_provider_process.c - credential_process (see
+ * creds_provider_process.h).
  *
  * The child is started with posix_spawnp (no fork of a process that holds
  * sockets, TLS contexts and secrets), its stdout read by an EV_READ event,
  * and it is reaped without blocking: after EOF, waitpid(WNOHANG) is tried
  * again on a short timer until it has exited or the deadline passes, when
  * it is killed. */
-#include "proxy/creds/creds_process.h"
+#include "proxy/creds/creds_provider_process.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -31,7 +32,7 @@ extern char **environ;
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-void creds_process_argv_free(char **argv) {
+void creds_provider_process_argv_free(char **argv) {
     if (argv == NULL) {
         return;
     }
@@ -41,11 +42,12 @@ void creds_process_argv_free(char **argv) {
     free(argv);
 }
 
-int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct sp_err *err) {
+int creds_provider_process_split(const char *cmd, char ***argv_out, int *argc_out,
+                                 struct sp_err *err) {
     *argv_out = NULL;
     *argc_out = 0;
     size_t len = strlen(cmd);
-    char **argv = calloc(CREDS_PROCESS_MAX_WORDS + 1, sizeof(*argv));
+    char **argv = calloc(CREDS_PROVIDER_PROCESS_MAX_WORDS + 1, sizeof(*argv));
     char *word = malloc(len + 1);
     int argc = 0;
     if (argv == NULL || word == NULL) {
@@ -100,9 +102,9 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
         if (rc < 0) {
             break;
         }
-        if (argc == CREDS_PROCESS_MAX_WORDS) {
+        if (argc == CREDS_PROVIDER_PROCESS_MAX_WORDS) {
             rc = sp_fail(err, "ConfigError", "credential_process: more than %d words",
-                         CREDS_PROCESS_MAX_WORDS);
+                         CREDS_PROVIDER_PROCESS_MAX_WORDS);
             break;
         }
         word[n] = '\0';
@@ -118,7 +120,7 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
         rc = sp_fail(err, "ConfigError", "credential_process is empty");
     }
     if (rc < 0) {
-        creds_process_argv_free(argv);
+        creds_provider_process_argv_free(argv);
         return -1;
     }
     *argv_out = argv;
@@ -226,8 +228,8 @@ static void try_reap(struct process *pr) {
         process_done(pr, status);
     } else if (r < 0) {
         process_done(pr, -1); /* ECHILD: someone else reaps children */
-    } else if (elapsed_s(pr) >= CREDS_PROCESS_TIMEOUT_S) {
-        process_fail(pr, "did not exit within %d s", CREDS_PROCESS_TIMEOUT_S);
+    } else if (elapsed_s(pr) >= CREDS_PROVIDER_PROCESS_TIMEOUT_S) {
+        process_fail(pr, "did not exit within %d s", CREDS_PROVIDER_PROCESS_TIMEOUT_S);
     } else {
         struct timeval tv = {0, REAP_POLL_MS * 1000};
         evtimer_add(pr->timer, &tv);
@@ -241,7 +243,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     if (pr->eof) {
         try_reap(pr);
     } else {
-        process_fail(pr, "no answer within %d s", CREDS_PROCESS_TIMEOUT_S);
+        process_fail(pr, "no answer within %d s", CREDS_PROVIDER_PROCESS_TIMEOUT_S);
     }
 }
 
@@ -268,9 +270,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
             try_reap(pr);
             return;
         }
-        if (pr->out.len + (size_t)n > CREDS_PROCESS_MAX_OUTPUT) {
+        if (pr->out.len + (size_t)n > CREDS_PROVIDER_PROCESS_MAX_OUTPUT) {
             OPENSSL_cleanse(chunk, sizeof(chunk));
-            process_fail(pr, "printed more than %u bytes", CREDS_PROCESS_MAX_OUTPUT);
+            process_fail(pr, "printed more than %u bytes", CREDS_PROVIDER_PROCESS_MAX_OUTPUT);
             return;
         }
         secret_buf_append(&pr->out, chunk, (size_t)n);
@@ -338,18 +340,18 @@ static void process_fetch(struct creds_provider *p) {
     int argc;
     struct sp_err err;
     sp_err_clear(&err);
-    if (creds_process_split(pr->command, &argv, &argc, &err) < 0) {
+    if (creds_provider_process_split(pr->command, &argv, &argc, &err) < 0) {
         process_fail(pr, "%s", err.msg);
         return;
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
-        creds_process_argv_free(argv);
+        creds_provider_process_argv_free(argv);
         process_fail(pr, "pipe: %s", strerror(errno));
         return;
     }
     int rc = spawn(pr, argv, fds[1]);
-    creds_process_argv_free(argv);
+    creds_provider_process_argv_free(argv);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
@@ -360,7 +362,7 @@ static void process_fetch(struct creds_provider *p) {
     evutil_make_socket_nonblocking(pr->fd);
     evutil_gettimeofday(&pr->started, NULL);
     pr->read_ev = event_new(p->ctx.base, pr->fd, EV_READ | EV_PERSIST, on_readable, pr);
-    struct timeval tv = {CREDS_PROCESS_TIMEOUT_S, 0};
+    struct timeval tv = {CREDS_PROVIDER_PROCESS_TIMEOUT_S, 0};
     if (pr->read_ev == NULL || event_add(pr->read_ev, NULL) < 0 ||
         evtimer_add(pr->timer, &tv) < 0) {
         process_fail(pr, "out of memory");
@@ -395,8 +397,9 @@ static const struct creds_provider_ops process_ops = {.name = "process",
                                                       .destroy = process_destroy,
                                                       .describe = process_describe};
 
-struct creds_provider *creds_process_new(const struct creds_provider_ctx *ctx, const char *command,
-                                         const char *profile, struct sp_err *err) {
+struct creds_provider *creds_provider_process_new(const struct creds_provider_ctx *ctx,
+                                                  const char *command, const char *profile,
+                                                  struct sp_err *err) {
     struct process *pr = calloc(1, sizeof(*pr));
     if (pr == NULL || creds_provider_init(&pr->base, &process_ops, ctx) < 0) {
         free(pr);
@@ -416,12 +419,12 @@ struct creds_provider *creds_process_new(const struct creds_provider_ctx *ctx, c
      * load time rather than a failure at every fetch. */
     char **argv;
     int argc;
-    if (creds_process_split(command, &argv, &argc, err) < 0) {
+    if (creds_provider_process_split(command, &argv, &argc, err) < 0) {
         creds_provider_free(&pr->base);
         return NULL;
     }
     const char *prog = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
     snprintf(pr->program, sizeof(pr->program), "%s", prog);
-    creds_process_argv_free(argv);
+    creds_provider_process_argv_free(argv);
     return &pr->base;
 }

@@ -1,5 +1,6 @@
-/* creds_profile.c - the shared files' profiles (see creds_profile.h). */
-#include "proxy/creds/creds_profile.h"
+/* creds_provider_profile.c - the shared files' profiles (see
+ * creds_provider_profile.h). */
+#include "proxy/creds/creds_provider_profile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,9 +12,12 @@
 
 #include "proxy/creds/creds_env.h"
 #include "proxy/creds/creds_ini.h"
-#include "proxy/creds/creds_metadata.h"
-#include "proxy/creds/creds_process.h"
-#include "proxy/creds/creds_sts.h"
+#include "proxy/creds/creds_provider_assume_role.h"
+#include "proxy/creds/creds_provider_container.h"
+#include "proxy/creds/creds_provider_imds.h"
+#include "proxy/creds/creds_provider_process.h"
+#include "proxy/creds/creds_provider_static.h"
+#include "proxy/creds/creds_provider_web_identity.h"
 #include "proxy/creds/secret.h"
 
 #define MAX_CHAIN 8
@@ -178,23 +182,24 @@ static int role_source(struct shared *sh, const char *profile, struct creds_prov
     }
     const struct creds_provider_ctx *ctx = sh->ctx;
     if (strcmp(cs, "Environment") == 0) {
-        const char *id = creds_env("AWS_ACCESS_KEY_ID");
-        const char *secret = creds_env("AWS_SECRET_ACCESS_KEY");
-        ENSURE(id != NULL && secret != NULL, err, "ConfigError",
+        ENSURE(creds_env("AWS_ACCESS_KEY_ID") != NULL && creds_env("AWS_SECRET_ACCESS_KEY") != NULL,
+               err, "ConfigError",
                "profile %s: credential_source Environment, but AWS_ACCESS_KEY_ID and "
                "AWS_SECRET_ACCESS_KEY are not both set",
                profile);
-        struct creds *c = creds_new(id, secret, creds_env("AWS_SESSION_TOKEN"), 0, "env");
-        ENSURE_REF(c, err);
+        struct creds *c = creds_provider_static_read_env(err);
+        if (c == NULL) {
+            return -1;
+        }
         *src = creds_provider_static_new(ctx, c, "environment");
     } else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
-        *src = creds_imds_new(ctx, err);
+        *src = creds_provider_imds_new(ctx, err);
     } else if (strcmp(cs, "EcsContainer") == 0) {
-        ENSURE(creds_container_configured(), err, "ConfigError",
+        ENSURE(creds_provider_container_configured(), err, "ConfigError",
                "profile %s: credential_source EcsContainer, but neither "
                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor _FULL_URI is set",
                profile);
-        *src = creds_container_new(ctx, err);
+        *src = creds_provider_container_new(ctx, err);
     } else {
         return sp_fail(err, "ConfigError",
                        "profile %s: credential_source must be Environment, Ec2InstanceMetadata "
@@ -215,8 +220,8 @@ static int assume_role(struct shared *sh, const char *profile, const char *role_
     ENSURE(get(sh, profile, "mfa_serial") == NULL, err, "ConfigError",
            "profile %s: mfa_serial needs a code typed by a person; a sidecar cannot ask for one",
            profile);
-    struct creds_sts_role role = {role_arn, get(sh, profile, "role_session_name"),
-                                  get(sh, profile, "external_id"), 0};
+    struct creds_provider_assume_role_params role = {
+        role_arn, get(sh, profile, "role_session_name"), get(sh, profile, "external_id"), 0};
     const char *ds = get(sh, profile, "duration_seconds");
     if (ds != NULL) {
         char *end;
@@ -227,7 +232,7 @@ static int assume_role(struct shared *sh, const char *profile, const char *role_
     }
     struct creds_provider *src = NULL;
     GUARD(role_source(sh, profile, &src, err));
-    *out = creds_sts_assume_role_new(sh->ctx, src, &role, err);
+    *out = creds_provider_assume_role_new(sh->ctx, src, &role, err);
     return *out != NULL ? 1 : -1;
 }
 
@@ -251,15 +256,15 @@ static int resolve(struct shared *sh, const char *profile, struct creds_provider
         if (path == NULL) {
             rc = -1;
         } else {
-            *out = creds_sts_web_identity_new(sh->ctx, role_arn, path,
-                                              get(sh, profile, "role_session_name"), err);
+            *out = creds_provider_web_identity_new(sh->ctx, role_arn, path,
+                                                   get(sh, profile, "role_session_name"), err);
             free(path);
             rc = *out != NULL ? 1 : -1;
         }
     } else if (role_arn != NULL) {
         rc = assume_role(sh, profile, role_arn, out, err);
     } else if (process != NULL) {
-        *out = creds_process_new(sh->ctx, process, profile, err);
+        *out = creds_provider_process_new(sh->ctx, process, profile, err);
         rc = *out != NULL ? 1 : -1;
     } else {
         rc = static_keys(sh, profile, out, err);
@@ -275,9 +280,9 @@ static int resolve(struct shared *sh, const char *profile, struct creds_provider
     return rc;
 }
 
-int creds_profile_resolve(const struct creds_provider_ctx *ctx, const char *cfg_profile,
-                          struct creds_provider **out, char *name, size_t name_cap,
-                          struct sp_err *err) {
+int creds_provider_profile_resolve(const struct creds_provider_ctx *ctx, const char *cfg_profile,
+                                   struct creds_provider **out, char *name, size_t name_cap,
+                                   struct sp_err *err) {
     *out = NULL;
     const char *profile = creds_env("AWS_PROFILE");
     if (profile == NULL) {
