@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/iso8601.h"
 #include "proxy/creds/secret.h"
 
 /* Wipes and frees *s, leaving NULL. */
@@ -702,83 +703,13 @@ int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out, str
 
 /* ------------------------------------------------------------------ time */
 
-static int digits(const char *s, int n, int *out) {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 int creds_parse_time(const char *s, time_t *out) {
-    int y, mo, d, h, mi, sec;
-    size_t n = strlen(s);
-    if (n < 20 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
-        digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) < 0 ||
-        s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0) {
-        return -1;
-    }
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        sec > 60) {
-        return -1;
-    }
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap) {
-        return -1;
-    }
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-    long offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        int sign = *p == '-' ? -1 : 1;
-        p++;
-        if (digits(p, 2, &oh) < 0) {
-            return -1;
-        }
-        p += 2;
-        if (*p == ':') {
-            p++;
-        }
-        if (digits(p, 2, &om) < 0 || oh > 23 || om > 59) {
-            return -1;
-        }
-        p += 2;
-        offset = sign * (oh * 3600L + om * 60L);
-    } else {
-        return -1;
-    }
-    if (*p != '\0') {
-        return -1;
-    }
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) {
-        return -1;
-    }
-    *out = t - offset;
+    /* As AWS writes expirations (RFC 3339, seconds and an offset always);
+     * a leap second is read as the next second and years before 1970 are
+     * refused, as when this was timegm's job. */
+    struct iso8601_time t;
+    GUARD(iso8601_parse(s, strlen(s), ISO8601_LEAP_SECOND | ISO8601_FROM_1970, &t));
+    *out = (time_t)t.sec;
     return 0;
 }
 

@@ -58,9 +58,10 @@ int creds_json_parse(const char *text, size_t len, struct creds_doc *out,
 int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out,
                         struct sp_err *err) SP_WARN_UNUSED;
 
-/* Parses an RFC 3339 / ISO 8601 UTC time as AWS sends expirations:
- * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM|+HHMM|-HHMM); fractions
- * are dropped. Years 1970..9999. Returns 0 and *out, or -1. */
+/* Parses an RFC 3339 time as AWS sends expirations (api/iso8601.h's strict
+ * forms): YYYY-MM-DD(T|t)HH:MM:SS[.fraction](Z|z|(+|-)HH[:]MM), a second
+ * of 60 read as the next second; fractions are dropped. Years 1970..9999 as
+ * written. Returns 0 and *out, or -1. */
 int creds_parse_time(const char *s, time_t *out) SP_WARN_UNUSED;
 
 /* A set from a parsed answer: access key id, secret (and, when need_token,

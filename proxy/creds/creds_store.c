@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/iso8601.h"
 #include "proxy/config.h"
 #include "proxy/creds/creds_env.h"
 #include "proxy/creds/creds_provider.h"
@@ -205,14 +206,12 @@ const char *creds_store_provider(const struct creds_store *s) {
     return s->current != NULL ? s->current->provider : NULL;
 }
 
-static void format_time(time_t t, char out[32]) {
-    if (t == 0) {
-        snprintf(out, 32, "never");
-        return;
+/* An expiry for the log and messages: ISO 8601 in seconds, or "never". */
+static void format_time(time_t t, char out[ISO8601_FORMAT_MAX]) {
+    struct iso8601_time it = {t, 0};
+    if (t == 0 || iso8601_format(it, 0, out, ISO8601_FORMAT_MAX) < 0) {
+        snprintf(out, ISO8601_FORMAT_MAX, "never");
     }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void creds_store_set(struct creds_store *s, struct creds *c) {
@@ -220,7 +219,7 @@ void creds_store_set(struct creds_store *s, struct creds *c) {
     s->current = c;
     char desc[32];
     creds_describe(c, desc, sizeof(desc));
-    char exp[32];
+    char exp[ISO8601_FORMAT_MAX];
     format_time(c->expiration, exp);
     log_event(LOG_INFO, "credentials loaded", "provider", c->provider, "access_key_id", desc,
               "expires", exp, "session_token", c->session_token != NULL ? "yes" : "no", "source",
@@ -243,7 +242,7 @@ struct creds *creds_store_current(struct creds_store *s, time_t now, const char 
         return NULL;
     }
     if (s->current->expiration != 0 && s->current->expiration <= now) {
-        char exp[32];
+        char exp[ISO8601_FORMAT_MAX];
         format_time(s->current->expiration, exp);
         snprintf(s->why, sizeof(s->why), "credentials from %s expired at %s%s%.400s",
                  s->current->provider, exp,
@@ -318,7 +317,7 @@ static void on_failed(struct creds_store *s, const char *why, time_t now) {
     snprintf(s->last_error, sizeof(s->last_error), "%s", why);
     int have = usable(s, now);
     double d = creds_retry_delay(s->failures, have ? s->current->expiration : 0, now, s->random());
-    char in[32], exp[32];
+    char in[32], exp[ISO8601_FORMAT_MAX];
     snprintf(in, sizeof(in), "%.1f", d);
     format_time(have ? s->current->expiration : 0, exp);
     if (have) {
@@ -340,7 +339,7 @@ static void on_fetched(struct creds_provider *p, struct creds *c, const char *wh
     s->fetching = 0;
     time_t now = s->wall_clock();
     if (c != NULL && c->expiration != 0 && c->expiration <= now) {
-        char exp[32];
+        char exp[ISO8601_FORMAT_MAX];
         format_time(c->expiration, exp);
         char msg[128];
         snprintf(msg, sizeof(msg), "the credentials handed out expired already (at %s)", exp);
