@@ -1,5 +1,6 @@
-/* creds_json.c - JSON and STS XML answers that carry credentials, and their
- * timestamps (see creds_json.h).
+/* creds_json.c - JSON and STS XML answers that carry credentials, their
+ * expirations (read by api/iso8601) and the set they make (see
+ * creds_json.h).
  *
  * The JSON reader is a recursive descent over a bounds-checked cursor: every
  * read goes through peek()/next(), which stop at the end of the input. A
@@ -704,9 +705,9 @@ int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out, str
 /* ------------------------------------------------------------------ time */
 
 int creds_parse_time(const char *s, time_t *out) {
-    /* As AWS writes expirations (RFC 3339, seconds and an offset always);
-     * a leap second is read as the next second and years before 1970 are
-     * refused, as when this was timegm's job. */
+    /* As AWS writes expirations: RFC 3339, seconds and an offset always. A
+     * leap second is read as the next second (what timegm makes of it); a
+     * year before 1970 is no expiry at all. */
     struct iso8601_time t;
     GUARD(iso8601_parse(s, strlen(s), ISO8601_LEAP_SECOND | ISO8601_FROM_1970, &t));
     *out = (time_t)t.sec;

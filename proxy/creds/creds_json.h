@@ -1,7 +1,9 @@
 /* creds_json.h - the answers that carry temporary credentials, parsed:
  * the JSON of EC2 instance metadata, of the container credentials endpoint
  * (ECS, EKS Pod Identity) and of a credential_process, and the XML of STS
- * (AssumeRole, AssumeRoleWithWebIdentity and ErrorResponse).
+ * (AssumeRole, AssumeRoleWithWebIdentity and ErrorResponse); and what a
+ * parsed answer gives: a checked set (creds_from_doc) or an error code fit
+ * for a log line.
  *
  * Pure: no I/O, no clock, no logging. The JSON reader is this module's own
  * small strict RFC 8259 reader (a bounds-checked cursor, nesting capped)

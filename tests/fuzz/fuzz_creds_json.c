@@ -1,6 +1,7 @@
 /* fuzz_creds_json.c - libFuzzer target for the parsers of credential
- * answers and settings: proxy/creds_json (IMDS / container / process JSON,
- * STS XML, timestamps), creds_url_parse and creds_provider_process_split.
+ * answers and settings: proxy/creds/creds_json (IMDS / container / process
+ * JSON, STS XML, expirations through api/iso8601), creds_url_parse
+ * (creds_http) and creds_provider_process_split.
  *
  * Input: the first byte picks the parser (mod 5), the rest is its input.
  * Each must succeed or fail cleanly; parsing is deterministic (two runs
@@ -14,7 +15,6 @@
 #include "proxy/creds/creds.h"
 #include "proxy/creds/creds_http.h"
 #include "proxy/creds/creds_json.h"
-#include "proxy/creds/creds_provider.h"
 #include "proxy/creds/creds_provider_process.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

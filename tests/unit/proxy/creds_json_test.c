@@ -7,7 +7,6 @@
 
 #include "proxy/creds/creds.h"
 #include "proxy/creds/creds_json.h"
-#include "proxy/creds/creds_provider.h"
 
 #include "tests/unit/unit_check.h"
 
