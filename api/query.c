@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/iso8601.h"
+
 /* Deepest nesting we follow; validate_params refuses deeper input first. */
 #define QUERY_MAX_DEPTH 64
 /* Longest key (`Outer.Inner.member.12.Leaf`) before encoding. SES's longest
@@ -235,43 +237,13 @@ int query_format_double(double d, char *out, size_t cap) {
 #define TS_MIN_SEC (-62135596800LL)
 #define TS_MAX_SEC (253402300799LL)
 
-struct tstamp {
-    int64_t sec; /* UTC seconds since the epoch */
-    int32_t usec;
-};
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-struct civil {
-    int64_t year;
-    int month, day, hour, min, sec, wday; /* wday 0 = Monday, as Python's weekday() */
-};
-
-static void civil_from_sec(int64_t t, struct civil *c) {
-    int64_t z = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t rem = t - z * 86400;
-    c->hour = (int)(rem / 3600);
-    c->min = (int)(rem % 3600 / 60);
-    c->sec = (int)(rem % 60);
-    c->wday = (int)(((z % 7) + 7 + 3) % 7); /* 1970-01-01 was a Thursday */
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
-    c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    c->year = yoe + era * 400 + (c->month <= 2);
-}
+/* What botocore's parse_to_aware_datetime (dateutil's isoparse behind it)
+ * reads and we accept: YYYY-MM-DD[(T|t| )HH:MM[:SS[(.|,)F...]][Z|z|(+|-)HH[[:]MM]]],
+ * no offset meaning UTC. */
+#define QUERY_ISO8601_FORMS                                                                        \
+    (ISO8601_DATE_ONLY | ISO8601_SPACE | ISO8601_NO_SECONDS | ISO8601_COMMA | ISO8601_NO_OFFSET |  \
+     ISO8601_HOUR_OFFSET)
+_Static_assert(QUERY_SCALAR_MAX >= ISO8601_FORMAT_MAX, "a formatted timestamp fits");
 
 /* Python's _PyTime_RoundHalfEven for |x| well inside int64 range, without
  * libm: trunc by conversion, and x - trunc(x) is exact. */
@@ -290,7 +262,7 @@ static double round_half_even(double x) {
 }
 
 /* datetime.fromtimestamp(d): _PyTime_ObjectToTimeval with ROUND_HALF_EVEN. */
-static int ts_from_double(double d, struct tstamp *t) {
+static int ts_from_double(double d, struct iso8601_time *t) {
     /* Also false for NaN. Bounds well past the datetime range. */
     if (!(d > -1e12 && d < 1e12)) {
         return -1;
@@ -349,129 +321,14 @@ static int is_decimal_number(const char *s, size_t len) {
     return i == len;
 }
 
-/* Reads exactly n digits at s[*i]. */
-static int take_digits(const char *s, size_t len, size_t *i, int n, int *out) {
-    int v = 0;
-    for (int k = 0; k < n; k++) {
-        if (*i >= len || s[*i] < '0' || s[*i] > '9') {
-            return -1;
-        }
-        v = v * 10 + (s[*i] - '0');
-        (*i)++;
-    }
-    *out = v;
-    return 0;
-}
-
-static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-static int days_in_month(int y, int m) {
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* Optional time part: (T|t| )HH:MM[:SS[(.|,)F...]]. */
-static int parse_iso_time(const char *s, size_t len, size_t *i, int *hh, int *mi, int *ss,
-                          int32_t *usec) {
-    if (*i >= len || !(s[*i] == 'T' || s[*i] == 't' || s[*i] == ' ')) {
-        return 0;
-    }
-    (*i)++;
-    if (take_digits(s, len, i, 2, hh) < 0 || *i >= len || s[*i] != ':') {
-        return -1;
-    }
-    (*i)++;
-    GUARD(take_digits(s, len, i, 2, mi));
-    if (*i < len && s[*i] == ':') {
-        (*i)++;
-        GUARD(take_digits(s, len, i, 2, ss));
-        if (*i < len && (s[*i] == '.' || s[*i] == ',')) {
-            /* dateutil keeps the first six digits and drops the rest. */
-            int nd = 0;
-            (*i)++;
-            while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
-                if (nd < 6) {
-                    *usec = *usec * 10 + (s[*i] - '0');
-                }
-                nd++;
-                (*i)++;
-            }
-            if (nd == 0) {
-                return -1;
-            }
-            for (; nd < 6; nd++) {
-                *usec *= 10;
-            }
-        }
-    }
-    return *hh <= 23 && *mi <= 59 && *ss <= 59 ? 0 : -1;
-}
-
-/* Optional offset: Z | z | (+|-)HH[[:]MM]. Sets *off to seconds east of UTC. */
-static int parse_iso_offset(const char *s, size_t len, size_t *i, int64_t *off) {
-    *off = 0;
-    if (*i >= len) {
-        return 0;
-    }
-    if (s[*i] == 'Z' || s[*i] == 'z') {
-        (*i)++;
-        return 0;
-    }
-    if (s[*i] != '+' && s[*i] != '-') {
-        return -1;
-    }
-    int sign = s[*i] == '-' ? -1 : 1, oh = 0, om = 0;
-    (*i)++;
-    GUARD(take_digits(s, len, i, 2, &oh));
-    if (*i < len && s[*i] == ':') {
-        (*i)++;
-        GUARD(take_digits(s, len, i, 2, &om));
-    } else if (*i < len) {
-        GUARD(take_digits(s, len, i, 2, &om));
-    }
-    if (oh > 23 || om > 59) {
-        return -1;
-    }
-    *off = sign * (int64_t)(oh * 3600 + om * 60);
-    return 0;
-}
-
-static int ts_parse_iso(const char *s, size_t len, struct tstamp *t) {
-    size_t i = 0;
-    int y = 0, mo = 0, d = 0, hh = 0, mi = 0, ss = 0;
-    int32_t usec = 0;
-    int64_t off = 0;
-    GUARD(take_digits(s, len, &i, 4, &y));
-    if (i >= len || s[i++] != '-') {
-        return -1;
-    }
-    GUARD(take_digits(s, len, &i, 2, &mo));
-    if (i >= len || s[i++] != '-') {
-        return -1;
-    }
-    GUARD(take_digits(s, len, &i, 2, &d));
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
-        return -1;
-    }
-    if (i < len) {
-        /* An offset needs a time: "2020-01-01Z" is refused. */
-        if (!(s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
-            return -1;
-        }
-        GUARD(parse_iso_time(s, len, &i, &hh, &mi, &ss, &usec));
-        GUARD(parse_iso_offset(s, len, &i, &off));
-    }
-    if (i != len) {
-        return -1;
-    }
+static int ts_parse_iso(const char *s, size_t len, struct iso8601_time *t) {
+    GUARD(iso8601_parse(s, len, QUERY_ISO8601_FORMS, t));
     /* astimezone(UTC); botocore crashes (OverflowError) when that leaves
      * years 1..9999, we refuse. */
-    t->sec = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss - off;
-    t->usec = usec;
     return t->sec >= TS_MIN_SEC && t->sec <= TS_MAX_SEC ? 0 : -1;
 }
 
-static int ts_from_json(const json_t *v, struct tstamp *t) {
+static int ts_from_json(const json_t *v, struct iso8601_time *t) {
     if (json_is_integer(v)) {
         json_int_t n = json_integer_value(v);
         if (n < TS_MIN_SEC || n > TS_MAX_SEC) {
@@ -507,22 +364,16 @@ int query_format_timestamp(const json_t *value, const char *format, char *out, s
     static const char *const wdays[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
     static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tstamp t;
-    struct civil c;
+    struct iso8601_time t;
+    struct iso8601_civil c;
     int n;
     ENSURE(cap >= QUERY_SCALAR_MAX, err, "InternalError", "timestamp buffer too small");
     ENSURE(ts_from_json(value, &t) == 0, err, "ValidationError",
            "not an ISO 8601 timestamp or epoch seconds in years 1-9999");
-    civil_from_sec(t.sec, &c);
+    iso8601_civil_from_sec(t.sec, &c);
     if (format == NULL || strcasecmp(format, "iso8601") == 0) {
         /* botocore: strftime('%Y-%m-%dT%H:%M:%S[.%f]Z'); glibc's %Y does not pad. */
-        n = snprintf(out, cap, "%lld-%02d-%02dT%02d:%02d:%02d", (long long)c.year, c.month, c.day,
-                     c.hour, c.min, c.sec);
-        if (t.usec > 0) {
-            n += snprintf(out + n, cap - (size_t)n, ".%06dZ", (int)t.usec);
-        } else {
-            n += snprintf(out + n, cap - (size_t)n, "Z");
-        }
+        n = iso8601_format(t, t.usec > 0 ? 6 : 0, out, cap);
     } else if (strcasecmp(format, "unixtimestamp") == 0) {
         /* int(calendar.timegm(value.timetuple())): microseconds dropped. */
         n = snprintf(out, cap, "%lld", (long long)t.sec);

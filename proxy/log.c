@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
+
+#include "api/iso8601.h"
 
 static enum log_level threshold = LOG_INFO;
 
@@ -38,13 +39,14 @@ static const char *level_name(enum log_level level) {
     return "info";
 }
 
-static void now_iso(char out[32]) {
+/* The wall clock, to the millisecond. */
+static void now_iso(char out[ISO8601_FORMAT_MAX]) {
     struct timeval tv;
-    struct tm tm;
     gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+    struct iso8601_time t = {tv.tv_sec, (int32_t)tv.tv_usec};
+    if (iso8601_format(t, 3, out, ISO8601_FORMAT_MAX) < 0) {
+        out[0] = '\0';
+    }
 }
 
 static void emit(json_t *obj) {
@@ -63,7 +65,7 @@ void log_event(enum log_level level, const char *msg, ...) {
     if (!log_enabled(level)) {
         return;
     }
-    char ts[32];
+    char ts[ISO8601_FORMAT_MAX];
     now_iso(ts);
     json_t *obj = json_object();
     if (obj == NULL) {
@@ -93,7 +95,7 @@ void log_json(enum log_level level, struct json_t *obj) {
     if (!log_enabled(level)) {
         return;
     }
-    char ts[32];
+    char ts[ISO8601_FORMAT_MAX];
     now_iso(ts);
     json_t *line = json_object();
     if (line == NULL) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "proxy/creds.h"
+#include "proxy/creds/creds_store.h"
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
 #include "proxy/metrics.h"

@@ -35,7 +35,7 @@
 #include "api/retry.h"
 #include "proxy/clock.h"
 #include "proxy/config.h"
-#include "proxy/creds.h"
+#include "proxy/creds/creds_store.h"
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
 #include "proxy/pipeline/answer.h"

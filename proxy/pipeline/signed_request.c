@@ -4,7 +4,7 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-#include "proxy/creds.h"
+#include "proxy/creds/creds.h"
 #include "proxy/http/hdrbuf.h"
 
 #define MAX_HEADERS 16

@@ -11,7 +11,7 @@
 
 #include "api/xmljson.h"
 #include "proxy/config.h"
-#include "proxy/creds.h"
+#include "proxy/creds/creds_store.h"
 #include "proxy/http/upstream.h"
 #include "proxy/log.h"
 #include "proxy/pipeline/signed_request.h"

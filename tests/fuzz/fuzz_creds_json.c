@@ -1,6 +1,7 @@
 /* fuzz_creds_json.c - libFuzzer target for the parsers of credential
- * answers and settings: proxy/creds_json (IMDS / container / process JSON,
- * STS XML, timestamps), creds_url_parse and creds_process_split.
+ * answers and settings: proxy/creds/creds_json (IMDS / container / process
+ * JSON, STS XML, expirations through api/iso8601), creds_url_parse
+ * (creds_http) and creds_provider_process_split.
  *
  * Input: the first byte picks the parser (mod 5), the rest is its input.
  * Each must succeed or fail cleanly; parsing is deterministic (two runs
@@ -11,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds.h"
-#include "proxy/creds_http.h"
-#include "proxy/creds_json.h"
-#include "proxy/creds_process.h"
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_http.h"
+#include "proxy/creds/creds_json.h"
+#include "proxy/creds/creds_provider_process.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         char **argv;
         int argc;
-        if (creds_process_split(s, &argv, &argc, &err) == 0) {
+        if (creds_provider_process_split(s, &argv, &argc, &err) == 0) {
             size_t total = 0;
             if (argc < 1 || argv[argc] != NULL) {
                 abort();
@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (total > strlen(s)) {
                 abort();
             }
-            creds_process_argv_free(argv);
+            creds_provider_process_argv_free(argv);
         } else if (argv != NULL) {
             abort();
         }

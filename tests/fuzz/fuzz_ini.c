@@ -1,4 +1,5 @@
-/* fuzz_ini.c - libFuzzer target for proxy/creds_ini (the shared-file parser).
+/* fuzz_ini.c - libFuzzer target for proxy/creds/creds_ini (the shared-file
+ * parser).
  *
  * Input: a whole ~/.aws/credentials or ~/.aws/config text. It must parse or
  * fail cleanly; when it parses, every entry points at a real section, every
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds_ini.h"
+#include "proxy/creds/creds_ini.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds_ini.h"
+#include "proxy/creds/creds_ini.h"
 
 #include "tests/unit/unit_check.h"
 

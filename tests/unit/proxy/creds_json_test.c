@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/creds.h"
-#include "proxy/creds_json.h"
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds.h"
+#include "proxy/creds/creds_json.h"
 
 #include "tests/unit/unit_check.h"
 

@@ -1,7 +1,7 @@
-/* creds_store_test - the credential store's asynchronous side: the refresh
- * and retry policy, URL parsing, credential_process (splitting and running),
- * and the store driven by a container endpoint served from this process
- * (libevent's evhttp): waiters, pending, a refresh before expiry, failures.
+/* creds_store_test - the credential store: the refresh and retry policy,
+ * the held set (set, replace, expire), and the store driven by a container
+ * endpoint served from this process (libevent's evhttp): waiters, pending,
+ * a refresh before expiry, failures.
  *
  * The store's wall clock is injected, so a set that expires in an hour can
  * be made to need a refresh in a second. */
@@ -15,10 +15,7 @@
 #include <unistd.h>
 
 #include "proxy/config.h"
-#include "proxy/creds.h"
-#include "proxy/creds_http.h"
-#include "proxy/creds_process.h"
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_store.h"
 
 #include "tests/unit/unit_check.h"
 
@@ -54,39 +51,6 @@ static void test_policy(void) {
     CHECK(creds_retry_delay(100, now - 5, now, 0) == 30); /* expired: no cap */
 }
 
-/* ------------------------------------------------------------------ URLs */
-
-static void test_urls(void) {
-    struct creds_url u;
-    struct sp_err err;
-    CHECK(creds_url_parse("http://169.254.170.2/v2/credentials/abc", "X", &u, &err) == 0);
-    CHECK(!u.tls && str_eq(u.host, "169.254.170.2") && u.port == 80 &&
-          str_eq(u.path, "/v2/credentials/abc"));
-    CHECK(creds_url_parse("HTTPS://sts.eu-west-1.amazonaws.com", "X", &u, &err) == 0);
-    CHECK(u.tls && u.port == 443 && str_eq(u.path, "/"));
-    CHECK(creds_url_parse("http://[fd00:ec2::23]:8080?a=b#frag", "X", &u, &err) == 0);
-    CHECK(str_eq(u.host, "fd00:ec2::23") && u.port == 8080 && str_eq(u.path, "/?a=b"));
-    CHECK(creds_url_parse("http://127.0.0.1:1/", "X", &u, &err) == 0 && u.port == 1);
-    static const char *const bad[] = {"",
-                                      "ftp://x",
-                                      "http://",
-                                      "http://:80/",
-                                      "http://user:pw@host/",
-                                      "http://host:0/",
-                                      "http://host:65536/",
-                                      "http://host:/",
-                                      "http://host:8a/",
-                                      "http://ho st/",
-                                      "http://[::1/",
-                                      "http://[::g]/",
-                                      "http://host/pa th",
-                                      "http://host/a\r\nX: y"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        CHECK(creds_url_parse(bad[i], "X", &u, &err) == -1);
-        CHECK(strstr(err.msg, "pw@") == NULL);
-    }
-}
-
 static void on_deadline(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
@@ -103,105 +67,36 @@ static void run_for(struct event_base *base, int ms) {
     event_free(t);
 }
 
-/* --------------------------------------------------------------- process */
-
-static void check_split(const char *cmd, int argc, const char *const *want) {
-    char **argv;
-    int n;
-    struct sp_err err;
-    int rc = creds_process_split(cmd, &argv, &n, &err);
-    CHECK(rc == 0 && n == argc);
-    if (rc == 0 && n == argc) {
-        for (int i = 0; i < argc; i++) {
-            CHECK(str_eq(argv[i], want[i]));
-        }
-        CHECK(argv[argc] == NULL);
-    }
-    if (rc == 0) {
-        creds_process_argv_free(argv);
-    }
-}
-
-static void test_split(void) {
-    /* each case checked against Python's shlex.split */
-    check_split("/usr/bin/helper", 1, (const char *const[]){"/usr/bin/helper"});
-    check_split("  a  b\tc\n", 3, (const char *const[]){"a", "b", "c"});
-    check_split("a 'b c' \"d e\"", 3, (const char *const[]){"a", "b c", "d e"});
-    check_split("a'b'\"c\"d", 1, (const char *const[]){"abcd"});
-    check_split("a '' \"\"", 3, (const char *const[]){"a", "", ""});
-    check_split("a\\ b \\'q", 2, (const char *const[]){"a b", "'q"});
-    check_split("\"x\\\"y\\\\z\\n\"", 1, (const char *const[]){"x\"y\\z\\n"});
-    check_split("'no \\ escape'", 1, (const char *const[]){"no \\ escape"});
-    check_split("a #b", 2, (const char *const[]){"a", "#b"});
-    static const char *const bad[] = {"", "   ", "'open", "\"open", "trailing\\"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char **argv;
-        int n;
-        struct sp_err err;
-        CHECK(creds_process_split(bad[i], &argv, &n, &err) == -1 && argv == NULL);
-    }
-}
-
-struct outcome {
-    int done;
-    struct creds *c;
-    char why[CPROV_WHY_LEN];
-    struct event_base *base;
-};
-
-static void on_outcome(struct cprov *p, struct creds *c, const char *why, void *arg) {
-    (void)p;
-    struct outcome *o = arg;
-    o->done++;
-    o->c = c;
-    snprintf(o->why, sizeof(o->why), "%s", why);
-    event_base_loopbreak(o->base);
-}
-
 static time_t fixed_now;
 static time_t fake_clock(void) { return fixed_now; }
 static double zero_random(void) { return 0; }
 
-static void run_process(struct event_base *base, const char *cmd, struct outcome *o) {
-    struct creds_ctx ctx = {base, NULL, "us-east-1", fake_clock};
-    struct sp_err err;
-    memset(o, 0, sizeof(*o));
-    o->base = base;
-    struct cprov *p = creds_process_new(&ctx, cmd, "test", &err);
-    CHECK(p != NULL);
-    if (p == NULL) {
-        return;
-    }
-    cprov_fetch(p, on_outcome, o);
-    CHECK(o->done == 0); /* never from inside the call */
-    run_for(base, 10000);
-    CHECK(o->done == 1);
-    cprov_free(p);
-}
+/* ------------------------------------------------------------- the set */
 
-static void test_process(struct event_base *base) {
-    struct outcome o;
-    run_process(base,
-                "/bin/sh -c 'printf \"%s\" \"{\\\"Version\\\": 1, \\\"AccessKeyId\\\": "
-                "\\\"AKIDPROC\\\", \\\"SecretAccessKey\\\": \\\"procsecret\\\", "
-                "\\\"SessionToken\\\": \\\"proctoken\\\", \\\"Expiration\\\": "
-                "\\\"2030-01-01T00:00:00Z\\\"}\"'",
-                &o);
-    CHECK(o.c != NULL && str_eq(o.c->access_key_id, "AKIDPROC") &&
-          str_eq(o.c->session_token, "proctoken") && str_eq(o.c->provider, "process") &&
-          o.c->expiration == 1893456000);
-    creds_unref(o.c);
-    run_process(base, "/bin/sh -c 'echo SECRETOUTPUT; exit 3'", &o);
-    CHECK(o.c == NULL && strstr(o.why, "status 3") != NULL && strstr(o.why, "sh") != NULL);
-    CHECK(strstr(o.why, "SECRETOUTPUT") == NULL);
-    run_process(base, "/bin/sh -c 'echo \"{\\\"Version\\\": 2}\"'", &o);
-    CHECK(o.c == NULL && strstr(o.why, "Version") != NULL);
-    run_process(base, "/bin/sh -c 'echo not json SECRETOUTPUT'", &o);
-    CHECK(o.c == NULL && strstr(o.why, "SECRETOUTPUT") == NULL);
-    run_process(base, "/nonexistent/helper --flag", &o);
-    CHECK(o.c == NULL && strstr(o.why, "helper") != NULL);
-    run_process(base, "/bin/sh -c 'kill -9 $$'", &o);
-    CHECK(o.c == NULL && strstr(o.why, "signal 9") != NULL);
+/* The held set without a provider or a loop: set, replace, expire. */
+static void test_store_set(void) {
+    struct creds_store *s = creds_store_new(NULL);
+    const char *why = NULL;
+    CHECK(creds_store_current(s, time(NULL), &why) == NULL &&
+          str_eq(why, "credentials not loaded yet"));
+    /* Set takes the caller's reference; a held set outlives its replacement. */
+    time_t now = 1700000000;
+    struct creds *a = creds_new("AKIDAAAA", "secret-a", NULL, now + 3600, "test");
+    creds_store_set(s, a);
+    CHECK(creds_store_current(s, now, &why) == a);
+    struct creds *held = creds_ref(a);
+    creds_store_set(s, creds_new("AKIDBBBB", "secret-b", "tok", 0, "test"));
+    CHECK(held->refs == 1 && str_eq(held->secret_access_key, "secret-a"));
+    creds_unref(held);
+    CHECK(str_eq(creds_store_current(s, now, &why)->access_key_id, "AKIDBBBB"));
+    /* Expiry against the clock passed in. */
+    creds_store_set(s, creds_new("AKIDCCCC", "secret-c", NULL, now + 60, "web_identity"));
+    CHECK(creds_store_current(s, now + 59, &why) != NULL);
+    why = NULL;
+    CHECK(creds_store_current(s, now + 60, &why) == NULL && why != NULL &&
+          strstr(why, "expired") != NULL && strstr(why, "web_identity") != NULL);
+    creds_store_free(s);
+    creds_store_free(NULL);
 }
 
 /* ------------------------------------------------- store + container endpoint */
@@ -441,9 +336,7 @@ int main(void) {
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     struct event_base *base = event_base_new();
     test_policy();
-    test_urls();
-    test_split();
-    test_process(base);
+    test_store_set();
     test_store(base);
     test_store_without_loop();
     event_base_free(base);

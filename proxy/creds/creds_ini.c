@@ -5,11 +5,12 @@
  * copied into memory this module owns and wipes; nothing is ever copied into
  * a buffer that is freed without a wipe (appending to a value allocates the
  * new buffer, copies, and wipes the old one). */
-#include "proxy/creds_ini.h"
+#include "proxy/creds/creds_ini.h"
 
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proxy/creds/secret.h"
 
 struct ini_entry {
     size_t section;
@@ -25,13 +26,6 @@ struct creds_ini {
     size_t n_entries, cap_entries;
 };
 
-static void wipe_free(char *s, size_t n) {
-    if (s != NULL) {
-        OPENSSL_cleanse(s, n);
-        free(s);
-    }
-}
-
 static char *dup_n(const char *s, size_t n) {
     char *out = malloc(n + 1);
     if (out != NULL) {
@@ -46,22 +40,16 @@ void creds_ini_free(struct creds_ini *ini) {
         return;
     }
     for (size_t i = 0; i < ini->n_sections; i++) {
-        wipe_free(ini->sections[i], strlen(ini->sections[i]));
+        secret_wipe_str(ini->sections[i]);
     }
     for (size_t i = 0; i < ini->n_entries; i++) {
-        wipe_free(ini->entries[i].key, strlen(ini->entries[i].key));
-        wipe_free(ini->entries[i].value, ini->entries[i].value_len);
+        secret_wipe_str(ini->entries[i].key);
+        secret_free(ini->entries[i].value, ini->entries[i].value_len);
     }
     /* The arrays hold only pointers and indexes, but wipe them anyway: the
      * cost is nil and nothing then depends on that being true. */
-    if (ini->sections != NULL) {
-        OPENSSL_cleanse(ini->sections, ini->cap_sections * sizeof(*ini->sections));
-    }
-    if (ini->entries != NULL) {
-        OPENSSL_cleanse(ini->entries, ini->cap_entries * sizeof(*ini->entries));
-    }
-    free(ini->sections);
-    free(ini->entries);
+    secret_free(ini->sections, ini->cap_sections * sizeof(*ini->sections));
+    secret_free(ini->entries, ini->cap_entries * sizeof(*ini->entries));
     free(ini);
 }
 
@@ -110,8 +98,8 @@ static int add_entry(struct creds_ini *ini, const char *key, size_t kn, const ch
     char *k = dup_n(key, kn);
     char *v = dup_n(val, vn);
     if (k == NULL || v == NULL) {
-        wipe_free(k, kn);
-        wipe_free(v, vn);
+        secret_free(k, kn);
+        secret_free(v, vn);
         return -1;
     }
     for (size_t i = 0; i < kn; i++) {
@@ -135,7 +123,7 @@ static int append_value(struct creds_ini *ini, const char *more, size_t n) {
     v[e->value_len] = '\n';
     memcpy(v + e->value_len + 1, more, n);
     v[e->value_len + 1 + n] = '\0';
-    wipe_free(e->value, e->value_len);
+    secret_free(e->value, e->value_len);
     e->value = v;
     e->value_len += 1 + n;
     return 0;

@@ -1,4 +1,4 @@
-/* creds_profile.h - the shared files (~/.aws/credentials, ~/.aws/config):
+/* creds_provider_profile.h - the shared files (~/.aws/credentials, ~/.aws/config):
  * which profile, and which provider that profile stands for.
  *
  * The profile is $AWS_PROFILE, else the config file's credentials.profile,
@@ -29,16 +29,17 @@
  * The files are read (not parsed by hand: creds_ini) when the chain is
  * built, i.e. at start and at each reload; the buffers they were read into
  * are wiped. Messages name files, profiles and keys, never values. */
-#ifndef SP_CREDS_PROFILE_H
-#define SP_CREDS_PROFILE_H
+#ifndef SP_CREDS_PROVIDER_PROFILE_H
+#define SP_CREDS_PROVIDER_PROFILE_H
 
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_provider.h"
 
 /* Returns 1 with *out when the profile gives a way to credentials, 0 when
  * the files hold nothing for it (the chain goes on), -1 with err when the
  * configuration is broken. cfg_profile is the config's credentials.profile
  * (may be NULL). *name gets the profile's name for messages. */
-int creds_profile_resolve(const struct creds_ctx *ctx, const char *cfg_profile, struct cprov **out,
-                          char *name, size_t name_cap, struct sp_err *err) SP_WARN_UNUSED;
+int creds_provider_profile_resolve(const struct creds_provider_ctx *ctx, const char *cfg_profile,
+                                   struct creds_provider **out, char *name, size_t name_cap,
+                                   struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

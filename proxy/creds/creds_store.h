@@ -1,27 +1,21 @@
-/* creds.h - the credentials the proxy signs with, where they come from, and
- * how they are kept fresh.
+/* creds_store.h - the credentials the proxy signs with: which provider
+ * supplies them (the default chain) and how they are kept fresh.
  *
- * A struct creds is one immutable set (key id, secret, optional session
- * token, optional expiry). It is refcounted, because a refresh may replace
- * the current set while a request is being signed with it; the last unref
- * wipes every byte of it with OPENSSL_cleanse before freeing.
- *
- * struct creds_store holds the current set and the provider chosen for it.
- * The chain is the AWS SDKs' default one, in their order, unless
- * credentials.source pins one provider:
+ * struct creds_store holds the current set (creds.h) and the provider
+ * chosen for it. The chain is the AWS SDKs' default one, in their order,
+ * unless credentials.source pins one provider:
  *   static        config access_key_id + secret_access_key_file
  *                 (+ session_token_file)
  *   env           AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
  *   web_identity  AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
- *                 (+ AWS_ROLE_SESSION_NAME) through STS (creds_sts.h)
+ *                 (+ AWS_ROLE_SESSION_NAME) through STS
  *   profile       the shared files: static keys, credential_process, a role
- *                 (creds_profile.h)
- *   container     ECS / EKS Pod Identity endpoint (creds_metadata.h)
- *   imds          EC2 instance metadata, IMDSv2 (creds_metadata.h)
- * The first provider that is *configured* is chosen (as in the SDKs: a
- * configured provider that then fails to fetch does not hand over to the
- * next), except that a static config whose secret file cannot be read falls
- * through to the next, as it always has.
+ *   container     ECS / EKS Pod Identity endpoint
+ *   imds          EC2 instance metadata, IMDSv2
+ * (each in its creds_provider_*.h). The first provider that is *configured*
+ * is chosen (as in the SDKs: a configured provider that then fails to fetch
+ * does not hand over to the next), except that a static config whose secret
+ * file cannot be read falls through to the next, as it always has.
  *
  * Static keys (static, env, a profile's keys) are read by creds_store_load()
  * itself and usable when it returns, without any event loop. Every other
@@ -35,40 +29,22 @@
  * set (or the one after an expiry) is being fetched wait with
  * creds_store_wait().
  *
- * Never logged, never in a message: the secret, the session token, a web
- * identity or container authorization token, a file's content.
- * creds_describe() prints the key id with all but its first four characters
- * masked. The log says which provider supplied a set and when it expires. */
-#ifndef SP_CREDS_H
-#define SP_CREDS_H
+ * The store depends on the providers and the value; neither knows of it.
+ * The log says which provider supplied a set, its key id masked
+ * (creds_describe) and when it expires; never a secret, a token or a file's
+ * content. */
+#ifndef SP_CREDS_STORE_H
+#define SP_CREDS_STORE_H
 
-#include <stddef.h>
 #include <sys/queue.h>
 #include <time.h>
 
+#include "proxy/creds/creds.h"
 #include "signer/check.h"
 
 struct config;
 struct event_base;
 struct evdns_base;
-
-struct creds {
-    int refs;
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token;  /* NULL when none */
-    time_t expiration;    /* 0 = does not expire */
-    const char *provider; /* static string: "static", "env", "web_identity",
-                             "profile", "process", "assume_role", "container",
-                             "imds" */
-};
-
-struct creds *creds_new(const char *key_id, const char *secret, const char *token,
-                        time_t expiration, const char *provider);
-struct creds *creds_ref(struct creds *c);
-void creds_unref(struct creds *c);
-/* "AKID****************" style, for logs. */
-void creds_describe(const struct creds *c, char *out, size_t cap);
 
 struct creds_store;
 

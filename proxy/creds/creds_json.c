@@ -1,5 +1,6 @@
-/* creds_json.c - JSON and STS XML answers that carry credentials, and their
- * timestamps (see creds_json.h).
+/* creds_json.c - JSON and STS XML answers that carry credentials, their
+ * expirations (read by api/iso8601) and the set they make (see
+ * creds_json.h).
  *
  * The JSON reader is a recursive descent over a bounds-checked cursor: every
  * read goes through peek()/next(), which stop at the end of the input. A
@@ -10,7 +11,7 @@
  * front of it so that the block can be wiped when expat frees or grows it:
  * expat copies the input and the character data into its own buffers, and
  * those may hold a secret key or a session token. */
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_json.h"
 
 #include <expat.h>
 #include <limits.h>
@@ -20,12 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void wipe_str(char **s) {
-    if (*s != NULL) {
-        OPENSSL_cleanse(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-    }
+#include "api/iso8601.h"
+#include "proxy/creds/secret.h"
+
+/* Wipes and frees *s, leaving NULL. */
+static void drop(char **s) {
+    secret_wipe_str(*s);
+    *s = NULL;
 }
 
 void creds_doc_init(struct creds_doc *d) {
@@ -34,12 +36,12 @@ void creds_doc_init(struct creds_doc *d) {
 }
 
 void creds_doc_clear(struct creds_doc *d) {
-    wipe_str(&d->access_key_id);
-    wipe_str(&d->secret_access_key);
-    wipe_str(&d->session_token);
-    wipe_str(&d->expiration);
-    wipe_str(&d->code);
-    wipe_str(&d->message);
+    drop(&d->access_key_id);
+    drop(&d->secret_access_key);
+    drop(&d->session_token);
+    drop(&d->expiration);
+    drop(&d->code);
+    drop(&d->message);
     creds_doc_init(d);
 }
 
@@ -235,16 +237,13 @@ static int parse_string(struct cursor *c, char **out) {
         OPENSSL_cleanse(tmp, sizeof(tmp));
     }
     if (rc < 0) {
-        if (buf != NULL) {
-            OPENSSL_cleanse(buf, end - start + 1);
-            free(buf);
-        }
+        secret_free(buf, end - start + 1);
         return -1;
     }
     c->i = end + 1;
     if (buf != NULL) {
         buf[o] = '\0';
-        wipe_str(out);
+        drop(out);
         *out = (char *)buf;
     }
     return 0;
@@ -428,14 +427,31 @@ int creds_json_parse(const char *text, size_t len, struct creds_doc *out, struct
     return 0;
 }
 
+void creds_json_error_code(const char *body, size_t len, char *out, size_t cap) {
+    out[0] = '\0';
+    struct creds_doc d;
+    struct sp_err err;
+    if (creds_json_parse(body, len, &d, &err) == 0) {
+        const char *code = d.code != NULL ? d.code : "";
+        size_t n = 0;
+        for (const unsigned char *p = (const unsigned char *)code; *p && n + 1 < cap && n < 64;
+             p++) {
+            out[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+        }
+        out[n] = '\0';
+        creds_doc_clear(&d);
+    }
+}
+
 /* ------------------------------------------------------------------- XML */
 
-/* expat's allocator: the block's size in front of it, so free can wipe. */
+/* expat's allocator: the block's size in front of it, so that xml_free can
+ * wipe the whole block. */
 #define WIPE_HDR 16
 _Static_assert(WIPE_HDR >= sizeof(size_t) && WIPE_HDR % alignof(max_align_t) == 0,
                "header keeps blocks aligned");
 
-static void *wipe_malloc(size_t n) {
+static void *xml_malloc(size_t n) {
     if (n > SIZE_MAX - WIPE_HDR) {
         return NULL;
     }
@@ -447,29 +463,28 @@ static void *wipe_malloc(size_t n) {
     return b + WIPE_HDR;
 }
 
-static void wipe_free(void *p) {
+static void xml_free(void *p) {
     if (p == NULL) {
         return;
     }
     unsigned char *b = (unsigned char *)p - WIPE_HDR;
     size_t n;
     memcpy(&n, b, sizeof(n));
-    OPENSSL_cleanse(b, n + WIPE_HDR);
-    free(b);
+    secret_free(b, n + WIPE_HDR);
 }
 
-static void *wipe_realloc(void *p, size_t n) {
+static void *xml_realloc(void *p, size_t n) {
     if (p == NULL) {
-        return wipe_malloc(n);
+        return xml_malloc(n);
     }
-    void *q = wipe_malloc(n);
+    void *q = xml_malloc(n);
     if (q == NULL) {
         return NULL; /* p is untouched, as realloc promises */
     }
     size_t old;
     memcpy(&old, (unsigned char *)p - WIPE_HDR, sizeof(old));
     memcpy(q, p, old < n ? old : n);
-    wipe_free(p);
+    xml_free(p);
     return q;
 }
 
@@ -520,10 +535,7 @@ static const char *intern(const char *n) {
 }
 
 static void text_reset(struct xml_state *st) {
-    if (st->text != NULL) {
-        OPENSSL_cleanse(st->text, st->text_len);
-        wipe_free(st->text);
-    }
+    xml_free(st->text); /* wipes the whole block */
     st->text = NULL;
     st->text_len = 0;
     st->text_overflow = 0;
@@ -559,7 +571,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
         st->text_overflow = 1;
         return;
     }
-    char *t = wipe_realloc(st->text, st->text_len + (size_t)len + 1);
+    char *t = xml_realloc(st->text, st->text_len + (size_t)len + 1);
     if (t == NULL) {
         st->text_overflow = 1;
         return;
@@ -632,7 +644,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
     if (field != NULL && !st->text_overflow) {
         char *v = text_copy(st);
         if (v != NULL) {
-            wipe_str(field);
+            drop(field);
             *field = v;
         }
     }
@@ -656,7 +668,7 @@ int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out, str
     if (len > INT_MAX) {
         return sp_fail(err, "CredentialsUnavailable", "the STS answer is too large");
     }
-    static const XML_Memory_Handling_Suite mm = {wipe_malloc, wipe_realloc, wipe_free};
+    static const XML_Memory_Handling_Suite mm = {xml_malloc, xml_realloc, xml_free};
     XML_Parser p = XML_ParserCreate_MM(NULL, &mm, NULL);
     ENSURE_REF(p, err);
     struct xml_state st;
@@ -692,82 +704,61 @@ int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out, str
 
 /* ------------------------------------------------------------------ time */
 
-static int digits(const char *s, int n, int *out) {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
+int creds_parse_time(const char *s, time_t *out) {
+    /* As AWS writes expirations: RFC 3339, seconds and an offset always. A
+     * leap second is read as the next second (what timegm makes of it); a
+     * year before 1970 is no expiry at all. */
+    struct iso8601_time t;
+    GUARD(iso8601_parse(s, strlen(s), ISO8601_LEAP_SECOND | ISO8601_FROM_1970, &t));
+    *out = (time_t)t.sec;
     return 0;
 }
 
-int creds_parse_time(const char *s, time_t *out) {
-    int y, mo, d, h, mi, sec;
-    size_t n = strlen(s);
-    if (n < 20 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
-        digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) < 0 ||
-        s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0) {
-        return -1;
+/* -------------------------------------------------------------- the set */
+
+static int printable_token(const char *s) {
+    if (s == NULL || *s == '\0') {
+        return 0;
     }
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        sec > 60) {
-        return -1;
-    }
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap) {
-        return -1;
-    }
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-        while (*p >= '0' && *p <= '9') {
-            p++;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            return 0;
         }
     }
-    long offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        int sign = *p == '-' ? -1 : 1;
-        p++;
-        if (digits(p, 2, &oh) < 0) {
-            return -1;
-        }
-        p += 2;
-        if (*p == ':') {
-            p++;
-        }
-        if (digits(p, 2, &om) < 0 || oh > 23 || om > 59) {
-            return -1;
-        }
-        p += 2;
-        offset = sign * (oh * 3600L + om * 60L);
-    } else {
-        return -1;
+    return 1;
+}
+
+struct creds *creds_from_doc(const struct creds_doc *d, const char *provider, int need_token,
+                             int need_expiration, struct sp_err *err) {
+    if (d->access_key_id == NULL || d->secret_access_key == NULL) {
+        sp_fail(err, "CredentialsUnavailable", "the answer has no %s",
+                d->access_key_id == NULL ? "AccessKeyId" : "SecretAccessKey");
+        return NULL;
     }
-    if (*p != '\0') {
-        return -1;
+    if (need_token && d->session_token == NULL) {
+        sp_fail(err, "CredentialsUnavailable", "the answer has no session token");
+        return NULL;
     }
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) {
-        return -1;
+    if (!printable_token(d->access_key_id) || !printable_token(d->secret_access_key) ||
+        (d->session_token != NULL && !printable_token(d->session_token))) {
+        sp_fail(err, "CredentialsUnavailable",
+                "the answer's key id, secret or token is empty or not printable ASCII");
+        return NULL;
     }
-    *out = t - offset;
-    return 0;
+    time_t exp = 0;
+    if (d->expiration != NULL) {
+        if (creds_parse_time(d->expiration, &exp) < 0) {
+            sp_fail(err, "CredentialsUnavailable", "the answer's Expiration is not a time");
+            return NULL;
+        }
+    } else if (need_expiration) {
+        sp_fail(err, "CredentialsUnavailable", "the answer has no Expiration");
+        return NULL;
+    }
+    struct creds *c =
+        creds_new(d->access_key_id, d->secret_access_key, d->session_token, exp, provider);
+    if (c == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+    }
+    return c;
 }

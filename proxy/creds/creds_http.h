@@ -21,7 +21,7 @@
 
 #include "signer/check.h"
 
-struct creds_ctx;
+struct creds_provider_ctx;
 
 struct creds_url {
     int tls;
@@ -52,7 +52,7 @@ typedef void (*creds_http_done_fn)(const struct creds_http_answer *a, void *arg)
 extern const char creds_http_err_too_large[];
 
 /* An endpoint: connect and whole-exchange timeouts in ms. */
-struct creds_http *creds_http_new(const struct creds_ctx *ctx, const struct creds_url *url,
+struct creds_http *creds_http_new(const struct creds_provider_ctx *ctx, const struct creds_url *url,
                                   int connect_timeout_ms, int timeout_ms, struct sp_err *err);
 /* Cancels what is in flight (no callbacks) and frees; NULL is fine. */
 void creds_http_free(struct creds_http *h);

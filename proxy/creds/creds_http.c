@@ -1,5 +1,5 @@
 /* creds_http.c - HTTP exchanges for credential providers (see creds_http.h). */
-#include "proxy/creds_http.h"
+#include "proxy/creds/creds_http.h"
 
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
@@ -9,7 +9,9 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-#include "proxy/creds_provider.h"
+#include "proxy/creds/creds_env.h"
+#include "proxy/creds/creds_provider.h"
+#include "proxy/creds/secret.h"
 #include "proxy/http/upstream.h"
 
 const char creds_http_err_too_large[] = "the credentials endpoint's answer is too large";
@@ -110,7 +112,7 @@ int creds_url_parse(const char *url, const char *what, struct creds_url *out, st
 
 /* -------------------------------------------------------------- exchanges */
 
-struct creds_http *creds_http_new(const struct creds_ctx *ctx, const struct creds_url *url,
+struct creds_http *creds_http_new(const struct creds_provider_ctx *ctx, const struct creds_url *url,
                                   int connect_timeout_ms, int timeout_ms, struct sp_err *err) {
     struct creds_http *h = calloc(1, sizeof(*h));
     if (h == NULL) {
@@ -148,8 +150,7 @@ const char *creds_http_host(const struct creds_http *h) { return upstream_host_h
 /* evbuffer_add_reference's cleanup: the request was written (or dropped). */
 static void on_request_released(const void *data, size_t len, void *extra) {
     (void)data;
-    OPENSSL_cleanse(extra, len);
-    free(extra);
+    secret_free(extra, len);
 }
 
 /* Wipes the response evbuffer's bytes where they lie. */
@@ -193,10 +194,7 @@ static void on_upstream(struct upstream_req *ur, void *arg) {
     }
     wipe_evbuffer(ur->body);
     r->cb(&a, r->arg);
-    if (copy != NULL) {
-        OPENSSL_cleanse(copy, len + 1);
-        free(copy);
-    }
+    secret_free(copy, len + 1);
     free(r);
 }
 
@@ -205,21 +203,21 @@ struct creds_http_req *creds_http_send(struct creds_http *h, const char *method,
                                        creds_http_done_fn cb, void *arg) {
     struct creds_http_req *r = calloc(1, sizeof(*r));
     struct evbuffer *out = evbuffer_new();
-    struct creds_buf b = {0};
+    struct secret_buf b = {0};
     if (r == NULL || out == NULL) {
         goto fail;
     }
-    creds_buf_printf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n",
-                     method, path, upstream_host_header(h->u));
+    secret_buf_printf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ses-proxy/" SP_VERSION "\r\n",
+                      method, path, upstream_host_header(h->u));
     if (body != NULL) {
-        creds_buf_printf(&b, "Content-Length: %zu\r\n", body_len);
+        secret_buf_printf(&b, "Content-Length: %zu\r\n", body_len);
     }
     if (extra_headers != NULL) {
-        creds_buf_puts(&b, extra_headers);
+        secret_buf_puts(&b, extra_headers);
     }
-    creds_buf_puts(&b, "\r\n");
+    secret_buf_puts(&b, "\r\n");
     if (body != NULL) {
-        creds_buf_append(&b, body, body_len);
+        secret_buf_append(&b, body, body_len);
     }
     if (b.oom) {
         goto fail;
@@ -242,7 +240,7 @@ struct creds_http_req *creds_http_send(struct creds_http *h, const char *method,
     LIST_INSERT_HEAD(&h->reqs, r, link);
     return r;
 fail:
-    creds_buf_clear(&b);
+    secret_buf_clear(&b);
     if (out != NULL) {
         evbuffer_free(out);
     }

@@ -1,11 +1,12 @@
-/* creds_process.c - credential_process (see creds_process.h).
+/* creds_provider_process.c - credential_process (see
+ * creds_provider_process.h).
  *
  * The child is started with posix_spawnp (no fork of a process that holds
  * sockets, TLS contexts and secrets), its stdout read by an EV_READ event,
  * and it is reaped without blocking: after EOF, waitpid(WNOHANG) is tried
  * again on a short timer until it has exited or the deadline passes, when
  * it is killed. */
-#include "proxy/creds_process.h"
+#include "proxy/creds/creds_provider_process.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -19,7 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proxy/creds_json.h"
+#include "proxy/creds/creds_json.h"
+#include "proxy/creds/secret.h"
 #include "proxy/log.h"
 
 extern char **environ;
@@ -30,21 +32,22 @@ extern char **environ;
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-void creds_process_argv_free(char **argv) {
+void creds_provider_process_argv_free(char **argv) {
     if (argv == NULL) {
         return;
     }
     for (char **a = argv; *a != NULL; a++) {
-        creds_wipe_str(*a); /* a command line may carry a secret argument */
+        secret_wipe_str(*a); /* a command line may carry a secret argument */
     }
     free(argv);
 }
 
-int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct sp_err *err) {
+int creds_provider_process_split(const char *cmd, char ***argv_out, int *argc_out,
+                                 struct sp_err *err) {
     *argv_out = NULL;
     *argc_out = 0;
     size_t len = strlen(cmd);
-    char **argv = calloc(CREDS_PROCESS_MAX_WORDS + 1, sizeof(*argv));
+    char **argv = calloc(CREDS_PROVIDER_PROCESS_MAX_WORDS + 1, sizeof(*argv));
     char *word = malloc(len + 1);
     int argc = 0;
     if (argv == NULL || word == NULL) {
@@ -99,9 +102,9 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
         if (rc < 0) {
             break;
         }
-        if (argc == CREDS_PROCESS_MAX_WORDS) {
+        if (argc == CREDS_PROVIDER_PROCESS_MAX_WORDS) {
             rc = sp_fail(err, "ConfigError", "credential_process: more than %d words",
-                         CREDS_PROCESS_MAX_WORDS);
+                         CREDS_PROVIDER_PROCESS_MAX_WORDS);
             break;
         }
         word[n] = '\0';
@@ -112,13 +115,12 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
         }
         argc++;
     }
-    OPENSSL_cleanse(word, len + 1);
-    free(word);
+    secret_free(word, len + 1);
     if (rc == 0 && argc == 0) {
         rc = sp_fail(err, "ConfigError", "credential_process is empty");
     }
     if (rc < 0) {
-        creds_process_argv_free(argv);
+        creds_provider_process_argv_free(argv);
         return -1;
     }
     *argv_out = argv;
@@ -129,7 +131,7 @@ int creds_process_split(const char *cmd, char ***argv_out, int *argc_out, struct
 /* ---------------------------------------------------------------- running */
 
 struct process {
-    struct cprov base;
+    struct creds_provider base;
     char *command;
     char *profile;
     char program[128]; /* the first word, for messages */
@@ -138,7 +140,7 @@ struct process {
     struct event *read_ev;
     struct event *timer; /* deadline, then reaping polls */
     struct timeval started;
-    struct creds_buf out;
+    struct secret_buf out;
     int eof;
 };
 
@@ -162,7 +164,7 @@ static void process_stop(struct process *pr) {
         (void)waitpid(pr->pid, NULL, WNOHANG);
         pr->pid = 0;
     }
-    creds_buf_clear(&pr->out);
+    secret_buf_clear(&pr->out);
     pr->eof = 0;
 }
 
@@ -175,8 +177,8 @@ static void process_fail(struct process *pr, const char *fmt, ...) {
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     process_stop(pr);
-    cprov_finish(&pr->base, NULL, "credential_process of profile %s (%s): %s", pr->profile,
-                 pr->program, what);
+    creds_provider_finish(&pr->base, NULL, "credential_process of profile %s (%s): %s", pr->profile,
+                          pr->program, what);
 }
 
 /* The child has exited with status (or -1: unknown, SIGCHLD ignored). */
@@ -209,7 +211,7 @@ static void process_done(struct process *pr, int status) {
         return;
     }
     process_stop(pr);
-    cprov_finish(&pr->base, c, "%s", "");
+    creds_provider_finish(&pr->base, c, "%s", "");
 }
 
 static int elapsed_s(const struct process *pr) {
@@ -226,8 +228,8 @@ static void try_reap(struct process *pr) {
         process_done(pr, status);
     } else if (r < 0) {
         process_done(pr, -1); /* ECHILD: someone else reaps children */
-    } else if (elapsed_s(pr) >= CREDS_PROCESS_TIMEOUT_S) {
-        process_fail(pr, "did not exit within %d s", CREDS_PROCESS_TIMEOUT_S);
+    } else if (elapsed_s(pr) >= CREDS_PROVIDER_PROCESS_TIMEOUT_S) {
+        process_fail(pr, "did not exit within %d s", CREDS_PROVIDER_PROCESS_TIMEOUT_S);
     } else {
         struct timeval tv = {0, REAP_POLL_MS * 1000};
         evtimer_add(pr->timer, &tv);
@@ -241,7 +243,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     if (pr->eof) {
         try_reap(pr);
     } else {
-        process_fail(pr, "no answer within %d s", CREDS_PROCESS_TIMEOUT_S);
+        process_fail(pr, "no answer within %d s", CREDS_PROVIDER_PROCESS_TIMEOUT_S);
     }
 }
 
@@ -268,12 +270,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
             try_reap(pr);
             return;
         }
-        if (pr->out.len + (size_t)n > CREDS_PROCESS_MAX_OUTPUT) {
+        if (pr->out.len + (size_t)n > CREDS_PROVIDER_PROCESS_MAX_OUTPUT) {
             OPENSSL_cleanse(chunk, sizeof(chunk));
-            process_fail(pr, "printed more than %u bytes", CREDS_PROCESS_MAX_OUTPUT);
+            process_fail(pr, "printed more than %u bytes", CREDS_PROVIDER_PROCESS_MAX_OUTPUT);
             return;
         }
-        creds_buf_append(&pr->out, chunk, (size_t)n);
+        secret_buf_append(&pr->out, chunk, (size_t)n);
     }
     OPENSSL_cleanse(chunk, sizeof(chunk));
 }
@@ -331,25 +333,25 @@ static int spawn(struct process *pr, char **argv, int out_fd) {
     return rc;
 }
 
-static void process_fetch(struct cprov *p) {
+static void process_fetch(struct creds_provider *p) {
     struct process *pr = (struct process *)p;
     process_stop(pr);
     char **argv;
     int argc;
     struct sp_err err;
     sp_err_clear(&err);
-    if (creds_process_split(pr->command, &argv, &argc, &err) < 0) {
+    if (creds_provider_process_split(pr->command, &argv, &argc, &err) < 0) {
         process_fail(pr, "%s", err.msg);
         return;
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
-        creds_process_argv_free(argv);
+        creds_provider_process_argv_free(argv);
         process_fail(pr, "pipe: %s", strerror(errno));
         return;
     }
     int rc = spawn(pr, argv, fds[1]);
-    creds_process_argv_free(argv);
+    creds_provider_process_argv_free(argv);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
@@ -360,7 +362,7 @@ static void process_fetch(struct cprov *p) {
     evutil_make_socket_nonblocking(pr->fd);
     evutil_gettimeofday(&pr->started, NULL);
     pr->read_ev = event_new(p->ctx.base, pr->fd, EV_READ | EV_PERSIST, on_readable, pr);
-    struct timeval tv = {CREDS_PROCESS_TIMEOUT_S, 0};
+    struct timeval tv = {CREDS_PROVIDER_PROCESS_TIMEOUT_S, 0};
     if (pr->read_ev == NULL || event_add(pr->read_ev, NULL) < 0 ||
         evtimer_add(pr->timer, &tv) < 0) {
         process_fail(pr, "out of memory");
@@ -372,33 +374,34 @@ static void process_fetch(struct cprov *p) {
               "program", pr->program, "pid", pid, NULL);
 }
 
-static void process_cancel(struct cprov *p) { process_stop((struct process *)p); }
+static void process_cancel(struct creds_provider *p) { process_stop((struct process *)p); }
 
-static void process_destroy(struct cprov *p) {
+static void process_destroy(struct creds_provider *p) {
     struct process *pr = (struct process *)p;
     process_stop(pr);
     if (pr->timer != NULL) {
         event_free(pr->timer);
     }
-    creds_wipe_str(pr->command);
+    secret_wipe_str(pr->command);
     free(pr->profile);
 }
 
-static void process_describe(const struct cprov *p, char *out, size_t cap) {
+static void process_describe(const struct creds_provider *p, char *out, size_t cap) {
     const struct process *pr = (const struct process *)p;
     snprintf(out, cap, "credential_process of profile %s (%s)", pr->profile, pr->program);
 }
 
-static const struct cprov_ops process_ops = {.name = "process",
-                                             .fetch = process_fetch,
-                                             .cancel = process_cancel,
-                                             .destroy = process_destroy,
-                                             .describe = process_describe};
+static const struct creds_provider_ops process_ops = {.name = "process",
+                                                      .fetch = process_fetch,
+                                                      .cancel = process_cancel,
+                                                      .destroy = process_destroy,
+                                                      .describe = process_describe};
 
-struct cprov *creds_process_new(const struct creds_ctx *ctx, const char *command,
-                                const char *profile, struct sp_err *err) {
+struct creds_provider *creds_provider_process_new(const struct creds_provider_ctx *ctx,
+                                                  const char *command, const char *profile,
+                                                  struct sp_err *err) {
     struct process *pr = calloc(1, sizeof(*pr));
-    if (pr == NULL || cprov_init(&pr->base, &process_ops, ctx) < 0) {
+    if (pr == NULL || creds_provider_init(&pr->base, &process_ops, ctx) < 0) {
         free(pr);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
@@ -409,19 +412,19 @@ struct cprov *creds_process_new(const struct creds_ctx *ctx, const char *command
     pr->timer = evtimer_new(ctx->base, on_timer, pr);
     if (pr->command == NULL || pr->profile == NULL || pr->timer == NULL) {
         sp_fail(err, "InternalError", "out of memory");
-        cprov_free(&pr->base);
+        creds_provider_free(&pr->base);
         return NULL;
     }
     /* Split once now, so a broken command line is a configuration error at
      * load time rather than a failure at every fetch. */
     char **argv;
     int argc;
-    if (creds_process_split(command, &argv, &argc, err) < 0) {
-        cprov_free(&pr->base);
+    if (creds_provider_process_split(command, &argv, &argc, err) < 0) {
+        creds_provider_free(&pr->base);
         return NULL;
     }
     const char *prog = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
     snprintf(pr->program, sizeof(pr->program), "%s", prog);
-    creds_process_argv_free(argv);
+    creds_provider_process_argv_free(argv);
     return &pr->base;
 }

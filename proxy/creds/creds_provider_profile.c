@@ -1,22 +1,29 @@
-/* creds_profile.c - the shared files' profiles (see creds_profile.h). */
-#include "proxy/creds_profile.h"
+/* creds_provider_profile.c - the shared files' profiles (see
+ * creds_provider_profile.h). */
+#include "proxy/creds/creds_provider_profile.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy/creds_ini.h"
-#include "proxy/creds_metadata.h"
-#include "proxy/creds_process.h"
-#include "proxy/creds_sts.h"
+#include "proxy/creds/creds_env.h"
+#include "proxy/creds/creds_ini.h"
+#include "proxy/creds/creds_provider_assume_role.h"
+#include "proxy/creds/creds_provider_container.h"
+#include "proxy/creds/creds_provider_imds.h"
+#include "proxy/creds/creds_provider_process.h"
+#include "proxy/creds/creds_provider_static.h"
+#include "proxy/creds/creds_provider_web_identity.h"
+#include "proxy/creds/secret.h"
 
 #define MAX_CHAIN 8
 
 struct shared {
-    const struct creds_ctx *ctx;
+    const struct creds_provider_ctx *ctx;
     struct creds_ini *creds; /* NULL when the file is missing */
     struct creds_ini *config;
     char *creds_path;
@@ -24,6 +31,42 @@ struct shared {
     const char *visited[MAX_CHAIN + 1];
     int depth;
 };
+
+/* Expands a leading "~/" (or "~" alone) with $HOME, else the user's home
+ * from the password database. Returns a new string or NULL with err. */
+static char *expand_home(const char *path, struct sp_err *err) {
+    if (path[0] != '~' || (path[1] != '/' && path[1] != '\0')) {
+        char *out = strdup(path);
+        if (out == NULL) {
+            sp_fail(err, "InternalError", "out of memory");
+        }
+        return out;
+    }
+    const char *home = creds_env("HOME");
+    char pwbuf[4096];
+    struct passwd pw, *found = NULL;
+    if (home == NULL) {
+        /* No HOME, as in many containers: the password database knows. */
+        if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found != NULL &&
+            found->pw_dir != NULL && found->pw_dir[0] != '\0') {
+            home = found->pw_dir;
+        }
+    }
+    if (home == NULL) {
+        sp_fail(err, "CredentialsUnavailable",
+                "cannot expand %s: no HOME and no home directory for uid %u", path,
+                (unsigned)getuid());
+        return NULL;
+    }
+    size_t n = strlen(home) + strlen(path);
+    char *out = malloc(n + 1);
+    if (out == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+        return NULL;
+    }
+    snprintf(out, n + 1, "%s%s", home, path + 1);
+    return out;
+}
 
 /* Reads and parses one file; a missing file leaves *out NULL. */
 static int load_file(const char *path, const char *what, struct creds_ini **out,
@@ -33,14 +76,14 @@ static int load_file(const char *path, const char *what, struct creds_ini **out,
         return 0;
     }
     size_t len;
-    char *text = creds_read_file(path, CREDS_INI_MAX_TEXT, what, &len, err);
+    char *text = secret_read_file(path, CREDS_INI_MAX_TEXT, what, &len, err);
     if (text == NULL) {
         return -1;
     }
     struct sp_err perr;
     sp_err_clear(&perr);
     int rc = creds_ini_parse(text, len, out, &perr);
-    creds_wipe_str(text);
+    secret_wipe_str(text);
     if (rc < 0) {
         return sp_fail(err, "ConfigError", "%s %s: %s", what, path, perr.msg);
     }
@@ -49,7 +92,7 @@ static int load_file(const char *path, const char *what, struct creds_ini **out,
 
 static char *file_path(const char *env, const char *dflt, struct sp_err *err) {
     const char *p = creds_env(env);
-    return creds_expand_home(p != NULL ? p : dflt, err);
+    return expand_home(p != NULL ? p : dflt, err);
 }
 
 static int shared_load(struct shared *sh, struct sp_err *err) {
@@ -87,7 +130,7 @@ static int has_profile(const struct shared *sh, const char *profile) {
 }
 
 /* Static keys of a profile, as a fixed provider; 0 when it has none. */
-static int static_keys(struct shared *sh, const char *profile, struct cprov **out,
+static int static_keys(struct shared *sh, const char *profile, struct creds_provider **out,
                        struct sp_err *err) {
     const char *id = get(sh, profile, "aws_access_key_id");
     const char *secret = get(sh, profile, "aws_secret_access_key");
@@ -104,15 +147,16 @@ static int static_keys(struct shared *sh, const char *profile, struct cprov **ou
     ENSURE_REF(c, err);
     char desc[300];
     snprintf(desc, sizeof(desc), "static keys of profile %s", profile);
-    *out = cprov_fixed_new(sh->ctx, c, desc);
+    *out = creds_provider_static_new(sh->ctx, c, desc);
     ENSURE_REF(*out, err);
     return 1;
 }
 
-static int resolve(struct shared *sh, const char *profile, struct cprov **out, struct sp_err *err);
+static int resolve(struct shared *sh, const char *profile, struct creds_provider **out,
+                   struct sp_err *err);
 
 /* Where an assumed role's source credentials come from. */
-static int role_source(struct shared *sh, const char *profile, struct cprov **src,
+static int role_source(struct shared *sh, const char *profile, struct creds_provider **src,
                        struct sp_err *err) {
     const char *sp = get(sh, profile, "source_profile");
     const char *cs = get(sh, profile, "credential_source");
@@ -136,25 +180,26 @@ static int role_source(struct shared *sh, const char *profile, struct cprov **sr
                profile, sp);
         return 0;
     }
-    const struct creds_ctx *ctx = sh->ctx;
+    const struct creds_provider_ctx *ctx = sh->ctx;
     if (strcmp(cs, "Environment") == 0) {
-        const char *id = creds_env("AWS_ACCESS_KEY_ID");
-        const char *secret = creds_env("AWS_SECRET_ACCESS_KEY");
-        ENSURE(id != NULL && secret != NULL, err, "ConfigError",
+        ENSURE(creds_env("AWS_ACCESS_KEY_ID") != NULL && creds_env("AWS_SECRET_ACCESS_KEY") != NULL,
+               err, "ConfigError",
                "profile %s: credential_source Environment, but AWS_ACCESS_KEY_ID and "
                "AWS_SECRET_ACCESS_KEY are not both set",
                profile);
-        struct creds *c = creds_new(id, secret, creds_env("AWS_SESSION_TOKEN"), 0, "env");
-        ENSURE_REF(c, err);
-        *src = cprov_fixed_new(ctx, c, "environment");
+        struct creds *c = creds_provider_static_read_env(err);
+        if (c == NULL) {
+            return -1;
+        }
+        *src = creds_provider_static_new(ctx, c, "environment");
     } else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
-        *src = creds_imds_new(ctx, err);
+        *src = creds_provider_imds_new(ctx, err);
     } else if (strcmp(cs, "EcsContainer") == 0) {
-        ENSURE(creds_container_configured(), err, "ConfigError",
+        ENSURE(creds_provider_container_configured(), err, "ConfigError",
                "profile %s: credential_source EcsContainer, but neither "
                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor _FULL_URI is set",
                profile);
-        *src = creds_container_new(ctx, err);
+        *src = creds_provider_container_new(ctx, err);
     } else {
         return sp_fail(err, "ConfigError",
                        "profile %s: credential_source must be Environment, Ec2InstanceMetadata "
@@ -171,12 +216,12 @@ static int role_source(struct shared *sh, const char *profile, struct cprov **sr
 }
 
 static int assume_role(struct shared *sh, const char *profile, const char *role_arn,
-                       struct cprov **out, struct sp_err *err) {
+                       struct creds_provider **out, struct sp_err *err) {
     ENSURE(get(sh, profile, "mfa_serial") == NULL, err, "ConfigError",
            "profile %s: mfa_serial needs a code typed by a person; a sidecar cannot ask for one",
            profile);
-    struct creds_sts_role role = {role_arn, get(sh, profile, "role_session_name"),
-                                  get(sh, profile, "external_id"), 0};
+    struct creds_provider_assume_role_params role = {
+        role_arn, get(sh, profile, "role_session_name"), get(sh, profile, "external_id"), 0};
     const char *ds = get(sh, profile, "duration_seconds");
     if (ds != NULL) {
         char *end;
@@ -185,13 +230,14 @@ static int assume_role(struct shared *sh, const char *profile, const char *role_
                "profile %s: duration_seconds must be 900..43200", profile);
         role.duration_seconds = (int)v;
     }
-    struct cprov *src = NULL;
+    struct creds_provider *src = NULL;
     GUARD(role_source(sh, profile, &src, err));
-    *out = creds_sts_assume_role_new(sh->ctx, src, &role, err);
+    *out = creds_provider_assume_role_new(sh->ctx, src, &role, err);
     return *out != NULL ? 1 : -1;
 }
 
-static int resolve(struct shared *sh, const char *profile, struct cprov **out, struct sp_err *err) {
+static int resolve(struct shared *sh, const char *profile, struct creds_provider **out,
+                   struct sp_err *err) {
     *out = NULL;
     for (int i = 0; i < sh->depth; i++) {
         ENSURE(strcmp(sh->visited[i], profile) != 0, err, "ConfigError",
@@ -206,19 +252,19 @@ static int resolve(struct shared *sh, const char *profile, struct cprov **out, s
     const char *process = get(sh, profile, "credential_process");
     if (role_arn != NULL && wit != NULL && get(sh, profile, "source_profile") == NULL &&
         get(sh, profile, "credential_source") == NULL) {
-        char *path = creds_expand_home(wit, err);
+        char *path = expand_home(wit, err);
         if (path == NULL) {
             rc = -1;
         } else {
-            *out = creds_sts_web_identity_new(sh->ctx, role_arn, path,
-                                              get(sh, profile, "role_session_name"), err);
+            *out = creds_provider_web_identity_new(sh->ctx, role_arn, path,
+                                                   get(sh, profile, "role_session_name"), err);
             free(path);
             rc = *out != NULL ? 1 : -1;
         }
     } else if (role_arn != NULL) {
         rc = assume_role(sh, profile, role_arn, out, err);
     } else if (process != NULL) {
-        *out = creds_process_new(sh->ctx, process, profile, err);
+        *out = creds_provider_process_new(sh->ctx, process, profile, err);
         rc = *out != NULL ? 1 : -1;
     } else {
         rc = static_keys(sh, profile, out, err);
@@ -234,8 +280,9 @@ static int resolve(struct shared *sh, const char *profile, struct cprov **out, s
     return rc;
 }
 
-int creds_profile_resolve(const struct creds_ctx *ctx, const char *cfg_profile, struct cprov **out,
-                          char *name, size_t name_cap, struct sp_err *err) {
+int creds_provider_profile_resolve(const struct creds_provider_ctx *ctx, const char *cfg_profile,
+                                   struct creds_provider **out, char *name, size_t name_cap,
+                                   struct sp_err *err) {
     *out = NULL;
     const char *profile = creds_env("AWS_PROFILE");
     if (profile == NULL) {
@@ -263,7 +310,7 @@ int creds_profile_resolve(const struct creds_ctx *ctx, const char *cfg_profile, 
     }
     shared_clear(&sh);
     if (rc < 0 && *out != NULL) {
-        cprov_free(*out);
+        creds_provider_free(*out);
         *out = NULL;
     }
     return rc;

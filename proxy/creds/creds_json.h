@@ -1,7 +1,9 @@
 /* creds_json.h - the answers that carry temporary credentials, parsed:
  * the JSON of EC2 instance metadata, of the container credentials endpoint
  * (ECS, EKS Pod Identity) and of a credential_process, and the XML of STS
- * (AssumeRole, AssumeRoleWithWebIdentity and ErrorResponse).
+ * (AssumeRole, AssumeRoleWithWebIdentity and ErrorResponse); and what a
+ * parsed answer gives: a checked set (creds_from_doc) or an error code fit
+ * for a log line.
  *
  * Pure: no I/O, no clock, no logging. The JSON reader is this module's own
  * small strict RFC 8259 reader (a bounds-checked cursor, nesting capped)
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "proxy/creds/creds.h"
 #include "signer/check.h"
 
 /* Deepest nesting a JSON answer may have (the real ones are flat). */
@@ -57,9 +60,23 @@ int creds_json_parse(const char *text, size_t len, struct creds_doc *out,
 int creds_sts_xml_parse(const char *text, size_t len, struct creds_doc *out,
                         struct sp_err *err) SP_WARN_UNUSED;
 
-/* Parses an RFC 3339 / ISO 8601 UTC time as AWS sends expirations:
- * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM|+HHMM|-HHMM); fractions
- * are dropped. Years 1970..9999. Returns 0 and *out, or -1. */
+/* Parses an RFC 3339 time as AWS sends expirations (api/iso8601.h's strict
+ * forms): YYYY-MM-DD(T|t)HH:MM:SS[.fraction](Z|z|(+|-)HH[:]MM), a second
+ * of 60 read as the next second; fractions are dropped. Years 1970..9999 as
+ * written. Returns 0 and *out, or -1. */
 int creds_parse_time(const char *s, time_t *out) SP_WARN_UNUSED;
+
+/* A set from a parsed answer: access key id, secret (and, when need_token,
+ * the session token) must be there and be printable ASCII without spaces
+ * (they go into HTTP headers); Expiration must parse when need_expiration
+ * (or, when present, anyway). provider is a static string. Messages name
+ * what is missing, never a value. */
+struct creds *creds_from_doc(const struct creds_doc *d, const char *provider, int need_token,
+                             int need_expiration, struct sp_err *err);
+
+/* The error code of a JSON error answer (its "Code" or "code"), fit for a
+ * log line: printable ASCII (anything else as '?'), at most 64 bytes; ""
+ * when the body is not JSON or has no code. Never more of the body. */
+void creds_json_error_code(const char *body, size_t len, char *out, size_t cap);
 
 #endif

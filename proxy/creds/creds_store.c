@@ -1,5 +1,5 @@
-/* creds.c - credential sets, the provider chain and the store that keeps a
- * set fresh (see creds.h).
+/* creds_store.c - the provider chain and the store that keeps a set fresh
+ * (see creds_store.h).
  *
  * The store runs one provider (chosen by creds_store_load) and one timer.
  * A fetch ends in on_fetched(), from the loop: a set is installed and the
@@ -7,22 +7,24 @@
  * timer at a retry. Waiters are woken through a deferred event, so a waiter
  * is never called from inside creds_store_wait() or from inside a
  * provider. */
-#include "proxy/creds.h"
+#include "proxy/creds/creds_store.h"
 
-#include <errno.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <math.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/iso8601.h"
 #include "proxy/config.h"
-#include "proxy/creds_metadata.h"
-#include "proxy/creds_profile.h"
-#include "proxy/creds_provider.h"
-#include "proxy/creds_sts.h"
+#include "proxy/creds/creds_env.h"
+#include "proxy/creds/creds_provider.h"
+#include "proxy/creds/creds_provider_container.h"
+#include "proxy/creds/creds_provider_imds.h"
+#include "proxy/creds/creds_provider_profile.h"
+#include "proxy/creds/creds_provider_static.h"
+#include "proxy/creds/creds_provider_web_identity.h"
 #include "proxy/log.h"
 
 TAILQ_HEAD(waiter_list, creds_waiter);
@@ -33,7 +35,7 @@ struct creds_store {
     int own_dns;
     time_t (*wall_clock)(void);
     double (*random)(void);
-    struct cprov *prov; /* NULL before the first successful load */
+    struct creds_provider *prov; /* NULL before the first successful load */
     char prov_desc[512];
     struct creds *current;
     int fetching;
@@ -46,57 +48,6 @@ struct creds_store {
     char why[512];
     char last_error[400]; /* of the last failed fetch, "" after a success */
 };
-
-static void wipe_free(char *s) {
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
-/* -------------------------------------------------------------- creds */
-
-struct creds *creds_new(const char *key_id, const char *secret, const char *token,
-                        time_t expiration, const char *provider) {
-    struct creds *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        return NULL;
-    }
-    c->refs = 1;
-    c->access_key_id = strdup(key_id);
-    c->secret_access_key = strdup(secret);
-    c->session_token = token != NULL && *token != '\0' ? strdup(token) : NULL;
-    c->expiration = expiration;
-    c->provider = provider;
-    if (c->access_key_id == NULL || c->secret_access_key == NULL ||
-        (token != NULL && *token != '\0' && c->session_token == NULL)) {
-        creds_unref(c);
-        return NULL;
-    }
-    return c;
-}
-
-struct creds *creds_ref(struct creds *c) {
-    c->refs++;
-    return c;
-}
-
-void creds_unref(struct creds *c) {
-    if (c == NULL || --c->refs > 0) {
-        return;
-    }
-    wipe_free(c->access_key_id);
-    wipe_free(c->secret_access_key);
-    wipe_free(c->session_token);
-    OPENSSL_cleanse(c, sizeof(*c));
-    free(c);
-}
-
-void creds_describe(const struct creds *c, char *out, size_t cap) {
-    size_t n = strlen(c->access_key_id);
-    snprintf(out, cap, "%.4s%.*s", c->access_key_id, (int)(n > 4 ? (n - 4 > 16 ? 16 : n - 4) : 0),
-             "****************");
-}
 
 /* ------------------------------------------------------------- policy */
 
@@ -177,7 +128,7 @@ void creds_store_free(struct creds_store *s) {
     if (s == NULL) {
         return;
     }
-    cprov_free(s->prov); /* cancels its fetch: no callback */
+    creds_provider_free(s->prov); /* cancels its fetch: no callback */
     struct creds_waiter *w;
     while ((w = TAILQ_FIRST(&s->waiters)) != NULL) {
         TAILQ_REMOVE(&s->waiters, w, link);
@@ -255,14 +206,12 @@ const char *creds_store_provider(const struct creds_store *s) {
     return s->current != NULL ? s->current->provider : NULL;
 }
 
-static void format_time(time_t t, char out[32]) {
-    if (t == 0) {
-        snprintf(out, 32, "never");
-        return;
+/* An expiry for the log and messages: ISO 8601 in seconds, or "never". */
+static void format_time(time_t t, char out[ISO8601_FORMAT_MAX]) {
+    struct iso8601_time it = {t, 0};
+    if (t == 0 || iso8601_format(it, 0, out, ISO8601_FORMAT_MAX) < 0) {
+        snprintf(out, ISO8601_FORMAT_MAX, "never");
     }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void creds_store_set(struct creds_store *s, struct creds *c) {
@@ -270,7 +219,7 @@ void creds_store_set(struct creds_store *s, struct creds *c) {
     s->current = c;
     char desc[32];
     creds_describe(c, desc, sizeof(desc));
-    char exp[32];
+    char exp[ISO8601_FORMAT_MAX];
     format_time(c->expiration, exp);
     log_event(LOG_INFO, "credentials loaded", "provider", c->provider, "access_key_id", desc,
               "expires", exp, "session_token", c->session_token != NULL ? "yes" : "no", "source",
@@ -293,7 +242,7 @@ struct creds *creds_store_current(struct creds_store *s, time_t now, const char 
         return NULL;
     }
     if (s->current->expiration != 0 && s->current->expiration <= now) {
-        char exp[32];
+        char exp[ISO8601_FORMAT_MAX];
         format_time(s->current->expiration, exp);
         snprintf(s->why, sizeof(s->why), "credentials from %s expired at %s%s%.400s",
                  s->current->provider, exp,
@@ -318,7 +267,7 @@ static void arm(struct creds_store *s, double seconds) {
     evtimer_add(s->timer, &tv);
 }
 
-static void on_fetched(struct cprov *p, struct creds *c, const char *why, void *arg);
+static void on_fetched(struct creds_provider *p, struct creds *c, const char *why, void *arg);
 
 static void start_fetch(struct creds_store *s) {
     if (s->prov == NULL || s->fetching) {
@@ -330,7 +279,7 @@ static void start_fetch(struct creds_store *s) {
         snprintf(s->why, sizeof(s->why), "waiting for credentials from %s (%.400s)",
                  s->prov->ops->name, s->prov_desc);
     }
-    cprov_fetch(s->prov, on_fetched, s);
+    creds_provider_fetch(s->prov, on_fetched, s);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -368,7 +317,7 @@ static void on_failed(struct creds_store *s, const char *why, time_t now) {
     snprintf(s->last_error, sizeof(s->last_error), "%s", why);
     int have = usable(s, now);
     double d = creds_retry_delay(s->failures, have ? s->current->expiration : 0, now, s->random());
-    char in[32], exp[32];
+    char in[32], exp[ISO8601_FORMAT_MAX];
     snprintf(in, sizeof(in), "%.1f", d);
     format_time(have ? s->current->expiration : 0, exp);
     if (have) {
@@ -384,13 +333,13 @@ static void on_failed(struct creds_store *s, const char *why, time_t now) {
     arm(s, d);
 }
 
-static void on_fetched(struct cprov *p, struct creds *c, const char *why, void *arg) {
+static void on_fetched(struct creds_provider *p, struct creds *c, const char *why, void *arg) {
     (void)p;
     struct creds_store *s = arg;
     s->fetching = 0;
     time_t now = s->wall_clock();
     if (c != NULL && c->expiration != 0 && c->expiration <= now) {
-        char exp[32];
+        char exp[ISO8601_FORMAT_MAX];
         format_time(c->expiration, exp);
         char msg[128];
         snprintf(msg, sizeof(msg), "the credentials handed out expired already (at %s)", exp);
@@ -407,57 +356,7 @@ static void on_fetched(struct cprov *p, struct creds *c, const char *why, void *
     wake_waiters(s);
 }
 
-/* ------------------------------------------------------------ providers */
-
-/* Reads a secret file of the static provider: one value, wiped buffers. */
-static char *read_secret_file(const char *path, const char *what, struct sp_err *err) {
-    return creds_read_value_file(path, 64u << 10, what, err);
-}
-
-/* Provider "static": access_key_id and secret_access_key_file in the config. */
-static struct creds *from_static(const struct config *cfg, struct sp_err *err) {
-    if (cfg->credentials.access_key_id == NULL) {
-        sp_fail(err, "CredentialsUnavailable", "static: no credentials.access_key_id");
-        return NULL;
-    }
-    char *secret = read_secret_file(cfg->credentials.secret_access_key_file,
-                                    "credentials.secret_access_key_file", err);
-    if (secret == NULL) {
-        return NULL;
-    }
-    char *token = NULL;
-    if (cfg->credentials.session_token_file != NULL) {
-        token = read_secret_file(cfg->credentials.session_token_file,
-                                 "credentials.session_token_file", err);
-        if (token == NULL) {
-            wipe_free(secret);
-            return NULL;
-        }
-    }
-    struct creds *c = creds_new(cfg->credentials.access_key_id, secret, token, 0, "static");
-    wipe_free(secret);
-    wipe_free(token);
-    if (c == NULL) {
-        sp_fail(err, "InternalError", "out of memory");
-    }
-    return c;
-}
-
-/* Provider "env": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. */
-static struct creds *from_env(struct sp_err *err) {
-    const char *id = getenv("AWS_ACCESS_KEY_ID");
-    const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
-    if (id == NULL || *id == '\0' || secret == NULL || *secret == '\0') {
-        sp_fail(err, "CredentialsUnavailable",
-                "env: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
-        return NULL;
-    }
-    struct creds *c = creds_new(id, secret, getenv("AWS_SESSION_TOKEN"), 0, "env");
-    if (c == NULL) {
-        sp_fail(err, "InternalError", "out of memory");
-    }
-    return c;
-}
+/* ---------------------------------------------------------------- chain */
 
 /* Appends "; part" to the list of what was tried. */
 static void tried_add(char *tried, size_t cap, const char *part) {
@@ -465,9 +364,9 @@ static void tried_add(char *tried, size_t cap, const char *part) {
     snprintf(tried + n, cap - n, "%s%.300s", n ? "; " : "", part);
 }
 
-static struct cprov *fixed(const struct creds_ctx *ctx, struct creds *c, const char *desc,
-                           struct sp_err *err) {
-    struct cprov *p = cprov_fixed_new(ctx, c, desc);
+static struct creds_provider *fixed(const struct creds_provider_ctx *ctx, struct creds *c,
+                                    const char *desc, struct sp_err *err) {
+    struct creds_provider *p = creds_provider_static_new(ctx, c, desc);
     if (p == NULL) {
         sp_fail(err, "InternalError", "out of memory");
     }
@@ -475,8 +374,8 @@ static struct cprov *fixed(const struct creds_ctx *ctx, struct creds *c, const c
 }
 
 /* Chooses the provider. Returns it, or NULL with err (what was tried). */
-static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cfg,
-                            struct sp_err *err) {
+static struct creds_provider *choose(const struct creds_provider_ctx *ctx, const struct config *cfg,
+                                     struct sp_err *err) {
     const char *src = cfg->credentials.source;
     int chain = strcmp(src, "chain") == 0;
     char tried[800] = "";
@@ -487,7 +386,9 @@ static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cf
         if (chain && cfg->credentials.access_key_id == NULL) {
             tried_add(tried, sizeof(tried), "static: not configured");
         } else {
-            struct creds *c = from_static(cfg, &e);
+            struct creds *c = creds_provider_static_read_files(
+                cfg->credentials.access_key_id, cfg->credentials.secret_access_key_file,
+                cfg->credentials.session_token_file, &e);
             if (c != NULL) {
                 return fixed(ctx, c, "config file credentials.access_key_id", err);
             }
@@ -502,7 +403,7 @@ static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cf
     }
     if (chain || strcmp(src, "env") == 0) {
         sp_err_clear(&e);
-        struct creds *c = from_env(&e);
+        struct creds *c = creds_provider_static_read_env(&e);
         if (c != NULL) {
             return fixed(ctx, c, "environment AWS_ACCESS_KEY_ID", err);
         }
@@ -512,16 +413,17 @@ static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cf
         const char *file = creds_env("AWS_WEB_IDENTITY_TOKEN_FILE");
         const char *role = creds_env("AWS_ROLE_ARN");
         if (file != NULL && role != NULL) {
-            return creds_sts_web_identity_new(ctx, role, file, creds_env("AWS_ROLE_SESSION_NAME"),
-                                              err);
+            return creds_provider_web_identity_new(ctx, role, file,
+                                                   creds_env("AWS_ROLE_SESSION_NAME"), err);
         }
         tried_add(tried, sizeof(tried),
                   "web_identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not both set");
     }
     if (chain || strcmp(src, "profile") == 0) {
-        struct cprov *p = NULL;
+        struct creds_provider *p = NULL;
         char name[128];
-        int rc = creds_profile_resolve(ctx, cfg->credentials.profile, &p, name, sizeof(name), err);
+        int rc = creds_provider_profile_resolve(ctx, cfg->credentials.profile, &p, name,
+                                                sizeof(name), err);
         if (rc < 0) {
             return NULL;
         }
@@ -534,15 +436,15 @@ static struct cprov *choose(const struct creds_ctx *ctx, const struct config *cf
         tried_add(tried, sizeof(tried), msg);
     }
     if (chain || strcmp(src, "container") == 0) {
-        if (creds_container_configured()) {
-            return creds_container_new(ctx, err);
+        if (creds_provider_container_configured()) {
+            return creds_provider_container_new(ctx, err);
         }
         tried_add(tried, sizeof(tried),
                   "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI not set");
     }
     if (chain || strcmp(src, "imds") == 0) {
-        if (!creds_imds_disabled()) {
-            return creds_imds_new(ctx, err);
+        if (!creds_provider_imds_disabled()) {
+            return creds_provider_imds_new(ctx, err);
         }
         tried_add(tried, sizeof(tried), "imds: disabled by AWS_EC2_METADATA_DISABLED");
     }
@@ -563,11 +465,11 @@ static struct evdns_base *store_dns(struct creds_store *s) {
 }
 
 int creds_store_load(struct creds_store *s, const struct config *cfg, struct sp_err *err) {
-    struct creds_ctx ctx = {s->base, store_dns(s), "", s->wall_clock};
+    struct creds_provider_ctx ctx = {s->base, store_dns(s), "", s->wall_clock};
     snprintf(ctx.region, sizeof(ctx.region), "%s", cfg->region != NULL ? cfg->region : "");
     struct sp_err e;
     sp_err_clear(&e);
-    struct cprov *p = choose(&ctx, cfg, &e);
+    struct creds_provider *p = choose(&ctx, cfg, &e);
     if (p == NULL) {
         if (e.code == NULL) {
             sp_fail(&e, "InternalError", "out of memory");
@@ -578,22 +480,22 @@ int creds_store_load(struct creds_store *s, const struct config *cfg, struct sp_
         return sp_fail(err, e.code, "%s", e.msg);
     }
     char desc[512];
-    cprov_describe(p, desc, sizeof(desc));
+    creds_provider_describe(p, desc, sizeof(desc));
     struct creds *c = NULL;
-    if (cprov_is_sync(p)) {
+    if (creds_provider_is_sync(p)) {
         c = p->ops->get(p, &e);
         if (c == NULL) {
-            cprov_free(p);
+            creds_provider_free(p);
             return sp_fail(err, e.code != NULL ? e.code : "InternalError", "%s", e.msg);
         }
     } else if (s->base == NULL) {
         const char *name = p->ops->name;
-        cprov_free(p);
+        creds_provider_free(p);
         return sp_fail(err, "InternalError", "provider %s needs an event loop", name);
     }
     /* The old provider goes (its fetch with it); its set stays until the new
      * one delivers. */
-    cprov_free(s->prov);
+    creds_provider_free(s->prov);
     s->prov = p;
     s->fetching = 0;
     s->failures = 0;
