@@ -16,6 +16,7 @@
  * to point an operator at the right line, and never wrong about the key. */
 #include "proxy/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -23,7 +24,6 @@
 #include <sys/un.h>
 
 #include "proxy/log.h"
-#include "proxy/policy.h"
 
 struct config_loader {
     const char *file; /* for messages */
@@ -191,6 +191,44 @@ static int read_strings(const struct config_loader *l, const char *path, json_t 
     return 0;
 }
 
+/* Parses "a.b.c.d/n" or "x::y/n" (see config.h). */
+int config_parse_cidr(const char *s, struct config_cidr *out) {
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (strlen(s) >= sizeof(buf)) {
+        return -1;
+    }
+    strcpy(buf, s);
+    char *slash = strchr(buf, '/');
+    int prefix = -1;
+    if (slash != NULL) {
+        *slash = '\0';
+        /* Digits only: strtol would also take " 8" and "+8". */
+        const char *d = slash + 1;
+        size_t nd = strspn(d, "0123456789");
+        if (nd == 0 || nd > 3 || d[nd] != '\0') {
+            return -1;
+        }
+        prefix = atoi(d);
+        if (prefix > 128) {
+            return -1;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        if (prefix > 32) {
+            return -1;
+        }
+        out->prefix = prefix < 0 ? 32 : prefix;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->prefix = prefix < 0 ? 128 : prefix;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 static int set_strings(const struct config_loader *l, const struct config_key *k, json_t *v,
                        struct config *cfg) {
     return read_strings(l, k->path, v, field(cfg, k->offset), field(cfg, k->count_offset));
@@ -213,7 +251,7 @@ static int set_cidrs(const struct config_loader *l, const struct config_key *k, 
         if (!json_is_string(s)) {
             return bad(l, k->path, "must be a list of strings");
         }
-        if (policy_parse_cidr(json_string_value(s), &(*out)[i]) < 0) {
+        if (config_parse_cidr(json_string_value(s), &(*out)[i]) < 0) {
             char msg[300];
             snprintf(msg, sizeof(msg), "\"%.200s\" is not an address or CIDR",
                      json_string_value(s));

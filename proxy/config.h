@@ -205,4 +205,8 @@ const struct config_key *config_keys(size_t *n);
 size_t config_restart_keys(const struct config *old, const struct config *cur, char *buf,
                            size_t cap);
 
+/* Parses "a.b.c.d/n" or "x::y/n" (no prefix: the host alone). 0, or -1
+ * when it is not exactly that. */
+int config_parse_cidr(const char *s, struct config_cidr *out) SP_WARN_UNUSED;
+
 #endif

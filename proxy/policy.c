@@ -15,43 +15,6 @@
 #include "api/recipients.h"
 #include "proxy/config.h"
 
-int policy_parse_cidr(const char *s, struct config_cidr *out) {
-    char buf[INET6_ADDRSTRLEN + 8];
-    if (strlen(s) >= sizeof(buf)) {
-        return -1;
-    }
-    strcpy(buf, s);
-    char *slash = strchr(buf, '/');
-    int prefix = -1;
-    if (slash != NULL) {
-        *slash = '\0';
-        /* Digits only: strtol would also take " 8" and "+8". */
-        const char *d = slash + 1;
-        size_t nd = strspn(d, "0123456789");
-        if (nd == 0 || nd > 3 || d[nd] != '\0') {
-            return -1;
-        }
-        prefix = atoi(d);
-        if (prefix > 128) {
-            return -1;
-        }
-    }
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        out->family = AF_INET;
-        if (prefix > 32) {
-            return -1;
-        }
-        out->prefix = prefix < 0 ? 32 : prefix;
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = AF_INET6;
-        out->prefix = prefix < 0 ? 128 : prefix;
-    } else {
-        return -1;
-    }
-    return 0;
-}
-
 static int prefix_match(const uint8_t *a, const uint8_t *b, int bits) {
     int full = bits / 8, rest = bits % 8;
     if (memcmp(a, b, (size_t)full) != 0) {

@@ -28,10 +28,6 @@ struct config_identity_rule;
 struct model_op;
 struct sockaddr;
 
-/* Parses "a.b.c.d/n" or "x::y/n" (no prefix = host). 0, or -1 when s is
- * not an address or CIDR. */
-int policy_parse_cidr(const char *s, struct config_cidr *out) SP_WARN_UNUSED;
-
 /* 1 when a client address (sockaddr) is inside allow_clients. Unix-socket
  * clients (family AF_UNIX) are always allowed: the socket's file mode is
  * their policy. IPv4-mapped IPv6 addresses match as IPv4. */

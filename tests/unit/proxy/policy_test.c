@@ -64,35 +64,35 @@ static const struct sockaddr *v6(const char *a) {
 
 static void test_cidr(void) {
     struct config_cidr c;
-    CHECK(policy_parse_cidr("10.0.0.0/8", &c) == 0 && cidr_is(&c, AF_INET, "10.0.0.0", 8));
-    CHECK(policy_parse_cidr("10.1.2.3", &c) == 0 && cidr_is(&c, AF_INET, "10.1.2.3", 32));
-    CHECK(policy_parse_cidr("0.0.0.0/0", &c) == 0 && c.prefix == 0);
-    CHECK(policy_parse_cidr("1.2.3.4/32", &c) == 0 && c.prefix == 32);
-    CHECK(policy_parse_cidr("::1", &c) == 0 && cidr_is(&c, AF_INET6, "::1", 128));
+    CHECK(config_parse_cidr("10.0.0.0/8", &c) == 0 && cidr_is(&c, AF_INET, "10.0.0.0", 8));
+    CHECK(config_parse_cidr("10.1.2.3", &c) == 0 && cidr_is(&c, AF_INET, "10.1.2.3", 32));
+    CHECK(config_parse_cidr("0.0.0.0/0", &c) == 0 && c.prefix == 0);
+    CHECK(config_parse_cidr("1.2.3.4/32", &c) == 0 && c.prefix == 32);
+    CHECK(config_parse_cidr("::1", &c) == 0 && cidr_is(&c, AF_INET6, "::1", 128));
     /* Digits only after the slash. */
-    CHECK(policy_parse_cidr("10.0.0.0/ 8", &c) < 0);
-    CHECK(policy_parse_cidr("10.0.0.0/+8", &c) < 0);
-    CHECK(policy_parse_cidr("10.0.0.0/", &c) < 0);
-    CHECK(policy_parse_cidr("::/0", &c) == 0 && c.family == AF_INET6 && c.prefix == 0);
-    CHECK(policy_parse_cidr("2001:db8::/32", &c) == 0 && cidr_is(&c, AF_INET6, "2001:db8::", 32));
-    CHECK(policy_parse_cidr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", &c) == 0);
-    CHECK(policy_parse_cidr("10.0.0.0/33", &c) == -1);
-    CHECK(policy_parse_cidr("::/129", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0.0/", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0.0/-1", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0.0/8x", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0.0/x", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0.0/8/8", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0/8", &c) == -1);
-    CHECK(policy_parse_cidr("256.0.0.0/8", &c) == -1);
-    CHECK(policy_parse_cidr("/8", &c) == -1);
-    CHECK(policy_parse_cidr("", &c) == -1);
-    CHECK(policy_parse_cidr("localhost", &c) == -1);
-    CHECK(policy_parse_cidr("10.0.0.0/99999999999999999999", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/ 8", &c) < 0);
+    CHECK(config_parse_cidr("10.0.0.0/+8", &c) < 0);
+    CHECK(config_parse_cidr("10.0.0.0/", &c) < 0);
+    CHECK(config_parse_cidr("::/0", &c) == 0 && c.family == AF_INET6 && c.prefix == 0);
+    CHECK(config_parse_cidr("2001:db8::/32", &c) == 0 && cidr_is(&c, AF_INET6, "2001:db8::", 32));
+    CHECK(config_parse_cidr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", &c) == 0);
+    CHECK(config_parse_cidr("10.0.0.0/33", &c) == -1);
+    CHECK(config_parse_cidr("::/129", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/-1", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/8x", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/x", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/8/8", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0/8", &c) == -1);
+    CHECK(config_parse_cidr("256.0.0.0/8", &c) == -1);
+    CHECK(config_parse_cidr("/8", &c) == -1);
+    CHECK(config_parse_cidr("", &c) == -1);
+    CHECK(config_parse_cidr("localhost", &c) == -1);
+    CHECK(config_parse_cidr("10.0.0.0/99999999999999999999", &c) == -1);
     char longs[300];
     memset(longs, '1', sizeof(longs) - 1);
     longs[sizeof(longs) - 1] = '\0';
-    CHECK(policy_parse_cidr(longs, &c) == -1);
+    CHECK(config_parse_cidr(longs, &c) == -1);
 
     struct config *cfg = load_text("{\"policy\": {\"allow_clients\": [\"10.0.0.0/7\", "
                                    "\"192.168.1.77/24\", \"2001:db8::/32\", \"172.16.5.4\"]}}");
