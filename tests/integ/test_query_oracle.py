@@ -181,3 +181,116 @@ def test_timestamps_match_botocore():
             assert rc == 1 and "MessageDsn.ArrivalDate" in out, (ts, out)
     print("timestamps: %d accepted (all as botocore), %d refused" % (accepted, refused))
     assert accepted >= 40
+
+
+def run_form(op_name, body):
+    """(exit code, stdout) of `query_cli --form OP` for an SDK's form body."""
+    proc = subprocess.run([_cli(), "--form", op_name], input=body.encode("latin-1"),
+                          capture_output=True, timeout=30)
+    return proc.returncode, proc.stdout.decode("utf-8")
+
+
+def test_sdk_forms_read_back_to_the_same_body():
+    """Pass-through mode: what boto3 puts on the wire, read against the model
+    and serialized again by the proxy, is the same body byte for byte (the
+    proxy forwards its own serialization, never the client's bytes)."""
+    _cli()
+    failures = {}
+    for op_name in OPS:
+        for seed in SEEDS:
+            for_botocore, _ = sesgen.generate(MODEL, op_name, seed)
+            wire = botocore_body(op_name, for_botocore)
+            rc, out = run_form(op_name, wire)
+            if rc != 0 or out != wire:
+                failures.setdefault(op_name, "seed %d (rc %d):\n proxy %s\n sdk   %s"
+                                    % (seed, rc, out, wire))
+    print("pass-through: %d/%d operations read back byte for byte (%d seeds each)"
+          % (len(OPS) - len(failures), len(OPS), len(SEEDS)))
+    assert not failures, "\n".join("%s %s" % kv for kv in list(failures.items())[:5])
+
+
+def test_sdk_forms_other_encodings_are_canonicalized():
+    """%20 for a space, lowercase hex, escaped unreserved characters: SES
+    reads them as boto3's bytes, so the proxy sends boto3's bytes."""
+    _cli()
+    for_botocore, _ = sesgen.generate(MODEL, "SendEmail", 3)
+    wire = botocore_body("SendEmail", for_botocore)
+    variant = wire.replace("+", "%20").replace("%40", "%40").replace("Source=", "%53ource=")
+    variant = variant.replace("%2F", "%2f")
+    rc, out = run_form("SendEmail", variant)
+    assert rc == 0 and out == wire, (out, wire)
+
+
+HOSTILE_FORMS = [
+    # (operation, body, code, words the message must contain)
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Action=SendEmail", "InvalidAction",
+     "more than once"),
+    ("SendEmail", "Action=SendEmail&Action=DeleteIdentity&Version=2010-12-01", "InvalidAction",
+     "more than once"),
+    ("SendEmail", "Action=DeleteIdentity&Version=2010-12-01", "InvalidAction", "SendEmail"),
+    ("SendRawEmail", "Action=SendRawEmail&Version=2010-12-01&RawMessage.Data=YQ%3D%3D"
+     "&RawMessage.Data=Yg%3D%3D", "ValidationError", "RawMessage.Data: given more than once"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Source=a%40b.c&Source=x%40y.z",
+     "ValidationError", "Source: given more than once"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&%53ource=a%40b.c&Source=x%40y.z",
+     "ValidationError", "Source: given more than once"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Destination.ToAddresses.member.1=a"
+     "&Destination.ToAddresses.member.1=b", "ValidationError", "more than once"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Destination.ToAddresses.member.01=a",
+     "ValidationError", "list index"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Destination.ToAddresses.member.2=a",
+     "ValidationError", "1 is missing"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Destination.ToAddresses="
+     "&Destination.ToAddresses.member.1=a", "ValidationError", "conflicts"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Destination=x", "ValidationError",
+     "names a structure"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Bogus=1", "ValidationError",
+     "not a parameter"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Destination.Bogus=1", "ValidationError",
+     "not a parameter"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Source.x=1", "ValidationError", ""),
+    ("SendEmail", "Action=SendEmail&Version=2011-01-01", "ValidationError", "Version must be"),
+    ("SendEmail", "Action=SendEmail", "ValidationError", "no Version"),
+    ("SendEmail", "Version=2010-12-01", "InvalidAction", "no Action"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Version=2010-12-01", "ValidationError",
+     "Version is given more than once"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&AWSAccessKeyId=AKID", "ValidationError",
+     "authentication"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Signature=x", "ValidationError",
+     "authentication"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&SignatureVersion=2", "ValidationError",
+     "authentication"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Timestamp=2020", "ValidationError",
+     "authentication"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&x-amz-security-token=t", "ValidationError",
+     "authentication"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&SecurityToken=t", "ValidationError",
+     "authentication"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Source=%ff%fe", "ValidationError",
+     "UTF-8"),
+    ("SendEmail", "Action=SendEmail&Version=2010-12-01&Source=%zz", "MalformedRequest", ""),
+    ("ListIdentities", "Action=ListIdentities&Version=2010-12-01&MaxItems=1e3",
+     "ValidationError", "integer"),
+    ("ListIdentities", "Action=ListIdentities&Version=2010-12-01&MaxItems=+5", "ValidationError",
+     "integer"),
+    ("ListIdentities", "Action=ListIdentities&Version=2010-12-01&MaxItems=99999999999999999999",
+     "ValidationError", "integer"),
+    ("ListIdentities", "Action=ListIdentities&Version=2010-12-01&IdentityType=Nope",
+     "ValidationError", "valid values"),
+    ("SetIdentityDkimEnabled", "Action=SetIdentityDkimEnabled&Version=2010-12-01"
+     "&Identity=example.com&DkimEnabled=True", "ValidationError", "boolean"),
+    ("SendRawEmail", "Action=SendRawEmail&Version=2010-12-01&RawMessage.Data=YQ", "ValidationError",
+     "base64"),
+    ("GetSendQuota", "Action=GetSendQuota&Version=2010-12-01&Anything=1", "ValidationError",
+     "takes no parameters"),
+]
+
+
+def test_hostile_sdk_forms_are_refused():
+    _cli()
+    for op_name, body, code, words in HOSTILE_FORMS:
+        rc, out = run_form(op_name, body)
+        assert rc == 1, (body, out)
+        assert out.startswith(code + ": "), (body, out)
+        assert words in out, (body, out)
+    print("%d hostile forms refused" % len(HOSTILE_FORMS))

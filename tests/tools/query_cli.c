@@ -1,13 +1,16 @@
 /* query_cli - validate + query_serialize one call, for the botocore oracle.
  *
- * stdin: {"Action": "<SES or boto3 name>", ...params}
- * exit 0: the form body on stdout (no newline);
- * exit 1: "ValidationError: <message>" on stdout;
+ *   query_cli              stdin: {"Action": "<SES or boto3 name>", ...params}
+ *   query_cli --form OP    stdin: an SDK's form body for operation OP, read
+ *                          with form_params_parse (pass-through mode)
+ * exit 0: the form body the proxy would send, on stdout (no newline);
+ * exit 1: "<Code>: <message>" on stdout (the call is refused);
  * exit 2: no such action, or stdin is not a JSON object with "Action". */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "api/form_params.h"
 #include "api/model.h"
 #include "api/query.h"
 #include "api/validate.h"
@@ -16,22 +19,48 @@ static int on_write(void *ctx, const void *data, size_t len) {
     return fwrite(data, 1, len, (FILE *)ctx) == len ? 0 : -1;
 }
 
-int main(void) {
+/* --form OP: the parameters of the form body on stdin. */
+static json_t *from_form(const struct model_op *op, struct sp_err *err) {
+    static char body[64 << 20];
+    size_t len = fread(body, 1, sizeof(body), stdin);
+    json_t *params = NULL;
+    if (form_params_parse(&model_ses, op, body, len, &params, err) < 0) {
+        return NULL;
+    }
+    return params;
+}
+
+int main(int argc, char **argv) {
     json_error_t jerr;
     struct sp_err err;
-    json_t *root = json_loadf(stdin, 0, &jerr);
-    json_t *action = json_object_get(root, "Action");
     const struct model_op *op = NULL;
+    json_t *root = NULL;
     int rc = 2;
     sp_err_clear(&err);
-    if (json_is_string(action)) {
-        op = model_find_op(&model_ses, json_string_value(action), json_string_length(action));
+    if (argc == 3 && strcmp(argv[1], "--form") == 0) {
+        op = model_find_op(&model_ses, argv[2], strlen(argv[2]));
+        if (op == NULL) {
+            fprintf(stderr, "query_cli: no such operation %s\n", argv[2]);
+            return 2;
+        }
+        root = from_form(op, &err);
+        if (root == NULL) {
+            printf("%s: %s\n", err.code, err.msg);
+            return 1;
+        }
+    } else {
+        root = json_loadf(stdin, 0, &jerr);
+        json_t *action = json_object_get(root, "Action");
+        if (json_is_string(action)) {
+            op = model_find_op(&model_ses, json_string_value(action), json_string_length(action));
+        }
+        if (op == NULL) {
+            fprintf(stderr, "query_cli: %s\n",
+                    root == NULL ? jerr.text : "unknown or missing Action");
+            goto cleanup;
+        }
+        json_object_del(root, "Action");
     }
-    if (op == NULL) {
-        fprintf(stderr, "query_cli: %s\n", root == NULL ? jerr.text : "unknown or missing Action");
-        goto cleanup;
-    }
-    json_object_del(root, "Action");
     if (validate_params(&model_ses, op, root, &err) < 0) {
         printf("%s: %s\n", err.code, err.msg);
         rc = 1;
