@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/form.h"
+#include "api/form_params.h"
 #include "api/model.h"
 #include "api/query.h"
 #include "api/recipients.h"
@@ -53,10 +54,12 @@ static int first_byte_is_brace(struct evbuffer *b) {
     return 1;
 }
 
-/* SDK pass-through: the form as the SDK sent it. */
-static int prepare_form(const struct model_service *svc, const struct config *cfg,
-                        struct server_request *sr, struct prepared *out,
-                        struct prepare_refusal *why) {
+/* SDK pass-through: the form read against the model into parameters, so
+ * that what goes on is the proxy's own serialization of what it checked,
+ * never the SDK's bytes (form_params.h says what is refused). */
+static json_t *form_params(const struct model_service *svc, const struct config *cfg,
+                           struct server_request *sr, struct prepared *out,
+                           struct prepare_refusal *why) {
     out->passthrough = 1;
     size_t len = evbuffer_get_length(sr->body);
     const char *body = (const char *)evbuffer_pullup(sr->body, -1);
@@ -65,29 +68,29 @@ static int prepare_form(const struct model_service *svc, const struct config *cf
     char action[128];
     size_t alen = 0;
     if (form_check(body, len, &err) < 0) {
-        return refuse(why, 400, "MalformedRequest", err.msg);
+        refuse(why, 400, "MalformedRequest", err.msg);
+        return NULL;
     }
     if (form_get(body, len, "Action", action, sizeof(action), &alen, &err) <= 0) {
-        return refuse(why, 400, "InvalidAction", "the form has no Action");
+        refuse(why, 400, "InvalidAction", "the form has no Action");
+        return NULL;
     }
     out->op = model_find_op(svc, action, alen);
     if (out->op == NULL || strcmp(out->op->name, action) != 0) {
         out->op = NULL;
-        return refuse(why, 400, "InvalidAction", "no such SES operation");
+        refuse(why, 400, "InvalidAction", "no such SES operation");
+        return NULL;
     }
     if (!policy_action_allowed(cfg, out->op->name)) {
-        return refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
+        refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
+        return NULL;
     }
-    if (policy_check_form(policy_identity_rule(cfg, out->op->name), out->op, body, len, &err) < 0) {
-        return refuse(why, 403, "AccessDenied", err.msg);
+    json_t *params = NULL;
+    if (form_params_parse(svc, out->op, body, len, &params, &err) < 0) {
+        refuse(why, 400, err.code, err.msg);
+        return NULL;
     }
-    out->recipients = out->op->op_class == MODEL_OP_SEND ? recipients_count_form(body, len) : 1;
-    out->form = evbuffer_new();
-    if (out->form == NULL) {
-        return refuse(why, 500, "InternalError", "out of memory");
-    }
-    evbuffer_add_buffer(out->form, sr->body); /* moves the chains, no copy */
-    return 0;
+    return params;
 }
 
 /* The JSON body, or {} for an empty one (POST /{Action}). */
@@ -153,44 +156,47 @@ static const struct model_op *find_op(const struct model_service *svc, json_t *p
     return op;
 }
 
-static int prepare_json(const struct model_service *svc, const struct config *cfg,
-                        struct server_request *sr, const char *path_action, struct prepared *out,
-                        struct prepare_refusal *why) {
+/* JSON mode: the body's object, the operation from the path or "Action". */
+static json_t *json_params(const struct model_service *svc, const struct config *cfg,
+                           struct server_request *sr, const char *path_action, struct prepared *out,
+                           struct prepare_refusal *why) {
     json_t *params = load_params(sr, path_action, why);
     if (params == NULL) {
-        return -1;
+        return NULL;
     }
-    int rc = -1;
-    struct sp_err err;
-    sp_err_clear(&err);
     out->op = find_op(svc, params, path_action, why);
     if (out->op == NULL) {
-        goto cleanup;
+        json_decref(params);
+        return NULL;
     }
     if (!policy_action_allowed(cfg, out->op->name)) {
+        json_decref(params);
         refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
-        goto cleanup;
+        return NULL;
     }
+    return params;
+}
+
+/* What both modes share once the parameters are read: validation against
+ * the model, the policy, the recipients, and the body SES gets. */
+static int prepare_params(const struct model_service *svc, const struct config *cfg, json_t *params,
+                          struct prepared *out, struct prepare_refusal *why) {
+    struct sp_err err;
+    sp_err_clear(&err);
     if (validate_params(svc, out->op, params, &err) < 0) {
-        refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
-        goto cleanup;
+        return refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
     }
     if (policy_check_json(policy_identity_rule(cfg, out->op->name), out->op, params, &err) < 0) {
-        refuse(why, 403, "AccessDenied", err.msg);
-        goto cleanup;
+        return refuse(why, 403, "AccessDenied", err.msg);
     }
     out->recipients =
         out->op->op_class == MODEL_OP_SEND ? recipients_count_params(out->op, params) : 1;
     out->form = evbuffer_new();
     if (out->form == NULL ||
         query_serialize(svc, out->op, params, sink_evbuffer, out->form, &err) < 0) {
-        refuse(why, 500, "InternalError", err.code != NULL ? err.msg : "out of memory");
-        goto cleanup;
+        return refuse(why, 500, "InternalError", err.code != NULL ? err.msg : "out of memory");
     }
-    rc = 0;
-cleanup:
-    json_decref(params);
-    return rc;
+    return 0;
 }
 
 int prepare_call(const struct model_service *svc, const struct config *cfg,
@@ -204,9 +210,12 @@ int prepare_call(const struct model_service *svc, const struct config *cfg,
             return refuse(why, 404, "NotFound", "calls are POST / or POST /{Action}");
         }
     }
-    int rc = sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)
-                 ? prepare_form(svc, cfg, sr, out, why)
-                 : prepare_json(svc, cfg, sr, path_action, out, why);
+    json_t *params =
+        sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)
+            ? form_params(svc, cfg, sr, out, why)
+            : json_params(svc, cfg, sr, path_action, out, why);
+    int rc = params != NULL ? prepare_params(svc, cfg, params, out, why) : -1;
+    json_decref(params);
     if (rc < 0 && out->form != NULL) {
         evbuffer_free(out->form);
         out->form = NULL;
