@@ -466,21 +466,25 @@ static int set_operations(const struct config_loader *l, const struct config_key
     return 0;
 }
 
-static void free_identity_rules(struct config *cfg) {
-    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
-        free(cfg->policy.identity_rules[i].action);
-        free_list(cfg->policy.identity_rules[i].patterns, cfg->policy.identity_rules[i].n_patterns);
+static void free_rules(struct config_rules *rs) {
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        free(rs->rules[i].action);
+        free_list(rs->rules[i].patterns, rs->rules[i].n_patterns);
     }
-    free(cfg->policy.identity_rules);
-    cfg->policy.identity_rules = NULL;
-    cfg->policy.n_identity_rules = 0;
+    free(rs->rules);
+    rs->rules = NULL;
+    rs->n_rules = 0;
 }
 
-/* policy.identities: null (no constraint), a list (for every action), or an
- * object mapping action globs to lists, in file order. */
-static int set_identities(const struct config_loader *l, const struct config_key *k, json_t *v,
-                          struct config *cfg) {
-    free_identity_rules(cfg);
+/* policy.identities, .configuration_sets, .templates, .contact_lists,
+ * .tenants: null (no constraint), a list (for every action), or an object
+ * mapping action globs to lists, in file order. */
+static int set_rules(const struct config_loader *l, const struct config_key *k, json_t *v,
+                     struct config *cfg) {
+    struct config_rules *rs = (struct config_rules *)(void *)((char *)cfg + k->offset);
+    int identities = strcmp(k->path, "policy.identities") == 0;
+    const char *what = identities ? "domains/addresses" : "names";
+    free_rules(rs);
     if (json_is_null(v)) {
         return 0;
     }
@@ -488,28 +492,28 @@ static int set_identities(const struct config_loader *l, const struct config_key
     ENSURE_REF(rules, l->err);
     if (!json_is_object(rules)) {
         json_decref(rules);
-        return bad(l, k->path,
-                   "must be a list of domains/addresses, or an object of action -> list");
+        char msg[120];
+        snprintf(msg, sizeof(msg), "must be a list of %s, or an object of action -> list", what);
+        return bad(l, k->path, msg);
     }
-    cfg->policy.identity_rules =
-        calloc(json_object_size(rules) + 1, sizeof(*cfg->policy.identity_rules));
-    int rc =
-        cfg->policy.identity_rules != NULL ? 0 : sp_fail(l->err, "InternalError", "out of memory");
+    rs->rules = calloc(json_object_size(rules) + 1, sizeof(*rs->rules));
+    int rc = rs->rules != NULL ? 0 : sp_fail(l->err, "InternalError", "out of memory");
     const char *action;
     json_t *list;
     json_object_foreach(rules, action, list) {
         if (rc < 0) {
             break;
         }
-        struct config_identity_rule *r =
-            &cfg->policy.identity_rules[cfg->policy.n_identity_rules++];
+        struct config_rule *r = &rs->rules[rs->n_rules++];
         char path[300];
         snprintf(path, sizeof(path), "%s.%s", k->path, action);
         r->action = strdup(action);
         rc = r->action != NULL ? read_strings(l, path, list, &r->patterns, &r->n_patterns)
                                : sp_fail(l->err, "InternalError", "out of memory");
         if (rc == 0 && r->n_patterns == 0) {
-            rc = bad(l, path, "must list at least one domain or address");
+            rc = bad(l, path,
+                     identities ? "must list at least one domain or address"
+                                : "must list at least one name or pattern");
         }
     }
     json_decref(rules);
@@ -610,7 +614,12 @@ static const struct config_key keys[] = {
          "[\"*\"]", RELOAD),
     LIST("policy.deny_actions", CONFIG_STRINGS, policy.deny_actions, policy.n_deny_actions, "[]",
          RELOAD),
-    CUSTOM("policy.identities", policy.identity_rules, set_identities, "null", RELOAD),
+    CUSTOM("policy.identities", policy.identities, set_rules, "null", RELOAD),
+    CUSTOM("policy.configuration_sets", policy.configuration_sets, set_rules, "null", RELOAD),
+    CUSTOM("policy.templates", policy.templates, set_rules, "null", RELOAD),
+    CUSTOM("policy.contact_lists", policy.contact_lists, set_rules, "null", RELOAD),
+    CUSTOM("policy.tenants", policy.tenants, set_rules, "null", RELOAD),
+    STRING("policy.account_id", policy.account_id, 12, "null", RELOAD),
     SIZE("limits.max_body_bytes", limits.max_body_bytes, 1, 1LL << 32, "16777216", RELOAD),
     INT("limits.max_connections", limits.max_connections, 1, 10000000, "4096", RELOAD),
     INT("limits.header_timeout_ms", limits.header_timeout_ms, 1, 3600000, "10000", RELOAD),
@@ -743,6 +752,10 @@ static int finish(const struct config_loader *l, struct config *cfg) {
         (cfg->credentials.secret_access_key_file == NULL)) {
         return bad(l, "credentials.access_key_id",
                    "access_key_id and secret_access_key_file go together");
+    }
+    if (cfg->policy.account_id != NULL && (strlen(cfg->policy.account_id) != 12 ||
+                                           strspn(cfg->policy.account_id, "0123456789") != 12)) {
+        return bad(l, "policy.account_id", "must be the 12 digits of an AWS account id");
     }
     if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
         cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {
@@ -1083,7 +1096,12 @@ void config_unref(struct config *cfg) {
     free(cfg->policy.allow_clients);
     free_list(cfg->policy.allow_actions, cfg->policy.n_allow_actions);
     free_list(cfg->policy.deny_actions, cfg->policy.n_deny_actions);
-    free_identity_rules(cfg);
+    free_rules(&cfg->policy.identities);
+    free_rules(&cfg->policy.configuration_sets);
+    free_rules(&cfg->policy.templates);
+    free_rules(&cfg->policy.contact_lists);
+    free_rules(&cfg->policy.tenants);
+    free(cfg->policy.account_id);
     free(cfg);
 }
 

@@ -23,10 +23,19 @@ struct config_op_limit {
     double burst;
 };
 
-struct config_identity_rule {
+/* One rule of a per-operation pattern list (policy.identities,
+ * policy.configuration_sets, ...): the operations it applies to and what
+ * their calls may name. */
+struct config_rule {
     char *action;    /* glob over operation names */
-    char **patterns; /* "example.com", "*.example.com", "alerts@example.com" */
+    char **patterns; /* "example.com", "*.example.com", "alerts@example.com"; "app-*" */
     size_t n_patterns;
+};
+
+/* A policy list: rules in file order; none (n_rules 0) = no constraint. */
+struct config_rules {
+    struct config_rule *rules;
+    size_t n_rules;
 };
 
 struct config_cidr {
@@ -103,10 +112,18 @@ struct config {
         size_t n_allow_actions;
         char **deny_actions;
         size_t n_deny_actions;
-        /* policy.identities: which identities a call may name, per action
-         * glob ("*" for all), in file order; none = no constraint. */
-        struct config_identity_rule *identity_rules;
-        size_t n_identity_rules;
+        /* What a call may name, per action glob ("*" for all), in file
+         * order; none = no constraint: the identities (addresses and
+         * domains it sends as or manages), configuration sets, templates,
+         * contact lists and tenants. */
+        struct config_rules identities;
+        struct config_rules configuration_sets;
+        struct config_rules templates;
+        struct config_rules contact_lists;
+        struct config_rules tenants;
+        /* The account identity ARNs must name; NULL: learnt with STS
+         * GetCallerIdentity once credentials are held. */
+        char *account_id;
     } policy;
 
     struct {

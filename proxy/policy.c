@@ -70,10 +70,10 @@ int policy_action_allowed(const struct config *cfg, const char *op) {
     return 0;
 }
 
-const struct config_identity_rule *policy_identity_rule(const struct config *cfg, const char *op) {
-    for (size_t i = 0; i < cfg->policy.n_identity_rules; i++) {
-        if (fnmatch(cfg->policy.identity_rules[i].action, op, 0) == 0) {
-            return &cfg->policy.identity_rules[i];
+const struct config_rule *policy_identity_rule(const struct config *cfg, const char *op) {
+    for (size_t i = 0; i < cfg->policy.identities.n_rules; i++) {
+        if (fnmatch(cfg->policy.identities.rules[i].action, op, 0) == 0) {
+            return &cfg->policy.identities.rules[i];
         }
     }
     return NULL;
@@ -99,7 +99,7 @@ static const char *bare(const char *value, char *buf, size_t cap) {
     return value;
 }
 
-int policy_identity_allowed(const struct config_identity_rule *rule, const char *value) {
+int policy_identity_allowed(const struct config_rule *rule, const char *value) {
     char buf[512];
     const char *v = bare(value, buf, sizeof(buf));
     if (*v == '\0') {
@@ -138,7 +138,7 @@ static int refuse(struct sp_err *err, const char *member, const char *value) {
 
 /* SendRawEmail without Source: the From: of the message itself (b64, NULL
  * when absent; percent_encoded as in a form body) must be allowed. */
-static int check_raw_from(const struct config_identity_rule *rule, const char *b64, size_t len,
+static int check_raw_from(const struct config_rule *rule, const char *b64, size_t len,
                           int percent_encoded, struct sp_err *err) {
     char from[512];
     if (b64 == NULL || recipients_from_b64(b64, len, percent_encoded, from, sizeof(from)) < 0) {
@@ -152,7 +152,7 @@ static int check_raw_from(const struct config_identity_rule *rule, const char *b
     return 0;
 }
 
-int policy_check_json(const struct config_identity_rule *rule, const struct model_op *op,
+int policy_check_json(const struct config_rule *rule, const struct model_op *op,
                       const json_t *params, struct sp_err *err) {
     if (rule == NULL) {
         return 0;
@@ -183,8 +183,8 @@ int policy_check_json(const struct config_identity_rule *rule, const struct mode
     return 0;
 }
 
-int policy_check_form(const struct config_identity_rule *rule, const struct model_op *op,
-                      const char *body, size_t len, struct sp_err *err) {
+int policy_check_form(const struct config_rule *rule, const struct model_op *op, const char *body,
+                      size_t len, struct sp_err *err) {
     if (rule == NULL) {
         return 0;
     }

@@ -24,7 +24,7 @@
 
 struct config;
 struct config_cidr;
-struct config_identity_rule;
+struct config_rule;
 struct model_op;
 struct sockaddr;
 
@@ -39,19 +39,19 @@ int policy_action_allowed(const struct config *cfg, const char *op);
 
 /* The identity patterns that apply to op (first rule whose glob matches),
  * or NULL when the policy does not constrain it. */
-const struct config_identity_rule *policy_identity_rule(const struct config *cfg, const char *op);
+const struct config_rule *policy_identity_rule(const struct config *cfg, const char *op);
 
 /* 1 when value (an address, "Name <address>", a domain, or an identity
  * ARN) is allowed by rule. */
-int policy_identity_allowed(const struct config_identity_rule *rule, const char *value);
+int policy_identity_allowed(const struct config_rule *rule, const char *value);
 
 /* JSON mode: 0 when every identity parameter is allowed (or no rule
  * applies); -1 with err AccessDenied naming the first one that is not. */
-int policy_check_json(const struct config_identity_rule *rule, const struct model_op *op,
+int policy_check_json(const struct config_rule *rule, const struct model_op *op,
                       const json_t *params, struct sp_err *err) SP_WARN_UNUSED;
 
 /* SDK pass-through: the same over a form body. */
-int policy_check_form(const struct config_identity_rule *rule, const struct model_op *op,
-                      const char *body, size_t len, struct sp_err *err) SP_WARN_UNUSED;
+int policy_check_form(const struct config_rule *rule, const struct model_op *op, const char *body,
+                      size_t len, struct sp_err *err) SP_WARN_UNUSED;
 
 #endif

@@ -13,7 +13,6 @@ import base64
 import os
 import re
 import subprocess
-import urllib.parse
 
 import botocore.config
 import pytest

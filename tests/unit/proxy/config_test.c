@@ -781,7 +781,7 @@ static void test_errors_walk(void) {
     CHECK(refused_at("{\"policy\": {\n\"identities\": []}}", 2, "policy.identities.*",
                      "at least one"));
     struct config *c = load_text("{\"policy\": {\"identities\": null}}");
-    CHECK(c != NULL && c->policy.n_identity_rules == 0);
+    CHECK(c != NULL && c->policy.identities.n_rules == 0);
     config_unref(c);
     /* A section must be an object; only credentials may be null. */
     CHECK(refused_at("{\n\"upstream\": null}", 2, "upstream", "must be an object"));

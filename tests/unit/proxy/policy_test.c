@@ -19,7 +19,7 @@
 #include "tests/unit/unit_check.h"
 
 static char *pats[] = {"example.com", "*.example.org", "alerts@other.net"};
-static struct config_identity_rule rule = {"*", pats, 3};
+static struct config_rule rule = {"*", pats, 3};
 
 static struct config *load_text(const char *text) {
     struct sp_err err;
@@ -192,7 +192,7 @@ static void test_identity_rule(void) {
     if (cfg == NULL) {
         return;
     }
-    const struct config_identity_rule *r = policy_identity_rule(cfg, "SendRawEmail");
+    const struct config_rule *r = policy_identity_rule(cfg, "SendRawEmail");
     CHECK(r != NULL && strcmp(r->action, "Send*") == 0 && r->n_patterns == 1 &&
           strcmp(r->patterns[0], "a@example.com") == 0);
     r = policy_identity_rule(cfg, "GetIdentityPolicies");
