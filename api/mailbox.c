@@ -356,6 +356,9 @@ int mailbox_domain_normalise(const char *s, size_t len, char *out, size_t cap, s
     if (cap > 0) {
         out[0] = '\0';
     }
+    if (s == NULL) {
+        s = "", len = 0;
+    }
     if (domain_norm(s, len, buf, &idn, &e) < 0) {
         return fail_at(err, s, len, e.off, "%s", e.why);
     }
@@ -389,24 +392,40 @@ static int failx(struct sp_err *err, const struct scan *sc, size_t off, const ch
     return fail_at(err, sc->s, sc->len, off, "%s", why);
 }
 
+#define NO_SPECIAL SIZE_MAX
+
+/* '@', '<' and '>' make text look like an address to a reader that skips
+ * no comments or quotes; in a comment or a display name they are refused. */
+static int is_address_char(int c) { return c == '@' || c == '<' || c == '>'; }
+
 /* A comment at sc->i (on its '('), nesting bounded. */
 static int skip_comment(struct scan *sc, struct sp_err *err) {
     size_t open = sc->i;
     int depth = 0;
+    char name[16];
     while (sc->i < sc->len) {
         int c = at(sc);
-        if (c == '\\') {
+        int escaped = c == '\\';
+        if (escaped) {
             if (sc->len - sc->i < 2) {
                 break;
             }
-            sc->i += 2; /* quoted-pair */
+            c = (unsigned char)sc->s[++sc->i]; /* quoted-pair: the next byte is text */
+        }
+        if (is_address_char(c)) {
+            return fail_at(err, sc->s, sc->len, sc->i,
+                           "%s inside a comment (a reader that does not know comments would "
+                           "take it for the address)",
+                           byte_name((unsigned char)c, name, sizeof(name)));
+        }
+        sc->i++;
+        if (escaped) {
             continue;
         }
         if (c == '(' && ++depth > MAILBOX_COMMENT_DEPTH) {
-            return fail_at(err, sc->s, sc->len, sc->i, "comments nested deeper than %d",
+            return fail_at(err, sc->s, sc->len, sc->i - 1, "comments nested deeper than %d",
                            MAILBOX_COMMENT_DEPTH);
         }
-        sc->i++;
         if (c == ')' && --depth == 0) {
             return 0;
         }
@@ -427,8 +446,9 @@ static int skip_cfws(struct scan *sc, struct sp_err *err) {
     return sc->i > start;
 }
 
-/* A quoted-string at sc->i (on its '"'). */
-static int skip_quoted(struct scan *sc, struct sp_err *err) {
+/* A quoted-string at sc->i (on its '"'). *special gets the offset of its
+ * first '@', '<' or '>' (escaped or not) unless it already holds one. */
+static int skip_quoted(struct scan *sc, size_t *special, struct sp_err *err) {
     size_t open = sc->i++;
     while (sc->i < sc->len) {
         int c = at(sc);
@@ -436,10 +456,16 @@ static int skip_quoted(struct scan *sc, struct sp_err *err) {
             sc->i++;
             return 0;
         }
-        if (c == '\\' && sc->len - sc->i < 2) {
-            break;
+        if (c == '\\') {
+            if (sc->len - sc->i < 2) {
+                break;
+            }
+            c = (unsigned char)sc->s[++sc->i];
         }
-        sc->i += c == '\\' ? 2 : 1;
+        if (is_address_char(c) && *special == NO_SPECIAL) {
+            *special = sc->i;
+        }
+        sc->i++;
     }
     return failx(err, sc, open, "quoted string without its closing '\"'");
 }
@@ -449,6 +475,7 @@ static int skip_quoted(struct scan *sc, struct sp_err *err) {
  * character after it tells. */
 struct words {
     size_t first, end; /* from the first token to the end of the last */
+    size_t special;    /* first '@', '<' or '>' in a quoted-string, or NO_SPECIAL */
     size_t atoms, quoted, dots;
     int gap;      /* CFWS between two tokens */
     int trailing; /* CFWS after the last token */
@@ -456,6 +483,7 @@ struct words {
 
 static int scan_words(struct scan *sc, struct words *w, struct sp_err *err) {
     memset(w, 0, sizeof(*w));
+    w->special = NO_SPECIAL;
     int any = 0;
     for (;;) {
         int ws = skip_cfws(sc, err);
@@ -474,7 +502,7 @@ static int scan_words(struct scan *sc, struct words *w, struct sp_err *err) {
         }
         any = 1;
         if (c == '"') {
-            GUARD(skip_quoted(sc, err));
+            GUARD(skip_quoted(sc, &w->special, err));
             w->quoted++;
         } else if (c == '.') {
             sc->i++;
@@ -630,6 +658,12 @@ static int parse_element(struct scan *sc, const char *no_group, int allow_displa
         if (w.dots > 0 && (words == 0 || sc->s[w.first] == '.')) {
             return failx(err, sc, w.first, "name starting with '.'");
         }
+        if (w.special != NO_SPECIAL) {
+            return fail_at(err, sc->s, sc->len, w.special,
+                           "%s inside a quoted name (a reader that does not know quoting would "
+                           "take it for the address)",
+                           byte_name((unsigned char)sc->s[w.special], name, sizeof(name)));
+        }
         if (c == ':') {
             if (words == 0) {
                 return failx(err, sc, sc->i, "group without a name");
@@ -671,6 +705,9 @@ static int expect_end(const struct scan *sc, struct sp_err *err) {
 }
 
 static int check_single(const char *s, size_t len, struct sp_err *err) {
+    if (s == NULL) {
+        return fail_at(err, "", 0, 0, "no mailbox");
+    }
     if (len > MAILBOX_TEXT_MAX) {
         return fail_at(err, s, len, 0, "mailbox longer than %d bytes", MAILBOX_TEXT_MAX);
     }

@@ -25,6 +25,11 @@
  *   - white space or comments inside the addr-spec ("a (c) @ b.com",
  *     "a . b@c.com", "a@ b.com"): legal or obsolete, but where parsers
  *     differ; honest mail software never writes them.
+ *   - '@', '<' or '>' inside a comment or a quoted display name, escaped
+ *     or not ("a@good.com" <x@evil.com>, x@evil.com (a@good.com)): RFC
+ *     5322 reads them as text, but a reader that does not know comments
+ *     or quoting (a regular expression, a split at '<') finds an address
+ *     there. This also refuses a display name that repeats the address.
  *   - obs-route ("<@good.com:x@evil.com>"): SES documents no support for
  *     source routes, and RFC 5321 says to ignore them; two readings exist.
  *   - domain literals ("a@[192.0.2.1]"): SES sends to host names only.
@@ -65,17 +70,17 @@
  *     one written for the mapped name. To give reasons where it matters,
  *     these are refused outright: uppercase Latin-1, Greek and Cyrillic
  *     letters; controls; invisible and format characters (soft hyphen,
- *     zero-width and bidi controls, variation selectors, BOM); the dots
- *     and spaces UTS 46 turns into separators (U+3002, U+FF0E, U+FF61,
- *     U+2024, U+FE52, U+3000, U+2000-U+206F); fullwidth and halfwidth forms
- *     (U+FF00-U+FFEF: fullwidth "good" maps onto ASCII "good");
- *     private use and noncharacters.
+ *     zero-width and bidi controls, variation selectors, BOM); dots and
+ *     spaces that UTS 46 maps onto '.' or ' ' (U+3002, U+FF0E, U+FF61,
+ *     U+2024, U+FE52, U+3000, with all of U+2000-U+206F); fullwidth and
+ *     halfwidth forms (U+FF00-U+FFEF: fullwidth "good" maps onto ASCII
+ *     "good"); private use and noncharacters.
  *   - an A-label ("xn--...") is decoded and must pass the same checks and
  *     encode back to itself; otherwise it is refused.
- *   Homographs (a Cyrillic U+0430 for the 'a' of "paypal.com") are read faithfully: their
- *   A-label differs from the ASCII name's, so they match only a pattern
- *   that names that A-label. The `idn` flag says an A-label is present,
- *   for a policy that wants none.
+ *   Homographs (a Cyrillic U+0430 for the 'a' of "paypal.com") are read
+ *   faithfully: their A-label differs from the ASCII name's, so they match
+ *   only a pattern that names that A-label. The `idn` flag says an A-label
+ *   is present, for a policy that wants none.
  *
  * Errors: code "InvalidParameterValue" (SES's own code for a bad address)
  * and a message saying what was not understood and at which byte offset of

@@ -44,8 +44,10 @@
  * Base64 (RFC 4648 section 4 alphabet) is decoded strictly: no white space
  * or line breaks (SDKs never send them, and the validator refuses the JSON
  * blob that has them), '=' only as the padding of the last quantum, with
- * zero spare bits, and the text a multiple of 4 characters. Only the part
- * read is checked; the validator checks the whole blob. In a form body
+ * zero spare bits, and the text a multiple of 4 characters (checked up
+ * front for RAWMSG_BASE64; in a form value, whose decoded length is known
+ * only by reading it all, only as far as it is read). Only the part read
+ * is checked; the validator checks the whole blob. In a form body
  * (SDK pass-through) the base64 is still percent-encoded: '+' there is a
  * space (so refused), %XX one byte, a malformed escape refused.
  *
