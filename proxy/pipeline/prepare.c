@@ -4,13 +4,16 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/form.h"
 #include "api/form_params.h"
 #include "api/model.h"
 #include "api/query.h"
+#include "api/rawmsg.h"
 #include "api/recipients.h"
+#include "api/roles.h"
 #include "api/validate.h"
 #include "proxy/config.h"
 #include "proxy/http/server.h"
@@ -177,30 +180,95 @@ static json_t *json_params(const struct model_service *svc, const struct config 
     return params;
 }
 
+static int on_raw(void *ctx, enum model_role role, const struct model_member *member,
+                  const json_t *value, const json_t *parent, const char *path) {
+    (void)role;
+    (void)member;
+    (void)parent;
+    (void)path;
+    *(const json_t **)ctx = value;
+    return 0;
+}
+
+/* The call's raw message (v1 RawMessage.Data, v2 Content.Raw.Data), read
+ * once for the policy and the recipients: NULL when the call has none or
+ * on a refusal (why filled; *refused set). The caller frees the result. */
+static struct rawmsg *read_raw(const struct model_service *svc, const struct model_op *op,
+                               const json_t *params, int *refused, struct prepare_refusal *why) {
+    const json_t *data = NULL;
+    *refused = 0;
+    (void)roles_walk(svc, op, params, ROLES_BIT(MODEL_ROLE_RAW_MESSAGE), on_raw, &data);
+    if (!json_is_string(data)) {
+        return NULL;
+    }
+    struct rawmsg *raw = malloc(sizeof(*raw));
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (raw == NULL) {
+        *refused = 1;
+        refuse(why, 500, "InternalError", "out of memory");
+        return NULL;
+    }
+    if (rawmsg_read(json_string_value(data), json_string_length(data), RAWMSG_BASE64, raw, &err) <
+        0) {
+        free(raw);
+        *refused = 1;
+        why->status = 400;
+        sp_fail(&why->err, "InvalidParameterValue", "the raw message: %s", err.msg);
+        return NULL;
+    }
+    return raw;
+}
+
 /* What both modes share once the parameters are read: validation against
  * the model, the policy, the recipients, and the body SES gets. */
-static int prepare_params(const struct model_service *svc, const struct config *cfg, json_t *params,
-                          struct prepared *out, struct prepare_refusal *why) {
+static int prepare_params(const struct model_service *svc, const struct config *cfg,
+                          const struct policy_account *acct, json_t *params, struct prepared *out,
+                          struct prepare_refusal *why) {
     struct sp_err err;
     sp_err_clear(&err);
     if (validate_params(svc, out->op, params, &err) < 0) {
         return refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
     }
-    if (policy_check_json(policy_identity_rule(cfg, out->op->name), out->op, params, &err) < 0) {
-        return refuse(why, 403, "AccessDenied", err.msg);
+    int refused = 0, status = 0, rc = -1;
+    struct rawmsg *raw = read_raw(svc, out->op, params, &refused, why);
+    if (refused) {
+        return -1;
     }
-    out->recipients =
-        out->op->op_class == MODEL_OP_SEND ? recipients_count_params(out->op, params) : 1;
+    if (policy_check_call(cfg, acct, svc, out->op, out->op->name, params, raw, &status, &err) < 0) {
+        why->status = status;
+        why->err = err;
+        goto cleanup;
+    }
+    if (out->op->op_class == MODEL_OP_SEND) {
+        struct recipients_tally t;
+        recipients_tally(svc, out->op, params, raw, &t);
+        if (t.largest > RECIPIENTS_PER_MESSAGE) {
+            why->status = 400;
+            sp_fail(&why->err, "InvalidParameterValue",
+                    "a message has %zu recipients; SES takes at most %d per message", t.largest,
+                    RECIPIENTS_PER_MESSAGE);
+            goto cleanup;
+        }
+        out->recipients = t.total;
+    } else {
+        out->recipients = 1;
+    }
     out->form = evbuffer_new();
     if (out->form == NULL ||
         query_serialize(svc, out->op, params, sink_evbuffer, out->form, &err) < 0) {
-        return refuse(why, 500, "InternalError", err.code != NULL ? err.msg : "out of memory");
+        refuse(why, 500, "InternalError", err.code != NULL ? err.msg : "out of memory");
+        goto cleanup;
     }
-    return 0;
+    rc = 0;
+cleanup:
+    free(raw);
+    return rc;
 }
 
 int prepare_call(const struct model_service *svc, const struct config *cfg,
-                 struct server_request *sr, struct prepared *out, struct prepare_refusal *why) {
+                 const struct policy_account *acct, struct server_request *sr, struct prepared *out,
+                 struct prepare_refusal *why) {
     memset(out, 0, sizeof(*out));
     sp_err_clear(&why->err);
     const char *path_action = NULL;
@@ -214,7 +282,7 @@ int prepare_call(const struct model_service *svc, const struct config *cfg,
         sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)
             ? form_params(svc, cfg, sr, out, why)
             : json_params(svc, cfg, sr, path_action, out, why);
-    int rc = params != NULL ? prepare_params(svc, cfg, params, out, why) : -1;
+    int rc = params != NULL ? prepare_params(svc, cfg, acct, params, out, why) : -1;
     json_decref(params);
     if (rc < 0 && out->form != NULL) {
         evbuffer_free(out->form);

@@ -18,6 +18,7 @@ struct config;
 struct evbuffer;
 struct model_op;
 struct model_service;
+struct policy_account;
 struct server_request;
 
 struct prepared {
@@ -36,7 +37,7 @@ struct prepare_refusal {
 /* 0 with *out filled, or -1 with *why (out->op and out->passthrough still
  * say what was learnt, for the answer's shape and the log). */
 int prepare_call(const struct model_service *svc, const struct config *cfg,
-                 struct server_request *sr, struct prepared *out,
+                 const struct policy_account *acct, struct server_request *sr, struct prepared *out,
                  struct prepare_refusal *why) SP_WARN_UNUSED;
 
 #endif

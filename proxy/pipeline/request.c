@@ -42,6 +42,7 @@
 #include "proxy/pipeline/prepare.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/signed_request.h"
+#include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
 
@@ -445,7 +446,8 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
         return NULL;
     }
     struct prepare_refusal why;
-    if (prepare_call(px->svc, r->cfg, sr, &r->call, &why) < 0) {
+    struct policy_account acct = {r->cfg->policy.account_id};
+    if (prepare_call(px->svc, r->cfg, &acct, sr, &r->call, &why) < 0) {
         fail(r, why.status, why.err.code, why.err.msg, 0);
         return NULL;
     }

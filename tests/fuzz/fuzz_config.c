@@ -58,7 +58,7 @@ static void exercise(const struct config *cfg) {
     v6.sin6_addr.s6_addr[11] = 0xff;
     v6.sin6_addr.s6_addr[12] = 10;
     (void)policy_client_allowed(cfg, (const struct sockaddr *)&v6);
-    (void)policy_identity_rule(cfg, "SendRawEmail");
+    (void)policy_rule(&cfg->policy.identities, "SendRawEmail");
 }
 
 /* A reload from the defaults to cfg, and back. */

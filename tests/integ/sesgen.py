@@ -121,6 +121,16 @@ class _Gen:
         return v, v
 
     def _blob(self, shape, depth):
+        if shape.name == "RawMessageData":
+            # A raw message the proxy can read: it checks the header section
+            # (sender fields, recipients) of every raw message.
+            n = self.rng.randint(0, 3)
+            to = ", ".join("r%d@example.net" % self.rng.randint(0, 99) for _ in range(n))
+            head = "From: Sender <s%d@example.com>\r\n" % self.rng.randint(0, 99)
+            head += ("To: %s\r\n" % to) if to else ""
+            body = bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(0, 32)))
+            data = (head + "Subject: t\r\n\r\n").encode("ascii") + body
+            return data, base64.b64encode(data).decode("ascii")
         lo = shape.metadata.get("min", 0)
         hi = min(shape.metadata.get("max", lo + 48), lo + 48)
         data = bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(lo, hi)))

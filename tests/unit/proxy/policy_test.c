@@ -1,7 +1,8 @@
 /* policy_test.c - matching against the policy: client CIDRs
  * (policy.allow_clients), action globs (allow_actions, deny_actions), and
  * which identities a call may name (policy.identities). Policies are loaded
- * from text with config_load_text, as the proxy loads them. */
+ * from text with config_load_text, as the proxy loads them; calls are
+ * validated first, as the pipeline does. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -12,14 +13,13 @@
 #include <sys/un.h>
 
 #include "api/model.h"
+#include "api/rawmsg.h"
+#include "api/validate.h"
 #include "proxy/policy.h"
 
 #include "proxy/config.h"
 
 #include "tests/unit/unit_check.h"
-
-static char *pats[] = {"example.com", "*.example.org", "alerts@other.net"};
-static struct config_rule rule = {"*", pats, 3};
 
 static struct config *load_text(const char *text) {
     struct sp_err err;
@@ -183,7 +183,7 @@ static void test_actions(void) {
     config_unref(cfg);
 }
 
-static void test_identity_rule(void) {
+static void test_rules(void) {
     /* First glob in file order wins; unmatched operations are free. */
     struct config *cfg =
         load_text("{\"policy\": {\"identities\": {\"Send*\": [\"a@example.com\"], "
@@ -192,13 +192,13 @@ static void test_identity_rule(void) {
     if (cfg == NULL) {
         return;
     }
-    const struct config_rule *r = policy_identity_rule(cfg, "SendRawEmail");
+    const struct config_rule *r = policy_rule(&cfg->policy.identities, "SendRawEmail");
     CHECK(r != NULL && strcmp(r->action, "Send*") == 0 && r->n_patterns == 1 &&
           strcmp(r->patterns[0], "a@example.com") == 0);
-    r = policy_identity_rule(cfg, "GetIdentityPolicies");
+    r = policy_rule(&cfg->policy.identities, "GetIdentityPolicies");
     CHECK(r != NULL && strcmp(r->action, "Get*") == 0);
-    CHECK(policy_identity_rule(cfg, "DeleteIdentity") == NULL);
-    CHECK(policy_identity_rule(cfg, "sendEmail") == NULL); /* case matters */
+    CHECK(policy_rule(&cfg->policy.identities, "DeleteIdentity") == NULL);
+    CHECK(policy_rule(&cfg->policy.identities, "sendEmail") == NULL); /* case matters */
     config_unref(cfg);
     /* A list applies to every operation; none constrains nothing. */
     cfg = load_text("{\"policy\": {\"identities\": [\"example.com\", \"*.example.org\"]}}");
@@ -206,105 +206,297 @@ static void test_identity_rule(void) {
     if (cfg == NULL) {
         return;
     }
-    r = policy_identity_rule(cfg, "DeleteIdentity");
+    r = policy_rule(&cfg->policy.identities, "DeleteIdentity");
     CHECK(r != NULL && strcmp(r->action, "*") == 0 && r->n_patterns == 2);
-    CHECK(r != NULL && policy_identity_allowed(r, "x@mail.example.org") &&
-          !policy_identity_allowed(r, "x@evil.com"));
     config_unref(cfg);
     cfg = load_text("{}");
-    CHECK(cfg != NULL && policy_identity_rule(cfg, "SendEmail") == NULL);
+    CHECK(cfg != NULL && policy_rule(&cfg->policy.identities, "SendEmail") == NULL);
     config_unref(cfg);
 }
 
-static int json_ok(const char *op_name, const char *params_text) {
+/* A policy for the call tests: identities for every operation, configuration
+ * sets and templates by glob, the account known. */
+static struct config *policy_cfg;
+static const char *account = "123456789012";
+
+/* Verdict of the policy on op with params (JSON text): 0 allowed, else the
+ * status (403, 400, 503). raw_b64: a raw message to read first, or NULL. */
+static int verdict_with(const char *acct, const char *op_name, const char *params_text) {
     const struct model_op *op = model_find_op(&model_ses, op_name, strlen(op_name));
-    json_t *p = json_loads(params_text, 0, NULL);
-    struct sp_err err;
-    sp_err_clear(&err);
-    int rc = policy_check_json(&rule, op, p, &err);
-    json_decref(p);
-    if (rc < 0 && strcmp(err.code, "AccessDenied") != 0) {
-        return -2;
+    json_error_t jerr;
+    json_t *p = json_loads(params_text, 0, &jerr);
+    if (op == NULL || p == NULL) {
+        fprintf(stderr, "bad test input: %s %s (%s)\n", op_name, params_text, jerr.text);
+        abort();
     }
-    return rc;
-}
-
-static int form_ok(const char *op_name, const char *body) {
-    const struct model_op *op = model_find_op(&model_ses, op_name, strlen(op_name));
     struct sp_err err;
     sp_err_clear(&err);
-    return policy_check_form(&rule, op, body, strlen(body), &err);
+    if (validate_params(&model_ses, op, p, &err) < 0) {
+        fprintf(stderr, "invalid test params: %s: %s\n", op_name, err.msg);
+        abort();
+    }
+    struct rawmsg *raw = NULL;
+    json_t *data = json_object_get(json_object_get(p, "RawMessage"), "Data");
+    if (json_is_string(data)) {
+        raw = malloc(sizeof(*raw));
+        if (raw == NULL || rawmsg_read(json_string_value(data), json_string_length(data),
+                                       RAWMSG_BASE64, raw, &err) < 0) {
+            free(raw);
+            json_decref(p);
+            return 400;
+        }
+    }
+    struct policy_account a = {acct};
+    int status = 0;
+    int rc = policy_check_call(policy_cfg, &a, &model_ses, op, op->name, p, raw, &status, &err);
+    free(raw);
+    json_decref(p);
+    if (rc < 0 && (status == 0 || err.code == NULL)) {
+        return -1; /* a refusal must say why */
+    }
+    return rc < 0 ? status : 0;
 }
 
-static void test_identities(void) {
-    /* matching */
-    CHECK(policy_identity_allowed(&rule, "example.com"));
-    CHECK(policy_identity_allowed(&rule, "EXAMPLE.com"));
-    CHECK(policy_identity_allowed(&rule, "user@example.com"));
-    CHECK(policy_identity_allowed(&rule, "Some One <user@Example.COM>"));
-    CHECK(!policy_identity_allowed(&rule, "sub.example.com"));
-    CHECK(!policy_identity_allowed(&rule, "user@evil.com"));
-    CHECK(!policy_identity_allowed(&rule, "example.com.evil.com"));
-    CHECK(!policy_identity_allowed(&rule, "user@example.com@evil.com"));
-    CHECK(policy_identity_allowed(&rule, "mail.example.org"));
-    CHECK(policy_identity_allowed(&rule, "x@mail.example.org"));
-    CHECK(!policy_identity_allowed(&rule, "example.org"));
-    CHECK(policy_identity_allowed(&rule, "alerts@other.net"));
-    CHECK(!policy_identity_allowed(&rule, "other.net"));
-    CHECK(!policy_identity_allowed(&rule, "bob@other.net"));
-    CHECK(
-        policy_identity_allowed(&rule, "arn:aws:ses:us-east-1:123456789012:identity/example.com"));
-    CHECK(!policy_identity_allowed(&rule, "arn:aws:ses:us-east-1:123456789012:identity/evil.com"));
-    CHECK(!policy_identity_allowed(&rule, "Name <>"));
-    CHECK(!policy_identity_allowed(&rule, ""));
+static int verdict(const char *op_name, const char *params_text) {
+    return verdict_with(account, op_name, params_text);
+}
 
-    /* JSON calls */
-    CHECK(json_ok("SetIdentityMailFromDomain", "{\"Identity\": \"example.com\"}") == 0);
-    CHECK(json_ok("SetIdentityMailFromDomain", "{\"Identity\": \"evil.com\"}") == -1);
-    CHECK(json_ok("GetIdentityVerificationAttributes",
+/* base64 of a message text, for RawMessage.Data. */
+static const char *b64(const char *text) {
+    static char out[4096];
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(text), o = 0;
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)t[i] << 16 | (i + 1 < n ? (unsigned)t[i + 1] << 8 : 0) |
+                     (i + 2 < n ? t[i + 2] : 0);
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int raw_verdict(const char *source, const char *message) {
+    char params[6000];
+    if (source != NULL) {
+        snprintf(params, sizeof(params), "{\"Source\": \"%s\", \"RawMessage\": {\"Data\": \"%s\"}}",
+                 source, b64(message));
+    } else {
+        snprintf(params, sizeof(params), "{\"RawMessage\": {\"Data\": \"%s\"}}", b64(message));
+    }
+    return verdict("SendRawEmail", params);
+}
+
+static int source_verdict(const char *source) {
+    char params[1000];
+    json_t *s = json_string(source);
+    char *quoted = json_dumps(s, JSON_ENCODE_ANY);
+    snprintf(params, sizeof(params),
+             "{\"Source\": %s, \"Destination\": {\"ToAddresses\": [\"x@y.com\"]}, \"Message\": "
+             "{\"Subject\": {\"Data\": \"s\"}, \"Body\": {\"Text\": {\"Data\": \"b\"}}}}",
+             quoted);
+    free(quoted);
+    json_decref(s);
+    return verdict("SendEmail", params);
+}
+
+static void test_identity_matching(void) {
+    /* patterns: example.com, *.example.org, alerts@other.net, bücher.de */
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"example.com\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"EXAMPLE.com\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"user@example.com\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"sub.example.com\"}") == 403);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"evil.com\"}") == 403);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"example.com.evil.com\"}") == 403);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"mail.example.org\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"example.org\"}") == 403);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"evilexample.org\"}") == 403);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"alerts@other.net\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"ALERTS@Other.NET\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"bob@other.net\"}") == 403);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"other.net\"}") == 403);
+    /* internationalised: the U-label and the A-label are the same identity */
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"b\\u00fccher.de\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"xn--bcher-kva.de\"}") == 0);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"a@XN--BCHER-KVA.DE\"}") == 0);
+    /* a Cyrillic a is another domain */
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"ex\\u0430mple.com\"}") == 403);
+    /* not host names: refused before any glob sees them */
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"example.com.\"}") == 400);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"a@[127.0.0.1]\"}") == 400);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"exa mple.com\"}") == 400);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"example.com\\u0001x\"}") == 400);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"1.2.3.4\"}") == 400);
+    CHECK(verdict("SetIdentityMailFromDomain", "{\"Identity\": \"Me <a@example.com>\"}") == 400);
+    /* every element of a list */
+    CHECK(verdict("GetIdentityVerificationAttributes",
                   "{\"Identities\": [\"example.com\", \"a@example.com\"]}") == 0);
-    CHECK(json_ok("GetIdentityVerificationAttributes",
-                  "{\"Identities\": [\"example.com\", \"evil.com\"]}") == -1);
-    CHECK(json_ok("SendEmail", "{\"Source\": \"Me <me@example.com>\"}") == 0);
-    CHECK(json_ok("SendEmail", "{\"Source\": \"me@evil.com\"}") == -1);
-    CHECK(json_ok("SendEmail", "{\"Source\": \"me@example.com\", \"SourceArn\": "
-                               "\"arn:aws:ses:us-east-1:1:identity/evil.com\"}") == -1);
-    CHECK(json_ok("VerifyEmailIdentity", "{\"EmailAddress\": \"x@evil.com\"}") == -1);
-    CHECK(json_ok("VerifyDomainIdentity", "{\"Domain\": \"mail.example.org\"}") == 0);
-    /* raw mail: Source wins, else the message's From */
-    /* "From: a@example.com\r\nTo: b@x.com\r\n\r\nhi" and the same From evil.com */
-    CHECK(json_ok("SendRawEmail",
-                  "{\"RawMessage\": {\"Data\": "
-                  "\"RnJvbTogYUBleGFtcGxlLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk=\"}}") == 0);
-    CHECK(json_ok("SendRawEmail", "{\"RawMessage\": {\"Data\": "
-                                  "\"RnJvbTogYUBldmlsLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk=\"}}") == -1);
-    CHECK(json_ok("SendRawEmail", "{\"Source\": \"a@example.com\", \"RawMessage\": {\"Data\": "
-                                  "\"RnJvbTogYUBldmlsLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk=\"}}") == 0);
-    CHECK(json_ok("SendRawEmail", "{\"RawMessage\": {\"Data\": \"VG86IGJAeC5jb20NCg0KaGk=\"}}") ==
-          -1); /* no From at all */
-    CHECK(json_ok("ListIdentities", "{}") == 0);
+    CHECK(verdict("GetIdentityVerificationAttributes",
+                  "{\"Identities\": [\"example.com\", \"evil.com\"]}") == 403);
+    CHECK(verdict("VerifyEmailIdentity", "{\"EmailAddress\": \"x@evil.com\"}") == 403);
+    CHECK(verdict("VerifyDomainIdentity", "{\"Domain\": \"mail.example.org\"}") == 0);
+    CHECK(verdict("DeleteIdentity", "{\"Identity\": \"evil.com\"}") == 403);
+    CHECK(verdict("ListIdentities", "{}") == 0);
+}
 
-    /* SDK forms */
-    CHECK(form_ok("SetIdentityMailFromDomain",
-                  "Action=SetIdentityMailFromDomain&Version=2010-12-01&Identity=example.com") == 0);
-    CHECK(form_ok("SetIdentityMailFromDomain",
-                  "Action=SetIdentityMailFromDomain&Version=2010-12-01&Identity=evil.com") == -1);
-    CHECK(form_ok("GetIdentityDkimAttributes",
-                  "Action=GetIdentityDkimAttributes&Identities."
-                  "member.1=example.com&Identities.member.2=evil.com") == -1);
-    CHECK(form_ok("SendEmail", "Action=SendEmail&Source=Me%20%3Cme%40example.com%3E") == 0);
-    CHECK(form_ok("SendEmail", "Action=SendEmail&Source=me%40evil.com") == -1);
-    CHECK(form_ok("SendRawEmail", "Action=SendRawEmail&RawMessage.Data="
-                                  "RnJvbTogYUBleGFtcGxlLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk%3D") == 0);
-    CHECK(form_ok("SendRawEmail", "Action=SendRawEmail&RawMessage.Data="
-                                  "RnJvbTogYUBldmlsLmNvbQ0KVG86IGJAeC5jb20NCg0KaGk%3D") == -1);
+static void test_mailbox_tricks(void) {
+    CHECK(source_verdict("me@example.com") == 0);
+    CHECK(source_verdict("Me <me@example.com>") == 0);
+    CHECK(source_verdict("\"Me, Myself\" <me@example.com>") == 0);
+    CHECK(source_verdict("=?utf-8?q?Caf=C3=A9?= <me@example.com>") == 0);
+    /* an encoded word is never an address: one that looks like one is refused */
+    CHECK(source_verdict("=?utf-8?q?a@evil.com?= <me@example.com>") == 400);
+    CHECK(source_verdict("me@evil.com") == 403);
+    CHECK(source_verdict("Me <me@evil.com>") == 403);
+    /* what another reader would take for the address is refused outright */
+    CHECK(source_verdict("\"me@example.com\" <x@evil.com>") == 400);
+    CHECK(source_verdict("x@evil.com (me@example.com)") == 400);
+    CHECK(source_verdict("me@example.com <x@evil.com>") == 400);
+    CHECK(source_verdict("<@example.com:x@evil.com>") == 400);
+    CHECK(source_verdict("\"x@evil.com\"@example.com") == 400);
+    CHECK(source_verdict("me@example.com, x@evil.com") == 400);
+    CHECK(source_verdict("team: me@example.com;") == 400);
+    CHECK(source_verdict("me@example.com\r\nBcc: x@evil.com") == 400);
+    CHECK(source_verdict("me@example.com x@evil.com") == 400);
+    CHECK(source_verdict("=?utf-8?q?x?=@example.com") == 400);
+    CHECK(source_verdict("") == 400);
+    /* every sender member, not only Source */
+    CHECK(verdict("SendEmail", "{\"Source\": \"me@example.com\", \"ReturnPath\": \"b@evil.com\", "
+                               "\"Destination\": {}, \"Message\": {\"Subject\": {\"Data\": \"s\"}, "
+                               "\"Body\": {}}}") == 403);
+    CHECK(verdict("SendBounce",
+                  "{\"OriginalMessageId\": \"m\", \"BounceSender\": \"b@evil.com\", "
+                  "\"BouncedRecipientInfoList\": [{\"Recipient\": \"r@example.com\"}]}") == 403);
+    CHECK(verdict("SendBounce",
+                  "{\"OriginalMessageId\": \"m\", \"BounceSender\": \"b@example.com\", "
+                  "\"BouncedRecipientInfoList\": [{\"Recipient\": \"r@example.com\"}]}") == 0);
+    CHECK(verdict("CreateCustomVerificationEmailTemplate",
+                  "{\"TemplateName\": \"app-verify\", \"FromEmailAddress\": \"x@evil.com\", "
+                  "\"TemplateSubject\": \"s\", \"TemplateContent\": \"c\", "
+                  "\"SuccessRedirectionURL\": \"https://a\", \"FailureRedirectionURL\": "
+                  "\"https://b\"}") == 403);
+    CHECK(verdict("CreateReceiptRule",
+                  "{\"RuleSetName\": \"r\", \"Rule\": {\"Name\": \"n\", \"Actions\": "
+                  "[{\"BounceAction\": {\"SmtpReplyCode\": \"550\", \"Message\": \"m\", "
+                  "\"Sender\": \"x@evil.com\"}}]}}") == 403);
+    CHECK(verdict("CreateReceiptRule",
+                  "{\"RuleSetName\": \"r\", \"Rule\": {\"Name\": \"n\", \"Actions\": "
+                  "[{\"BounceAction\": {\"SmtpReplyCode\": \"550\", \"Message\": \"m\", "
+                  "\"Sender\": \"x@example.com\"}}]}}") == 0);
+}
 
-    /* no rule: no constraint */
-    const struct model_op *op = model_find_op(&model_ses, "SendEmail", 9);
-    json_t *p = json_pack("{s:s}", "Source", "x@anything.com");
-    struct sp_err err;
-    CHECK(policy_check_json(NULL, op, p, &err) == 0);
-    json_decref(p);
+static void test_arns(void) {
+    const char *ok = "arn:aws:ses:us-east-1:123456789012:identity/example.com";
+    char p[600];
+    snprintf(p, sizeof(p),
+             "{\"Source\": \"me@example.com\", \"SourceArn\": \"%s\", \"Destination\": {}, "
+             "\"Message\": {\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
+             ok);
+    CHECK(verdict("SendEmail", p) == 0);
+    static const char *const bad[] = {
+        "arn:aws:ses:us-east-1:123456789012:identity/evil.com",
+        "arn:aws:ses:us-east-1:999999999999:identity/example.com",
+        "arn:aws:ses:eu-west-1:123456789012:identity/example.com",
+        "arn:aws-cn:ses:us-east-1:123456789012:identity/example.com",
+        "arn:aws:sns:us-east-1:123456789012:identity/example.com",
+        "arn:aws:ses:us-east-1:123456789012:identity/a@evil.com",
+        "example.com",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(p, sizeof(p),
+                 "{\"Source\": \"me@example.com\", \"ReturnPathArn\": \"%s\", \"Destination\": {}, "
+                 "\"Message\": {\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
+                 bad[i]);
+        CHECK(verdict("SendEmail", p) == 403);
+    }
+    snprintf(p, sizeof(p),
+             "{\"Source\": \"me@example.com\", \"FromArn\": "
+             "\"arn:aws:ses:us-east-1:123456789012:template/x\", \"RawMessage\": {\"Data\": "
+             "\"%s\"}}",
+             b64("From: me@example.com\r\n\r\nhi"));
+    CHECK(verdict("SendRawEmail", p) == 400); /* not an identity ARN */
+    snprintf(p, sizeof(p),
+             "{\"OriginalMessageId\": \"m\", \"BounceSender\": \"b@example.com\", "
+             "\"BounceSenderArn\": \"arn:aws:ses:us-east-1:123456789012:identity/evil.com\", "
+             "\"BouncedRecipientInfoList\": [{\"Recipient\": \"r@example.com\"}]}");
+    CHECK(verdict("SendBounce", p) == 403);
+    /* the account not known yet: 503, never a guess */
+    snprintf(p, sizeof(p),
+             "{\"Source\": \"me@example.com\", \"SourceArn\": \"%s\", \"Destination\": {}, "
+             "\"Message\": {\"Subject\": {\"Data\": \"s\"}, \"Body\": {}}}",
+             ok);
+    CHECK(verdict_with(NULL, "SendEmail", p) == 503);
+    /* tags: a resource ARN of another account */
+    CHECK(verdict("ListIdentityPolicies", "{\"Identity\": \"example.com\"}") == 0);
+}
+
+static void test_raw_messages(void) {
+    const char *good = "From: Me <me@example.com>\r\nTo: b@x.com\r\n\r\nhi";
+    const char *evil = "From: me@evil.com\r\nTo: b@x.com\r\n\r\nhi";
+    CHECK(raw_verdict(NULL, good) == 0);
+    CHECK(raw_verdict(NULL, evil) == 403);
+    /* the message's From is checked even when Source is given */
+    CHECK(raw_verdict("me@example.com", evil) == 403);
+    CHECK(raw_verdict("me@example.com", good) == 0);
+    CHECK(raw_verdict(NULL, "To: b@x.com\r\n\r\nhi") == 403); /* no From at all */
+    CHECK(raw_verdict(NULL, "From: me@example.com\r\nFrom: x@evil.com\r\n\r\nhi") == 400);
+    CHECK(raw_verdict(
+              NULL, "From: me@example.com, x@evil.com\r\nSender: me@example.com\r\n\r\nhi") == 403);
+    CHECK(raw_verdict(NULL, "From: me@example.com\r\nSender: x@evil.com\r\n\r\nhi") == 403);
+    CHECK(raw_verdict(NULL, "From: me@example.com\r\nReturn-Path: <x@evil.com>\r\n\r\nhi") == 403);
+    CHECK(raw_verdict(NULL, "From: me@example.com\r\nReturn-Path: <>\r\n\r\nhi") == 0);
+    CHECK(raw_verdict(NULL,
+                      "From: me@example.com\r\nX-SES-FROM-ARN: "
+                      "arn:aws:ses:us-east-1:123456789012:identity/evil.com\r\n\r\nhi") == 403);
+    CHECK(raw_verdict(NULL,
+                      "From: me@example.com\r\nx-ses-source-arn: "
+                      "arn:aws:ses:us-east-1:999999999999:identity/example.com\r\n\r\nhi") == 403);
+    CHECK(raw_verdict(NULL,
+                      "From: me@example.com\r\nX-SES-RETURN-PATH-ARN: "
+                      "arn:aws:ses:us-east-1:123456789012:identity/example.com\r\n\r\nhi") == 0);
+    CHECK(raw_verdict(NULL, "From: me@example.com\r\nX-SES-CONFIGURATION-SET: other\r\n\r\nhi") ==
+          403);
+    CHECK(raw_verdict(NULL,
+                      "From: me@example.com\r\nX-SES-CONFIGURATION-SET: app-mail\r\n\r\nhi") == 0);
+    /* folded, and a From hidden by folding */
+    CHECK(raw_verdict(NULL, "From: Me\r\n <me@example.com>\r\n\r\nhi") == 0);
+    CHECK(raw_verdict(NULL, "Subject: x\r\n From: x@evil.com\r\nFrom: me@example.com\r\n\r\nhi") ==
+          0);
+    CHECK(raw_verdict(NULL, "From: \"me@example.com\" <x@evil.com>\r\n\r\nhi") == 400);
+    CHECK(raw_verdict(NULL, "From: me@example.com\r\n") == 400); /* the section never ends */
+}
+
+static void test_names(void) {
+    /* configuration_sets: ["app-*"]; templates: ["app-*"] */
+    CHECK(verdict("SendEmail", "{\"Source\": \"me@example.com\", \"ConfigurationSetName\": "
+                               "\"app-mail\", \"Destination\": {}, \"Message\": {\"Subject\": "
+                               "{\"Data\": \"s\"}, \"Body\": {}}}") == 0);
+    CHECK(verdict("SendEmail", "{\"Source\": \"me@example.com\", \"ConfigurationSetName\": "
+                               "\"other\", \"Destination\": {}, \"Message\": {\"Subject\": "
+                               "{\"Data\": \"s\"}, \"Body\": {}}}") == 403);
+    CHECK(verdict("DeleteConfigurationSet", "{\"ConfigurationSetName\": \"other\"}") == 403);
+    CHECK(verdict("DeleteConfigurationSet", "{\"ConfigurationSetName\": \"app-x\"}") == 0);
+    CHECK(verdict("SendTemplatedEmail",
+                  "{\"Source\": \"me@example.com\", \"Destination\": {}, \"Template\": "
+                  "\"other\", \"TemplateData\": \"{}\"}") == 403);
+    CHECK(verdict("SendTemplatedEmail",
+                  "{\"Source\": \"me@example.com\", \"Destination\": {}, \"Template\": "
+                  "\"app-welcome\", \"TemplateData\": \"{}\"}") == 0);
+    CHECK(verdict("SendTemplatedEmail",
+                  "{\"Source\": \"me@example.com\", \"Destination\": {}, \"Template\": "
+                  "\"app-welcome\", \"TemplateArn\": "
+                  "\"arn:aws:ses:us-east-1:123456789012:template/other\", \"TemplateData\": "
+                  "\"{}\"}") == 403);
+    CHECK(verdict("DeleteTemplate", "{\"TemplateName\": \"other\"}") == 403);
+    CHECK(verdict("UpdateTemplate", "{\"Template\": {\"TemplateName\": \"other\"}}") == 403);
+    CHECK(verdict("GetCustomVerificationEmailTemplate", "{\"TemplateName\": \"other\"}") == 403);
+    CHECK(verdict("SendBulkTemplatedEmail",
+                  "{\"Source\": \"me@example.com\", \"Template\": \"app-t\", "
+                  "\"DefaultTemplateData\": \"{}\", \"ConfigurationSetName\": \"nope\", "
+                  "\"Destinations\": [{\"Destination\": {\"ToAddresses\": [\"a@b.c\"]}}]}") == 403);
 }
 
 int main(void) {
@@ -314,8 +506,20 @@ int main(void) {
     unsetenv("AWS_ENDPOINT_URL");
     test_cidr();
     test_actions();
-    test_identity_rule();
-    test_identities();
+    test_rules();
+    policy_cfg = load_text(
+        "{\"policy\": {\"identities\": [\"example.com\", \"*.example.org\", "
+        "\"alerts@other.net\", \"b\\u00fccher.de\"], \"configuration_sets\": [\"app-*\"], "
+        "\"templates\": [\"app-*\"]}}");
+    CHECK(policy_cfg != NULL);
+    if (policy_cfg != NULL) {
+        test_identity_matching();
+        test_mailbox_tricks();
+        test_arns();
+        test_raw_messages();
+        test_names();
+    }
+    config_unref(policy_cfg);
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
