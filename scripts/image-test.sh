@@ -57,8 +57,9 @@ t_start=$SECONDS
 
 die() { printf 'image-test: %s\n' "$*" >&2; exit 1; }
 say() { printf '\n--- %s\n' "$*"; }
+npass=0
 nfail=0
-pass() { printf 'PASS: %s\n' "$*"; }
+pass() { printf 'PASS: %s\n' "$*"; npass=$((npass + 1)); }
 fail() { printf 'FAIL: %s\n' "$*"; nfail=$((nfail + 1)); }
 check() {   # check WHAT COMMAND...: PASS or FAIL by the command's status
   local what=$1
@@ -531,13 +532,14 @@ ldd_ok() {
 check "every shared library of ${img_entry[0]} resolves in the image (ldd)" ldd_ok
 
 bundle=/etc/ssl/certs/ca-certificates.crt
-ncerts=$(grep -c 'BEGIN CERTIFICATE' "$rootfs$bundle" 2>/dev/null || echo 0)
+ncerts=$(cat "$rootfs$bundle" 2>/dev/null | grep -c 'BEGIN CERTIFICATE' || true)
 check "the CA bundle $bundle is there ($ncerts certificates)" test "$ncerts" -gt 100
 # OpenSSL's default paths (those SSL_CTX_set_default_verify_paths uses):
 # `openssl verify` without -CAfile/-CApath verifies a root of the bundle only
 # when it finds the bundle there.
 mkdir -p "$work/ca"
-awk '/BEGIN CERTIFICATE/ { p = 1 } p { print } /END CERTIFICATE/ { exit }' "$rootfs$bundle" >"$work/ca/root.pem"
+awk '/BEGIN CERTIFICATE/ { p = 1 } p { print } /END CERTIFICATE/ { exit }' "$rootfs$bundle" \
+  >"$work/ca/root.pem" 2>/dev/null || true
 ca_ok() {
   local out
   out=$(in_image "$img_user" "$work/ca:/mnt" -- /usr/bin/openssl verify /mnt/root.pem 2>&1) || { echo "  $out"; return 1; }
@@ -746,5 +748,6 @@ if ((nfail)); then
   cat "$work/proxy-final.log" 2>/dev/null || true
 fi
 
-say "image test: $nfail failed; $run_mode; $(elapsed "$t_start") in all"
+say "run mode: $run_mode; bases: $base_desc; $(elapsed "$t_start") in all"
+echo "image-test: $npass passed, $nfail failed"
 ((nfail == 0))
