@@ -1,7 +1,11 @@
 # ses-proxy container: build with the project's own scripts, run slim.
-#   docker build -t ses-proxy .
-#   docker run -p 8080:8080 -e AWS_REGION=eu-west-1 \
+#   docker build -t ses-proxy .   (podman build --format docker: the OCI
+#                                  format has no HEALTHCHECK)
+#   docker run -p 127.0.0.1:8080:8080 --stop-timeout 30 -e AWS_REGION=eu-west-1 \
+#     -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
 #     -v /path/to/ses-proxy.json:/etc/ses-proxy/ses-proxy.json:ro ses-proxy
+# README.md ("Container image") has the rest; scripts/image-test.sh builds
+# and checks it.
 
 FROM debian:12 AS build
 WORKDIR /src

@@ -94,7 +94,8 @@ if ! flock -n 9; then
 fi
 
 store=$cache/storage
-runroot=/run/ses-proxy-image-test
+# Podman's run-time state for that store (one per store: they must not mix).
+runroot=/run/ses-proxy-image-test-$(printf '%s' "$store" | md5sum | cut -c1-12)
 pm() { podman --root "$store" --runroot "$runroot/storage" --tmpdir "$runroot/libpod" "$@"; }
 image_tag=localhost/ses-proxy:test
 
@@ -136,7 +137,8 @@ elapsed() { printf '%d s' $((SECONDS - $1)); }
 have_image() { pm image exists "$1"; }
 registry_bases=(docker.io/library/debian:12 docker.io/library/debian:12-slim)
 local_bases=(localhost/debian:12 localhost/debian:12-slim)
-stamp=$cache/bootstrap.stamp
+stamp=$cache/bootstrap.stamp        # when and from where the bases were bootstrapped
+pull_stamp=$cache/pull.stamp        # when they were pulled
 
 apt_mirror() {   # the URI of this machine's first deb source whose Release has Label $1
   apt-get indextargets --format '$(TARGET_OF) $(LABEL) $(REPO_URI)' 2>/dev/null |
@@ -232,11 +234,13 @@ EOF
   echo "bootstrapped debian:12 and debian:12-slim in $(elapsed "$t0")"
 }
 
-bootstrap_fresh() {   # the bootstrapped bases are there, and young enough
-  local made
-  have_image "${local_bases[0]}" && have_image "${local_bases[1]}" && [[ -f "$stamp" ]] || return 1
-  read -r made _ <"$stamp"
-  (($(date +%s) - made < max_age_days * 86400))
+fresh() {   # fresh STAMP IMAGE...: the images are there, made or pulled less than max_age_days ago
+  local made st=$1
+  shift
+  [[ -f "$st" ]] || return 1
+  read -r made _ <"$st"
+  (($(date +%s) - made < max_age_days * 86400)) || return 1
+  for i in "$@"; do have_image "$i" || return 1; done
 }
 
 untag() { local i; for i in "$@"; do have_image "$i" && pm untag "$i" "$i"; done; true; }
@@ -244,9 +248,9 @@ untag() { local i; for i in "$@"; do have_image "$i" && pm untag "$i" "$i"; done
 say "base images (debian:12, debian:12-slim)"
 t0=$SECONDS
 base_desc=""
-if [[ "$base_mode" != bootstrap ]] && have_image "${registry_bases[0]}" && have_image "${registry_bases[1]}"; then
-  base_desc="the registry's, pulled earlier (in the cache)"
-elif [[ "$base_mode" != registry ]] && bootstrap_fresh; then
+if [[ "$base_mode" != bootstrap ]] && fresh "$pull_stamp" "${registry_bases[@]}"; then
+  base_desc="the registry's, pulled on $(date -d "@$(cut -d' ' -f1 "$pull_stamp")" +%F) (in the cache)"
+elif [[ "$base_mode" != registry ]] && fresh "$stamp" "${local_bases[@]}"; then
   base_desc="bootstrapped from the Debian mirror on $(date -d "@$(cut -d' ' -f1 "$stamp")" +%F) (in the cache)"
 else
   pulled=0
@@ -255,6 +259,7 @@ else
     if pm pull -q "${registry_bases[0]}" >"$work/pull.log" 2>&1 &&
        pm pull -q "${registry_bases[1]}" >>"$work/pull.log" 2>&1; then
       pulled=1
+      date +%s >"$pull_stamp"
       base_desc="the registry's, pulled now"
     else
       echo "no registry: $(tail -1 "$work/pull.log")"
@@ -280,13 +285,13 @@ t0=$SECONDS
 # keeps its layers (the toolchain's) for the next build.
 build=(pm build --format docker --isolation "${BUILDAH_ISOLATION:-chroot}" --network host
        --pull=never -f Dockerfile)
-if ! "${build[@]}" --target build -t "$image_tag-build-stage" . >"$work/build.log" 2>&1 ||
-   ! "${build[@]}" --iidfile "$work/iid" -t "$image_tag" . >"$work/build.log" 2>&1; then
-  tail -60 "$work/build.log"
-  die "podman build failed"
-fi
-grep -E '^\[[0-9]+/[0-9]+\] STEP|^STEP|Using cache' "$work/build.log" | cut -c1-120 |
-  sed 's/^--> Using cache .*/    (cached)/'
+for step in build-stage image; do
+  if [[ $step == build-stage ]]; then opts=(--target build -t "$image_tag-build-stage")
+  else opts=(--iidfile "$work/iid" -t "$image_tag"); fi
+  "${build[@]}" "${opts[@]}" . >"$work/$step.log" 2>&1 || { tail -60 "$work/$step.log"; die "podman build failed"; }
+done
+{ cat "$work/build-stage.log"; sed -n '/^\[2\/2\] STEP 1\//,$p' "$work/image.log"; } |
+  grep -E '^(\[[0-9]+/[0-9]+\] )?STEP|^--> Using cache' | cut -c1-120 | sed 's/^--> Using cache .*/    (cached)/'
 image=$(cat "$work/iid")
 pm image prune -f >/dev/null   # what earlier builds left untagged
 echo "built $image_tag (${image#sha256:}) in $(elapsed "$t0")"
@@ -338,7 +343,8 @@ def du(path):
                 total += st.st_blocks * 512
     return total
 mb = lambda n: "%.1f MB" % (n / 1e6)
-print("image: %s (%s as Podman counts it); base debian:12-slim: %s" % (mb(du(root)), mb(size), base_desc))
+print("image: %s on disk (%s as Podman counts it); its base, debian:12-slim: %s (%s)"
+      % (mb(du(root)), mb(size), mb(du(base)), base_desc))
 print("largest directories:")
 dirs = []
 for top in ("usr/lib", "usr/share", "usr/bin", "usr/sbin", "usr/local", "var", "etc"):
@@ -350,12 +356,13 @@ for top in ("usr/lib", "usr/share", "usr/bin", "usr/sbin", "usr/local", "var", "
 for n, p in sorted(dirs, reverse=True)[:10]:
     print("  %9s  %s" % (mb(n), p))
 print("largest files:")
-files = []
+files, seen = [], set()
 for d, _, fs in os.walk(root):
     for f in fs:
-        q = os.path.join(d, f)
-        if not os.path.islink(q):
-            files.append((os.lstat(q).st_size, "/" + os.path.relpath(q, root)))
+        st = os.lstat(os.path.join(d, f))
+        if not os.path.islink(os.path.join(d, f)) and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            files.append((st.st_size, "/" + os.path.relpath(os.path.join(d, f), root)))
 for n, p in sorted(files, reverse=True)[:10]:
     print("  %9s  %s" % (mb(n), p))
 EOF
@@ -375,7 +382,7 @@ def status(r):
         if line.strip() == "":
             if cur.get("Status", "").endswith(" installed"):
                 pkgs[cur["Package"]] = cur
-            cur, key = {}, None
+            cur = {}
         elif line[0] in " \t":
             pass
         else:
@@ -443,26 +450,31 @@ inns ip link set lo up
 # 1048576 open files and 4194304 processes, which a process without
 # CAP_SYS_RESOURCE cannot grant; the proxy is one process), and runc where
 # crun refuses the machine's cgroups.
+# The options that worked last time are tried first.
 run_opts=()   # the podman run options that work here
 probe_podman() {
-  local runtimes=("") ulimits=("") rt ul hn opts=()
+  local runtimes=("") ulimits=("") rt ul hn tries=() t
   command -v runc >/dev/null && [[ "$(pm info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null)" != runc ]] &&
-    runtimes+=(runc)
+    runtimes+=("--runtime runc")
   hn=$(ulimit -Hn)
   [[ "$hn" == unlimited ]] && hn=1048576
   ulimits+=("--ulimit nofile=$hn:$hn --ulimit nproc=1024:1024")
+  [[ -f "$cache/podman-run-options" ]] && tries+=("$(cat "$cache/podman-run-options")")
   for rt in "${runtimes[@]}"; do
-    for ul in "${ulimits[@]}"; do
-      # shellcheck disable=SC2206
-      opts=(${rt:+--runtime "$rt"} $ul)
-      if pm run --rm --network none --no-healthcheck "${opts[@]}" "$image" --version >"$work/probe.log" 2>&1; then
-        run_opts=("${opts[@]}")
-        echo "podman run ${opts[*]}: works"
-        return 0
-      fi
-      echo "podman run ${opts[*]}: $(grep -m1 '^Error' "$work/probe.log" || tail -1 "$work/probe.log")"
-    done
+    for ul in "${ulimits[@]}"; do tries+=("$rt${rt:+${ul:+ }}$ul"); done
   done
+  for t in "${tries[@]}"; do
+    # shellcheck disable=SC2206
+    local opts=($t)
+    if pm run --rm --network none --no-healthcheck "${opts[@]}" "$image" --version >"$work/probe.log" 2>&1; then
+      run_opts=("${opts[@]}")
+      printf '%s\n' "$t" >"$cache/podman-run-options"
+      echo "podman run ${t:-(as it is)}: works"
+      return 0
+    fi
+    echo "podman run ${t:-(as it is)}: $(grep -m1 '^Error' "$work/probe.log" || tail -1 "$work/probe.log")"
+  done
+  rm -f "$cache/podman-run-options"
   return 1
 }
 if [[ "$run_mode" == auto ]]; then
@@ -568,8 +580,6 @@ for name, text in cms[vols[mount["name"]]["configMap"]["name"]].items():
     open(os.path.join(out, name), "w").write(text)
 print("k8s_dir=%s" % shlex.quote(mount["mountPath"]))
 print("k8s_args=(%s)" % " ".join(shlex.quote(a) for a in ctr.get("args", [])))
-print("k8s_env=(%s)" % " ".join(shlex.quote("%s=%s" % (e["name"], e["value"]))
-                                 for e in ctr.get("env", []) if "value" in e))
 EOF
 # shellcheck disable=SC1091
 source "$work/k8s.sh"
@@ -740,8 +750,8 @@ check "SIGTERM: the call in flight finishes (200)" test "$(status_of "$r")" = 20
 check "SIGTERM: the proxy exits 0 (exit $rc, after $((SECONDS - t_term)) s)" test "$rc" = 0
 logs_ok() { proxy_logs >"$work/proxy-final.log"; grep -q '"msg":"draining"' "$work/proxy-final.log" && grep -q '"msg":"stopped"' "$work/proxy-final.log"; }
 check "SIGTERM: the log says draining, then stopped" logs_ok
-check "HEALTHCHECK fails once the proxy has stopped (the check above can fail)" \
-  eval '! in_image "$img_user" -- timeout "$img_hc_timeout" "${hc_cmd[@]}" 2>/dev/null'
+hc_fails() { ! in_image "$img_user" -- timeout "$img_hc_timeout" "${hc_cmd[@]}" 2>/dev/null; }
+check "HEALTHCHECK fails once the proxy has stopped (the check above can fail)" hc_fails
 if [[ "$run_mode" == podman ]]; then pm rm -f "$cid" >/dev/null 2>>"$work/podman.err"; cid=""; fi
 if ((nfail)); then
   echo "--- the proxy's log"
