@@ -86,7 +86,8 @@ max_age_days=${SES_PROXY_IMAGE_BASE_MAX_AGE_DAYS:-7}
 case "$base_mode" in auto|registry|bootstrap) ;; *) die "SES_PROXY_IMAGE_BASE: auto, registry or bootstrap" ;; esac
 case "$run_mode" in auto|podman|chroot) ;; *) die "SES_PROXY_IMAGE_RUN: auto, podman or chroot" ;; esac
 mkdir -p "$cache"
-# One run at a time per cache (the store, the bases and the tag are shared).
+# One run at a time per cache (the store, the bases and the tag are shared);
+# the processes left running are started without the lock's descriptor.
 exec 9>"$cache/lock"
 if ! flock -n 9; then
   echo "image-test: waiting for another run that uses $cache"
@@ -438,7 +439,7 @@ check "the runtime stage adds only the binary's libraries and the CA certificate
 # --- how the image is run here ----------------------------------------------------
 say "running the image"
 # A network namespace of the test's own: only loopback, the stand-in SES on it.
-unshare --net sleep infinity &
+unshare --net sleep infinity 9>&- &
 ns_pid=$!
 for _ in 1 2 3 4 5 6 7 8 9 10; do [[ $(readlink "/proc/$ns_pid/ns/net") != $(readlink /proc/self/ns/net) ]] && break; sleep 0.1; done
 ns_enter=(nsenter --net="/proc/$ns_pid/ns/net" --)
@@ -633,7 +634,7 @@ while True:
 EOF
 region=us-east-1
 "${ns_enter[@]}" /usr/bin/python3 "$work/standin.py" "$root_dir/tests/integ" "$work/standin.port" \
-  "$work/standin.log" "$region" >"$work/standin.out" 2>&1 &
+  "$work/standin.log" "$region" >"$work/standin.out" 2>&1 9>&- &
 standin_pid=$!
 for _ in $(seq 100); do [[ -s "$work/standin.port" ]] && break; sleep 0.1; done
 [[ -s "$work/standin.port" ]] || { cat "$work/standin.out"; die "the stand-in SES did not start"; }
@@ -652,13 +653,13 @@ if [[ "$run_mode" == podman ]]; then
   # The health check's timer is left out (it needs systemd); the check
   # itself is run below, by hand.
   cid=$(pm run -d --read-only --health-interval=disable --network "ns:/proc/$ns_pid/ns/net" "${run_opts[@]}" \
-        --name "ses-proxy-image-test-$$" "${envargs[@]}" "$image" 2>"$work/podman.err") ||
+        --name "ses-proxy-image-test-$$" "${envargs[@]}" "$image" 2>"$work/podman.err" 9>&-) ||
     { cat "$work/podman.err"; die "podman run -d failed"; }
   pid=$(pm inspect --format '{{.State.Pid}}' "$cid")
   echo "podman run -d ... $image_tag: container ${cid:0:12}, pid $pid"
 else
   "${ns_enter[@]}" env -i "${img_env[@]}" "${run_env[@]}" chroot --userspec="$img_user" "$rootfs" \
-    "${img_entry[@]}" "${img_cmd[@]}" >"$work/proxy.log" 2>&1 &
+    "${img_entry[@]}" "${img_cmd[@]}" >"$work/proxy.log" 2>&1 9>&- &
   proxy_pid=$!
   pid=$proxy_pid
   echo "chroot --userspec=$img_user <rootfs> ${img_entry[*]} ${img_cmd[*]}: pid $pid"
