@@ -1,7 +1,11 @@
 # ses-proxy container: build with the project's own scripts, run slim.
-#   docker build -t ses-proxy .
-#   docker run -p 8080:8080 -e AWS_REGION=eu-west-1 \
+#   docker build -t ses-proxy .   (podman build --format docker: the OCI
+#                                  format has no HEALTHCHECK)
+#   docker run -p 127.0.0.1:8080:8080 --stop-timeout 30 -e AWS_REGION=eu-west-1 \
+#     -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
 #     -v /path/to/ses-proxy.json:/etc/ses-proxy/ses-proxy.json:ro ses-proxy
+# README.md ("Container image") has the rest; scripts/image-test.sh builds
+# and checks it.
 
 FROM debian:12 AS build
 WORKDIR /src
@@ -13,14 +17,20 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON \
  && strip build/ses-proxy
 
 FROM debian:12-slim
-# Only the shared libraries the binary links, and the CA certificates that
-# verify SES's TLS certificate.
+# Only the shared libraries the binary links (libevent_core, _extra and
+# _openssl; not the all-in-one libevent-2.1), and the CA certificates that
+# verify SES's TLS certificate (ca-certificates brings openssl, whose
+# /usr/lib/ssl links are where libssl looks for them by default). The user
+# and its group are both 10001, the ids USER below and the Kubernetes
+# manifest name.
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      ca-certificates libevent-2.1-7 libevent-openssl-2.1-7 libevent-extra-2.1-7 \
+      ca-certificates libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7 \
       libssl3 libjansson4 libexpat1 libhiredis0.14 \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin ses-proxy
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10001 ses-proxy \
+ && useradd --uid 10001 --gid 10001 --no-create-home --no-log-init \
+      --home-dir /nonexistent --shell /usr/sbin/nologin ses-proxy
 COPY --from=build /src/build/ses-proxy /usr/local/bin/ses-proxy
 # The image's default config listens on all interfaces (the container's
 # network namespace is the boundary) and allows the pod/task's private

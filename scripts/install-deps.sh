@@ -5,7 +5,10 @@
 #                                    npm, curl)
 #   scripts/install-deps.sh --test   also what the test suite needs (that
 #                                    includes the demo's, and the local SES
-#                                    in scripts/demo/node_modules)
+#                                    in scripts/demo/node_modules; and for
+#                                    scripts/image-test.sh: podman, runc
+#                                    where crun cannot run containers,
+#                                    debootstrap for an offline base)
 # Idempotent: a second run installs nothing. Needs root (or sudo) only when
 # something is missing.
 set -euo pipefail
@@ -18,7 +21,8 @@ case "${1:-}" in
   --test)
     pkgs+=(python3 python3-botocore python3-boto3 python3-pytest python3-yaml
            awscli clang libclang-rt-dev valgrind redis-server nginx-light wrk
-           clang-format procps)
+           clang-format procps
+           podman runc debootstrap curl iproute2)
     want_node=1 ;;
   --demo)
     pkgs+=(curl)

@@ -6,7 +6,9 @@
 #   4. the unit tests under valgrind memcheck, then the integration tests
 #      that are not about timing with the proxy itself under valgrind (any
 #      error or definite leak makes it exit non-zero, which fails the test);
-#   5. clang-format over the C sources.
+#   5. clang-format over the C sources;
+#   6. the container image, built from the Dockerfile with Podman and checked
+#      (scripts/image-test.sh).
 # Stops at the first failing stage and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,5 +59,8 @@ stage "clang-format"
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find signer api proxy tests -name '*.[ch]')
 clang-format --dry-run --Werror $files
 echo "clang-format: clean"
+
+stage "container image (scripts/image-test.sh)"
+scripts/image-test.sh
 
 stage "all tests passed"
