@@ -401,6 +401,16 @@ static void on_granted(void *arg, int granted, uint64_t retry_after_us) {
 static int admit(struct req *r) {
     struct proxy *px = r->px;
     const struct model_op *op = r->call.op;
+    if (op->op_class == MODEL_OP_SEND && px->send_bucket != NULL &&
+        !throttle_bucket_fits(px->send_bucket, r->call.recipients, px->throttle->max_wait_us)) {
+        char msg[240];
+        snprintf(msg, sizeof(msg),
+                 "%s: %.0f recipients would hold the send rate (%g/s) in debt for longer than "
+                 "throttle.max_wait_ms; send them in smaller calls",
+                 op->name, r->call.recipients, px->send_bucket->shared_rate);
+        fail(r, 400, "InvalidParameterValue", msg, 0);
+        return -1;
+    }
     throttle_ticket_init(&r->ticket, on_granted, r);
     throttle_ticket_add(&r->ticket, px->op_buckets[op - px->svc->ops], 1);
     if (op->op_class == MODEL_OP_SEND) {

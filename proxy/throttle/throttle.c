@@ -21,6 +21,15 @@ void throttle_bucket_init(struct throttle_bucket *b, const char *name, double ra
     TAILQ_INIT(&b->queue);
 }
 
+static int fits(double rate, double burst, double tokens, uint64_t max_wait_us) {
+    return rate <= 0 || tokens <= burst || (tokens - burst) / rate * 1e6 <= (double)max_wait_us;
+}
+
+int throttle_bucket_fits(const struct throttle_bucket *b, double tokens, uint64_t max_wait_us) {
+    return fits(b->configured_rate, b->burst, tokens, max_wait_us) &&
+           fits(b->shared_rate, b->shared_burst, tokens, max_wait_us);
+}
+
 void throttle_bucket_refill(struct throttle_bucket *b, uint64_t now) {
     if (now <= b->last_us) {
         return;

@@ -60,6 +60,13 @@ uint64_t throttle_bucket_wait_us(struct throttle_bucket *b, double tokens, uint6
 /* Takes tokens if available now (and nothing is queued); 1 taken, 0 not. */
 int throttle_bucket_try_take(struct throttle_bucket *b, double tokens, uint64_t now);
 void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst, uint64_t now);
+/* 0 when a call for `tokens` would leave b in debt (tokens beyond the
+ * burst) for longer than max_wait_us at its configured rate, locally or
+ * account-wide (shared_rate): such a call would make every later call wait
+ * past the deadline, so it is refused at once, whatever the queue holds.
+ * 1 when it fits; unlimited buckets always fit. Pure. */
+int throttle_bucket_fits(const struct throttle_bucket *b, double tokens, uint64_t max_wait_us);
+
 /* SES answered Throttling although the bucket let the call through: the
  * real limit is lower than configured (another client of the account, a
  * lowered quota). Halve the rate (not below a tenth of the configured one);

@@ -456,3 +456,20 @@ def test_measured_rate_redis(start_proxy, standin, redis_server, rate):
     check_measure(rate, measured, gap, window)
     for p in ps:
         assert not log_lines(p, DOWN)
+
+
+def test_recipient_limits_hold_with_redis(start_proxy, standin, redis_server):
+    """The same refusals with the shared throttle: over 50 recipients, and
+    a debt past max_wait_ms of the account-wide rate; nothing reaches SES or
+    Redis's send-rate bucket."""
+    p = start_proxy(redis_config(redis_server, replicas=2, send_rate=2, max_wait_ms=1000))
+    send = {"Action": "SendEmail", "Source": "a@example.com",
+            "Message": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}}
+    r = p.call(dict(send, Destination={"ToAddresses": ["t%d@x.com" % i for i in range(51)]}))
+    assert r.status == 400 and r.error_code == "InvalidParameterValue", r
+    r = p.call(dict(send, Destination={"ToAddresses": ["t%d@x.com" % i for i in range(10)]}))
+    assert r.status == 400 and "max_wait_ms" in r.error_message, r
+    assert standin.count == 0
+    assert redis_server.call("EXISTS", "ses-proxy:{us-east-1}:send_rate") == 0
+    r = p.call(dict(send, Destination={"ToAddresses": ["t%d@x.com" % i for i in range(2)]}))
+    assert r.status == 200, r

@@ -178,3 +178,61 @@ def test_ses_throttling_slows_the_bucket(start_proxy, standin):
     gaps = [b - a for a, b in zip(t, t[1:])]
     # at the configured 4/s the gaps would be 0.25 s; halved they are ~0.5 s
     assert gaps[0] >= 0.4, gaps
+
+
+def _recipient_limit_cases():
+    bulk = {"Action": "SendBulkTemplatedEmail", "Source": "sender@example.com",
+            "Template": "t", "DefaultTemplateData": "{}",
+            "Destinations": [{"Destination": {"ToAddresses": ["a@example.com"]}},
+                             {"Destination": {"ToAddresses": ["t%d@example.com" % i
+                                                              for i in range(30)],
+                                              "BccAddresses": ["b%d@example.com" % i
+                                                               for i in range(21)]}}]}
+    many = ", ".join("r%d@example.com" % i for i in range(51))
+    msg = "From: a@example.com\r\nTo: %s\r\n\r\nx" % many
+    raw = {"Action": "SendRawEmail",
+           "RawMessage": {"Data": base64.b64encode(msg.encode()).decode()}}
+    raw_dest = {"Action": "SendRawEmail", "Destinations": ["d%d@example.com" % i
+                                                           for i in range(51)],
+                "RawMessage": {"Data": base64.b64encode(b"From: a@example.com\r\n\r\nx")
+                               .decode()}}
+    return [("SendEmail 30 To + 21 Cc", send_email(30, 21)), ("bulk destination of 51", bulk),
+            ("raw message with 51 in To", raw), ("raw Destinations of 51", raw_dest)]
+
+
+def test_more_recipients_than_ses_takes_refused(start_proxy, standin):
+    """More than 50 recipients in one message: 400 before any token is
+    taken (the bucket is untouched: a 50-recipient mail goes out at once
+    afterwards), in JSON mode and from an SDK."""
+    import boto3
+    import botocore.config
+    p = start_proxy({"throttle": {"send_rate": 50, "max_wait_ms": 10000}})
+    for what, call in _recipient_limit_cases():
+        r = p.call(call)
+        assert r.status == 400 and r.error_code == "InvalidParameterValue", (what, r)
+        assert "50" in r.error_message, r
+    sdk = boto3.client("ses", region_name="us-east-1", endpoint_url=p.url,
+                       aws_access_key_id="AKIDTHROWAWAY", aws_secret_access_key="x",
+                       config=botocore.config.Config(retries={"max_attempts": 1}))
+    try:
+        sdk.send_email(Source="sender@example.com",
+                       Destination={"ToAddresses": ["t%d@example.com" % i for i in range(51)]},
+                       Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}})
+        raise AssertionError("51 recipients went through the SDK")
+    except sdk.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "InvalidParameterValue"
+    assert standin.count == 0
+    t0 = time.monotonic()
+    assert p.call(send_email(50)).status == 200
+    assert time.monotonic() - t0 < 5  # the refused calls took no tokens
+
+
+def test_no_call_puts_the_bucket_in_debt_past_max_wait(start_proxy, standin):
+    """A call whose recipients beyond the burst would keep the send rate in
+    debt longer than max_wait_ms is refused at once; one that fits waits."""
+    p = start_proxy({"throttle": {"send_rate": 2, "max_wait_ms": 1000}})
+    r = p.call(send_email(10))  # (10 - 2) / 2 = 4 s of debt
+    assert r.status == 400 and "max_wait_ms" in r.error_message, r
+    assert standin.count == 0
+    assert p.call(send_email(4)).status == 200  # (4 - 2) / 2 = 1 s: fits
+    assert standin.count == 1

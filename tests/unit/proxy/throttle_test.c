@@ -627,8 +627,30 @@ static void test_queue_deadline(struct event_base *base) {
     throttle_free(t);
 }
 
+/* No single call may leave a bucket in debt for longer than max_wait. */
+static void test_bucket_fits(void) {
+    struct throttle_bucket b;
+    throttle_bucket_init(&b, "send_rate", 2, 2, 0);
+    const uint64_t ten_s = 10 * 1000000u;
+    CHECK(throttle_bucket_fits(&b, 1, ten_s));
+    CHECK(throttle_bucket_fits(&b, 2, ten_s));
+    CHECK(throttle_bucket_fits(&b, 22, ten_s));  /* 20 beyond the burst: 10 s at 2/s */
+    CHECK(!throttle_bucket_fits(&b, 23, ten_s)); /* 10.5 s */
+    CHECK(!throttle_bucket_fits(&b, 3, 0));
+    CHECK(throttle_bucket_fits(&b, 2, 0));
+    /* account-wide (Redis) limits count too: a replica's share is smaller */
+    b.shared_rate = 1;
+    b.shared_burst = 1;
+    CHECK(!throttle_bucket_fits(&b, 12, ten_s));
+    CHECK(throttle_bucket_fits(&b, 11, ten_s));
+    /* unlimited */
+    throttle_bucket_init(&b, "free", 0, 1, 0);
+    CHECK(throttle_bucket_fits(&b, 1e9, 0));
+}
+
 int main(void) {
     test_bucket_init_refill();
+    test_bucket_fits();
     test_bucket_wait_take();
     test_bucket_over_burst();
     test_bucket_set_rate();
