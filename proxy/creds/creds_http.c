@@ -248,6 +248,46 @@ fail:
     return NULL;
 }
 
+struct creds_http_req *creds_http_send_request(struct creds_http *h, struct evbuffer *request,
+                                               creds_http_done_fn cb, void *arg) {
+    struct creds_http_req *r = calloc(1, sizeof(*r));
+    struct evbuffer *out = evbuffer_new();
+    size_t len = evbuffer_get_length(request);
+    char *copy = malloc(len + 1);
+    if (r == NULL || out == NULL || copy == NULL ||
+        evbuffer_copyout(request, copy, len) != (ev_ssize_t)len) {
+        goto fail;
+    }
+    /* The caller's buffer held the token and the signature: wiped where it
+     * lies, then drained; the copy is wiped when upstream is done with it. */
+    wipe_evbuffer(request);
+    evbuffer_drain(request, len);
+    if (evbuffer_add_reference(out, copy, len, on_request_released, copy) < 0) {
+        goto fail;
+    }
+    copy = NULL; /* owned by the evbuffer now */
+    r->h = h;
+    r->cb = cb;
+    r->arg = arg;
+    r->ur = upstream_send(h->u, out, on_upstream, r);
+    evbuffer_free(out);
+    if (r->ur == NULL) {
+        free(r);
+        return NULL;
+    }
+    LIST_INSERT_HEAD(&h->reqs, r, link);
+    return r;
+fail:
+    wipe_evbuffer(request);
+    evbuffer_drain(request, len);
+    secret_free(copy, len + 1);
+    if (out != NULL) {
+        evbuffer_free(out);
+    }
+    free(r);
+    return NULL;
+}
+
 void creds_http_cancel(struct creds_http_req *r) {
     if (r == NULL) {
         return;

@@ -22,6 +22,7 @@
 #include "signer/check.h"
 
 struct creds_provider_ctx;
+struct evbuffer;
 
 struct creds_url {
     int tls;
@@ -67,6 +68,12 @@ const char *creds_http_host(const struct creds_http *h);
 struct creds_http_req *creds_http_send(struct creds_http *h, const char *method, const char *path,
                                        const char *extra_headers, const char *body, size_t body_len,
                                        creds_http_done_fn cb, void *arg);
+
+/* Sends a complete request (head and body, as signed_request_write()
+ * builds it) on h. request is wiped and drained, whatever happens. Returns
+ * the exchange, or NULL when out of memory. */
+struct creds_http_req *creds_http_send_request(struct creds_http *h, struct evbuffer *request,
+                                               creds_http_done_fn cb, void *arg);
 
 /* Abandons an exchange: no callback. */
 void creds_http_cancel(struct creds_http_req *r);

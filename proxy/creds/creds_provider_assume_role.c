@@ -2,13 +2,14 @@
  * provider's credentials (see creds_provider_assume_role.h). */
 #include "proxy/creds/creds_provider_assume_role.h"
 
-#include <openssl/crypto.h>
+#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proxy/creds/creds_sts.h"
 #include "proxy/creds/secret.h"
+#include "proxy/http/signed_request.h"
 #include "proxy/log.h"
 #include "signer/sigv4.h"
 
@@ -29,10 +30,9 @@ static void on_assume_role_answer(const struct creds_http_answer *a, void *arg) 
 }
 
 /* Builds, signs (SigV4, service "sts", with the source's set src) and
- * sends the AssumeRole Query POST: the one place that does, so that it can
- * be swapped for a shared signed-request function whole. */
+ * sends the AssumeRole Query POST. */
 static int assume_role_send(struct assume_role *r, const struct creds *src, struct sp_err *err) {
-    struct secret_buf body = {0}, head = {0};
+    struct secret_buf body = {0};
     secret_buf_form(&body, "Action", "AssumeRole");
     secret_buf_form(&body, "Version", CREDS_STS_VERSION);
     secret_buf_form(&body, "RoleArn", r->role_arn);
@@ -49,50 +49,44 @@ static int assume_role_send(struct assume_role *r, const struct creds *src, stru
         secret_buf_clear(&body);
         return sp_fail(err, "InternalError", "out of memory");
     }
-    char payload_hash[65];
-    sigv4_sha256_hex(body.p, body.len, payload_hash);
-    const char *host = creds_http_host(r->call.http);
-    struct sigv4_header hdrs[2] = {
-        {"Host", 4, host, strlen(host)},
-        {"Content-Type", 12, CREDS_STS_FORM_CT, sizeof(CREDS_STS_FORM_CT) - 1},
-    };
-    /* An endpoint URL may carry a query: it is signed as one. */
+    /* One way to make a signed AWS call (signed_request.h). The endpoint
+     * URL may carry a query: it is signed as one. */
     const char *path = r->call.url.path;
     const char *q = strchr(path, '?');
-    struct sigv4_request sreq = {.method = "POST",
-                                 .path = path,
-                                 .path_len = q != NULL ? (size_t)(q - path) : strlen(path),
-                                 .query = q != NULL ? q + 1 : NULL,
-                                 .query_len = q != NULL ? strlen(q + 1) : 0,
-                                 .headers = hdrs,
-                                 .n_headers = 2,
-                                 .payload_hash = payload_hash};
-    struct sigv4_params sp = {r->base.ctx.region, "sts", r->base.ctx.wall_clock(), 1, 0, 0};
-    struct sigv4_creds sc = {src->access_key_id, src->secret_access_key, src->session_token};
-    struct sigv4_signed s;
-    int rc = sigv4_sign(&r->keys, &sc, &sp, &sreq, &s, err);
+    char bare[sizeof(r->call.url.path)];
+    snprintf(bare, sizeof(bare), "%.*s", (int)(q != NULL ? (size_t)(q - path) : strlen(path)),
+             path);
+    struct evbuffer *form = evbuffer_new(), *out = evbuffer_new();
+    char payload_hash[65] = "";
+    struct signed_request sreq = {
+        .method = "POST",
+        .host = creds_http_host(r->call.http),
+        .path = bare,
+        .query = q != NULL ? q + 1 : NULL,
+        .service = "sts",
+        .region = r->base.ctx.region,
+        .content_type = CREDS_STS_FORM_CT,
+        .body = form,
+    };
+    int rc = form != NULL && out != NULL &&
+                     evbuffer_add_reference(form, body.p, body.len, NULL, NULL) == 0
+                 ? signed_request_write(&r->keys, src, r->base.ctx.wall_clock(), &sreq,
+                                        payload_hash, out, err)
+                 : sp_fail(err, "InternalError", "out of memory");
     if (rc == 0) {
-        secret_buf_printf(&head, "Content-Type: " CREDS_STS_FORM_CT "\r\nX-Amz-Date: %s\r\n",
-                          s.amz_date);
-        if (s.security_token != NULL) {
-            secret_buf_printf(&head, "X-Amz-Security-Token: %s\r\n", s.security_token);
-        }
-        secret_buf_printf(&head, "Authorization: %s\r\n", s.authorization);
-        if (head.oom) {
-            rc = sp_fail(err, "InternalError", "out of memory");
-        }
-    }
-    if (rc == 0) {
-        r->call.req = creds_http_send(r->call.http, "POST", r->call.url.path, head.p, body.p,
-                                      body.len, on_assume_role_answer, r);
+        r->call.req = creds_http_send_request(r->call.http, out, on_assume_role_answer, r);
         if (r->call.req == NULL) {
             rc = sp_fail(err, "InternalError", "out of memory");
         }
     }
-    OPENSSL_cleanse(&s, sizeof(s));
+    if (out != NULL) {
+        evbuffer_free(out); /* wiped and drained by creds_http_send_request */
+    }
+    if (form != NULL) {
+        evbuffer_free(form); /* references body, wiped below */
+    }
     /* The derived key is of no use until the next refresh, an hour away. */
     sigv4_key_cache_clear(&r->keys);
-    secret_buf_clear(&head);
     secret_buf_clear(&body);
     return rc;
 }

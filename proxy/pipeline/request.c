@@ -41,7 +41,7 @@
 #include "proxy/pipeline/answer.h"
 #include "proxy/pipeline/prepare.h"
 #include "proxy/pipeline/reply.h"
-#include "proxy/pipeline/signed_request.h"
+#include "proxy/http/signed_request.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"

@@ -14,7 +14,7 @@
 #include "proxy/creds/creds_store.h"
 #include "proxy/http/upstream.h"
 #include "proxy/log.h"
-#include "proxy/pipeline/signed_request.h"
+#include "proxy/http/signed_request.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
 #include "proxy/throttle/throttle_redis.h"

@@ -1,5 +1,5 @@
 /* signed_request.c - signed AWS requests (see signed_request.h). */
-#include "proxy/pipeline/signed_request.h"
+#include "proxy/http/signed_request.h"
 
 #include <event2/buffer.h>
 #include <string.h>
