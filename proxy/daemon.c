@@ -9,6 +9,8 @@
 
 #include "api/xmljson.h"
 #include "proxy/config.h"
+#include "proxy/creds/creds_account.h"
+#include "proxy/creds/creds_provider.h"
 #include "proxy/creds/creds_store.h"
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
@@ -61,6 +63,32 @@ static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_
         (void)throttle_redis_adopt(b, old_share, now);
         if (share != old_share) {
             throttle_redis_set_limit(b, b->shared_rate, b->shared_burst, share, now);
+        }
+    }
+    return 0;
+}
+
+/* The policy checks ARNs against the account when any of its lists
+ * constrains calls; learn it with STS unless the config names it. */
+static int apply_account(struct proxy *px, const struct config *cfg, struct sp_err *err) {
+    const struct config_rules *lists[] = {&cfg->policy.identities, &cfg->policy.configuration_sets,
+                                          &cfg->policy.templates, &cfg->policy.contact_lists,
+                                          &cfg->policy.tenants};
+    int needed = 0;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        needed |= lists[i]->n_rules > 0;
+    }
+    if (!needed || cfg->policy.account_id != NULL) {
+        creds_account_free(px->account);
+        px->account = NULL;
+        return 0;
+    }
+    if (px->account == NULL) {
+        struct creds_provider_ctx ctx = {px->base, px->dns, "", NULL};
+        snprintf(ctx.region, sizeof(ctx.region), "%s", cfg->region);
+        px->account = creds_account_start(&ctx, px->creds, err);
+        if (px->account == NULL) {
+            return -1;
         }
     }
     return 0;
@@ -126,7 +154,7 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
         goto fail;
     }
     px->server = server_new(base, cfg, &dispatch_handler, px, err);
-    if (px->server == NULL) {
+    if (px->server == NULL || apply_account(px, cfg, err) < 0) {
         goto fail;
     }
     if (cfg->throttle.send_rate_auto && (px->quota = quota_start(px)) == NULL) {
@@ -149,6 +177,7 @@ void daemon_free(struct proxy *px) {
     }
     server_free(px->server); /* aborts requests: frees tickets and upstream reqs */
     quota_free(px->quota);
+    creds_account_free(px->account);
     upstream_free(px->upstream);
     throttle_redis_free(px->throttle_redis); /* before the buckets it reads */
     if (px->op_buckets != NULL) {
@@ -190,7 +219,8 @@ static void restart_note(const struct config *old, const struct config *cur, cha
 int daemon_reload(struct proxy *px, struct config *cfg, char *restart, size_t cap,
                   struct sp_err *err) {
     restart_note(px->start_cfg, cfg, restart, cap);
-    if (apply_throttle(px, cfg, err) < 0 || apply_backend(px, cfg, err) < 0) {
+    if (apply_throttle(px, cfg, err) < 0 || apply_backend(px, cfg, err) < 0 ||
+        apply_account(px, cfg, err) < 0) {
         config_unref(cfg);
         return -1;
     }

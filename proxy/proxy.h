@@ -23,6 +23,7 @@ struct upstream;
 struct throttle;
 struct throttle_bucket;
 struct creds_store;
+struct creds_account;
 struct quota;
 struct throttle_redis;
 struct xmljson;
@@ -52,6 +53,9 @@ struct proxy {
     struct throttle_redis *throttle_redis;
     struct creds_store *creds;
     struct quota *quota; /* send_rate "auto", else NULL */
+    /* STS GetCallerIdentity, while the policy has ARNs to check and the
+     * config gives no policy.account_id; else NULL. */
+    struct creds_account *account;
     struct sigv4_key_cache keys;
     struct xmljson *spare_xml; /* a parser kept for the next SES answer, or NULL */
     struct proxy_stats stats;

@@ -35,13 +35,14 @@
 #include "api/retry.h"
 #include "proxy/clock.h"
 #include "proxy/config.h"
+#include "proxy/creds/creds_account.h"
 #include "proxy/creds/creds_store.h"
 #include "proxy/http/server.h"
+#include "proxy/http/signed_request.h"
 #include "proxy/http/upstream.h"
 #include "proxy/pipeline/answer.h"
 #include "proxy/pipeline/prepare.h"
 #include "proxy/pipeline/reply.h"
-#include "proxy/http/signed_request.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
@@ -456,7 +457,9 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
         return NULL;
     }
     struct prepare_refusal why;
-    struct policy_account acct = {r->cfg->policy.account_id};
+    struct policy_account acct = {r->cfg->policy.account_id != NULL
+                                      ? r->cfg->policy.account_id
+                                      : creds_account_id(px->account)};
     if (prepare_call(px->svc, r->cfg, &acct, sr, &r->call, &why) < 0) {
         fail(r, why.status, why.err.code, why.err.msg, 0);
         return NULL;

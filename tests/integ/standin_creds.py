@@ -440,6 +440,24 @@ def sts_credentials_xml(action, it, extra=""):
                uuid.uuid4(), action)).encode()
 
 
+def _access_key_of(headers):
+    """The access key id in a request's SigV4 Authorization header, or None."""
+    auth = standin_ses.header_value(headers, "Authorization") or ""
+    m = re.search(r"Credential=([^/,\s]+)/", auth)
+    return m.group(1) if m else None
+
+
+def caller_identity_xml(akid, account):
+    return ("<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+            "  <GetCallerIdentityResult>\n"
+            "    <Arn>arn:aws:iam::%s:user/ses-proxy</Arn>\n"
+            "    <UserId>%s</UserId>\n"
+            "    <Account>%s</Account>\n"
+            "  </GetCallerIdentityResult>\n"
+            "  <ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata>\n"
+            "</GetCallerIdentityResponse>\n" % (account, akid, account, uuid.uuid4())).encode()
+
+
 class StandinSTS(StandinHTTP):
     """STS on loopback.
 
@@ -461,6 +479,7 @@ class StandinSTS(StandinHTTP):
         self.web_token = web_token
         self.web_token_file = web_token_file
         self.roles = {}
+        self.callers = {}               # access key id: (Credentials, account) for GetCallerIdentity
         self.calls = []                 # (action, params dict, verdict)
 
     def expected_web_token(self):
@@ -483,6 +502,10 @@ class StandinSTS(StandinHTTP):
             self.calls.append((action, params, verdict))
         if verdict is not None:
             return verdict
+        if action == "GetCallerIdentity":
+            akid = _access_key_of(req.headers)
+            _, account = self.callers[akid]
+            return 200, {"Content-Type": "text/xml"}, caller_identity_xml(akid, account)
         if self.fail_status:
             return self._fail(self.fail_status, "InternalFailure",
                               "failing on purpose")
@@ -499,6 +522,19 @@ class StandinSTS(StandinHTTP):
     def _check(self, req, action, params):
         if params.get("Version") != "2011-06-15":
             return self._fail(400, "InvalidAction", "Could not find operation")
+        if action == "GetCallerIdentity":
+            # Needs no permission, but a valid signature of a known key.
+            caller = self.callers.get(_access_key_of(req.headers))
+            if caller is None:
+                return self._fail(403, "InvalidClientTokenId",
+                                  "The security token included in the request is invalid.")
+            auth = standin_ses.verify_sigv4(req.method, req.path, req.headers, req.body,
+                                            caller[0], self.region, service="sts")
+            if not auth.ok:
+                return self._fail(auth.status, auth.code, auth.message)
+            if set(params) != {"Action", "Version"}:
+                return self._fail(400, "ValidationError", "unexpected parameters")
+            return None
         if not SESSION_NAME_RE.match(params.get("RoleSessionName") or ""):
             return self._fail(400, "ValidationError",
                               "1 validation error detected: Value at "

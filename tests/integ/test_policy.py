@@ -221,3 +221,34 @@ def test_account_learnt_or_503(start_proxy, standin):
     assert r.status == 503 and r.error_code == "ServiceUnavailable", r
     assert p.call(send(Source="me@example.com")).status == 200  # no ARN: checked as usual
     assert standin.count == 1
+
+
+def test_account_learnt_with_sts(start_proxy, standin, creds):
+    """Without policy.account_id the proxy asks STS GetCallerIdentity (the
+    stand-in verifies its signature) and then checks ARNs against that
+    account: its own is allowed, another account's denied."""
+    import time
+
+    import standin_creds
+    sts = standin_creds.StandinSTS(standin_creds.Issuer()).start()
+    sts.callers[creds.access_key] = (creds, "210987654321")
+    try:
+        cfg = json.loads(json.dumps(STRICT))
+        del cfg["policy"]["account_id"]
+        p = start_proxy(cfg, env={"AWS_ENDPOINT_URL_STS": sts.url})
+        deadline = time.monotonic() + 10
+        while not any(c[0] == "GetCallerIdentity" for c in sts.calls):
+            assert time.monotonic() < deadline, "no GetCallerIdentity"
+            time.sleep(0.05)
+        ok = send(Source="me@example.com", SourceArn=arn("example.com", account="210987654321"))
+        r = p.call(ok)
+        while r.status == 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            r = p.call(ok)
+        assert r.status == 200, r
+        r = p.call(send(Source="me@example.com", SourceArn=arn("example.com")))
+        assert r.status == 403 and "210987654321" in r.error_message, r
+        assert [c[2] for c in sts.calls] == [None]  # asked once, and it verified
+        assert "account learnt" in p.stdout
+    finally:
+        sts.stop()
