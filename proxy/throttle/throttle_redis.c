@@ -34,85 +34,13 @@
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
+#include "proxy/throttle/redis_script.h"
 
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 5000u
 /* Connect + SELECT + SCRIPT LOAD: at least this long, whatever the
  * per-answer timeout (a TCP handshake to another host can take a while). */
 #define CONNECT_TIMEOUT_MIN_US 1000000u
-
-/* KEYS: one per bucket. ARGV[1]: "take" | "give". ARGV[2]: now in us, or ""
- * for Redis's TIME (one clock for every replica; tests pass their own).
- * ARGV[3]: take: the longest wait in us the caller accepts. Then three per
- * key; take: interval in us (1e6 / rate), burst, cost in tokens; give: the
- * arrival time that take set, the us to hand back, unused.
- *
- * GCRA: a key holds its bucket's theoretical arrival time (tat). The bucket
- * is full when tat <= now, else it holds burst - (tat - now) / interval
- * tokens. A call may go once each of its buckets holds min(cost, burst) (a
- * call wanting more than the burst waits for a full bucket and takes it all,
- * as the local buckets do), at `go`, the latest such moment over its keys;
- * each key then moves to max(tat, go) + cost * interval. Refused: nothing
- * changes. Times are whole microseconds (exact in Lua's doubles); a key
- * expires a second after its bucket is full again. The reservation is all
- * or nothing across keys because the script runs atomically.
- *
- * Answer: {1, wait, now, tat per key} or {0, wait it would need, now}, now
- * being the script's clock (it lets a replica map Redis's time onto its own
- * clock, see struct clock_map).
- *
- * Before Redis 5 a script must ask for effects replication to write after
- * TIME; later versions do that anyway. */
-const char throttle_redis_script[] =
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local now = tonumber(ARGV[2])\n"
-    "if not now then\n"
-    "  local t = redis.call('TIME')\n"
-    "  now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "end\n"
-    "local n = #KEYS\n"
-    "if ARGV[1] == 'give' then\n"
-    "  local given = 0\n"
-    "  for i = 1, n do\n"
-    "    local b = 3 * i\n"
-    "    local cur = tonumber(redis.call('GET', KEYS[i]))\n"
-    "    if cur and cur == tonumber(ARGV[b + 1]) then\n"
-    "      local back = cur - tonumber(ARGV[b + 2])\n"
-    "      if back > now then\n"
-    "        redis.call('SET', KEYS[i], string.format('%.0f', back), 'PX',\n"
-    "                   math.ceil((back - now) / 1000) + 1000)\n"
-    "      else\n"
-    "        redis.call('DEL', KEYS[i])\n"
-    "      end\n"
-    "      given = given + 1\n"
-    "    end\n"
-    "  end\n"
-    "  return given\n"
-    "end\n"
-    "local go = now\n"
-    "local old = {}\n"
-    "for i = 1, n do\n"
-    "  local b = 3 * i\n"
-    "  local iv = tonumber(ARGV[b + 1])\n"
-    "  local burst = tonumber(ARGV[b + 2])\n"
-    "  local cost = tonumber(ARGV[b + 3])\n"
-    "  local tat = tonumber(redis.call('GET', KEYS[i])) or 0\n"
-    "  old[i] = tat\n"
-    "  local at = math.max(tat, now) - (burst - math.min(cost, burst)) * iv\n"
-    "  if at > go then go = at end\n"
-    "end\n"
-    "local wait = math.ceil(go - now)\n"
-    "local t = string.format('%.0f', now)\n"
-    "if wait > tonumber(ARGV[3]) then return {0, wait, t} end\n"
-    "local out = {1, wait, t}\n"
-    "for i = 1, n do\n"
-    "  local b = 3 * i\n"
-    "  local tat = math.max(old[i], go) + tonumber(ARGV[b + 3]) * tonumber(ARGV[b + 1])\n"
-    "  local s = string.format('%.0f', tat)\n"
-    "  redis.call('SET', KEYS[i], s, 'PX', math.ceil((tat - now) / 1000) + 1000)\n"
-    "  out[3 + i] = s\n"
-    "end\n"
-    "return out\n";
 
 enum rstate { RS_DOWN, RS_CONNECTING, RS_UP };
 enum pstate { PS_FLIGHT, PS_WAIT };
@@ -127,7 +55,7 @@ struct pending {
     uint64_t sent_us;
     uint64_t due_us;     /* WAIT: when the reservation starts (our clock) */
     struct event *timer; /* WAIT */
-    struct throttle_redis_call call;
+    struct redis_script_call call;
     char tats[THROTTLE_MAX_STAGES][24]; /* the reservation (WAIT), for a give-back */
     TAILQ_ENTRY(pending) link;          /* r->flight (FLIGHT) or r->waiting (WAIT) */
 };
@@ -148,8 +76,8 @@ struct throttle_redis {
     char *region;
     uint64_t timeout_us;
     double share;
-    char prefix[THROTTLE_REDIS_KEY_MAX / 2]; /* <cfg_prefix>{<region>}: */
-    char addr[300];                          /* for logs */
+    char prefix[REDIS_SCRIPT_KEY_MAX / 2]; /* <cfg_prefix>{<region>}: */
+    char addr[300];                        /* for logs */
 
     enum rstate state;
     redisAsyncContext *ac; /* ac->data == this while it is the live one */
@@ -211,138 +139,6 @@ unsigned throttle_redis_next_backoff(unsigned ms) {
         return BACKOFF_MIN_MS;
     }
     return ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : ms * 2;
-}
-
-static void put_arg(struct throttle_redis_call *c, const char *s) {
-    c->argv[c->argc] = s;
-    c->argvlen[c->argc] = strlen(s);
-    c->argc++;
-}
-
-/* The head of every call: EVALSHA sha N keys... (or EVAL script). */
-static void put_head(struct throttle_redis_call *c, const char *sha) {
-    c->argc = 0;
-    put_arg(c, sha != NULL ? "EVALSHA" : "EVAL");
-    put_arg(c, sha != NULL ? sha : throttle_redis_script);
-    snprintf(c->nums[0], sizeof(c->nums[0]), "%d", c->n_keys);
-    put_arg(c, c->nums[0]);
-    for (int i = 0; i < c->n_keys; i++) {
-        put_arg(c, c->keys[i]);
-    }
-}
-
-int throttle_redis_build_take(struct throttle_redis_call *c, const char *sha,
-                              const char *key_prefix, const struct throttle_ticket *tk,
-                              uint64_t max_wait_us, uint64_t now_us) {
-    double iv[THROTTLE_MAX_STAGES], burst[THROTTLE_MAX_STAGES], cost[THROTTLE_MAX_STAGES];
-    c->n_keys = 0;
-    for (int i = tk->stage; i < tk->n_stages; i++) {
-        const struct throttle_bucket *b = tk->stages[i];
-        double rate = b->shared_rate;
-        if (rate <= 0) {
-            continue; /* unlimited now (a reload): nothing to reserve */
-        }
-        /* SES said Throttling to this replica: its local bucket runs
-         * slower for a while (throttle_bucket_penalize); so do its
-         * reservations. */
-        if (b->configured_rate > 0 && b->rate > 0 && b->rate < b->configured_rate) {
-            rate *= b->rate / b->configured_rate;
-        }
-        int k = c->n_keys++;
-        snprintf(c->keys[k], sizeof(c->keys[k]), "%s%s", key_prefix, b->name);
-        iv[k] = ceil(1e6 / rate); /* whole us, rounded to the slow side */
-        burst[k] = b->shared_burst < 1 ? 1 : b->shared_burst;
-        cost[k] = tk->tokens[i];
-        c->back_us[k] = cost[k] * iv[k];
-    }
-    put_head(c, sha);
-    put_arg(c, "take");
-    if (now_us != 0) {
-        snprintf(c->nums[1], sizeof(c->nums[1]), "%llu", (unsigned long long)now_us);
-    } else {
-        c->nums[1][0] = '\0';
-    }
-    put_arg(c, c->nums[1]);
-    snprintf(c->nums[2], sizeof(c->nums[2]), "%llu", (unsigned long long)max_wait_us);
-    put_arg(c, c->nums[2]);
-    for (int k = 0; k < c->n_keys; k++) {
-        char *n = c->nums[3 + 3 * k];
-        snprintf(n, 32, "%.0f", iv[k]);
-        snprintf(n + 32, 32, "%.17g", burst[k]);
-        snprintf(n + 64, 32, "%.17g", cost[k]);
-        put_arg(c, n);
-        put_arg(c, n + 32);
-        put_arg(c, n + 64);
-    }
-    return c->n_keys;
-}
-
-void throttle_redis_build_give(struct throttle_redis_call *c, const char *sha,
-                               const struct throttle_redis_call *take, const char (*tats)[24]) {
-    c->n_keys = take->n_keys;
-    for (int k = 0; k < c->n_keys; k++) {
-        memcpy(c->keys[k], take->keys[k], sizeof(c->keys[k]));
-        c->back_us[k] = take->back_us[k];
-    }
-    put_head(c, sha);
-    put_arg(c, "give");
-    put_arg(c, "");
-    put_arg(c, "0");
-    for (int k = 0; k < c->n_keys; k++) {
-        char *n = c->nums[3 + 3 * k];
-        snprintf(n, 32, "%s", tats[k]);
-        snprintf(n + 32, 32, "%.0f", c->back_us[k]);
-        put_arg(c, n);
-        put_arg(c, n + 32);
-        put_arg(c, "0");
-    }
-}
-
-static int reply_int(const redisReply *e, long long *out) {
-    if (e->type == REDIS_REPLY_INTEGER) {
-        *out = e->integer;
-        return 0;
-    }
-    if (e->type == REDIS_REPLY_STRING && e->len > 0 && e->len < 24) {
-        char buf[24], *end;
-        memcpy(buf, e->str, e->len);
-        buf[e->len] = '\0';
-        *out = strtoll(buf, &end, 10);
-        return *end == '\0' ? 0 : -1;
-    }
-    return -1;
-}
-
-int throttle_redis_parse_verdict(const struct redisReply *reply, int n_keys,
-                                 struct throttle_redis_verdict *v, struct sp_err *err) {
-    memset(v, 0, sizeof(*v));
-    ENSURE(reply != NULL, err, "RedisError", "no answer");
-    if (reply->type == REDIS_REPLY_ERROR) {
-        return sp_fail(err, "RedisError", "Redis answered: %.200s", reply->str);
-    }
-    ENSURE(reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3, err, "RedisError",
-           "the script's answer is not {verdict, wait, now, ...}");
-    long long granted, wait, now;
-    ENSURE(
-        reply_int(reply->element[0], &granted) == 0 && reply_int(reply->element[1], &wait) == 0 &&
-            reply_int(reply->element[2], &now) == 0 && (granted == 0 || granted == 1) && wait >= 0,
-        err, "RedisError", "the script's answer has no verdict, wait and time");
-    v->granted = (int)granted;
-    v->wait_us = (uint64_t)wait;
-    v->now_us = now;
-    if (!v->granted) {
-        return 0;
-    }
-    ENSURE(reply->elements == (size_t)n_keys + 3 && n_keys <= THROTTLE_MAX_STAGES, err,
-           "RedisError", "the script granted %zu keys, not %d", reply->elements - 3, n_keys);
-    for (int k = 0; k < n_keys; k++) {
-        long long tat;
-        ENSURE(reply_int(reply->element[3 + k], &tat) == 0, err, "RedisError",
-               "the script's arrival time %d is not a number", k + 1);
-        snprintf(v->tats[k], sizeof(v->tats[k]), "%lld", tat);
-    }
-    v->n_tats = n_keys;
-    return 0;
 }
 
 /* ------------------------------------------------------------ the backend */
@@ -483,7 +279,7 @@ static int submit(struct throttle_redis *r, struct throttle_ticket *tk, uint64_t
     p->tk = tk;
     p->migrated = migrated;
     p->max_wait_us = max_wait_us;
-    if (throttle_redis_build_take(&p->call, r->sha, r->prefix, tk, max_wait_us, 0) == 0 ||
+    if (redis_script_take(&p->call, r->sha, r->prefix, tk, max_wait_us, 0) == 0 ||
         send_call(r, p) < 0) {
         free(p);
         return -1;
@@ -499,8 +295,8 @@ static void give_back(struct throttle_redis *r, struct pending *p, const char (*
     if (r->state != RS_UP || r->ac == NULL || p->call.n_keys == 0) {
         return;
     }
-    struct throttle_redis_call give;
-    throttle_redis_build_give(&give, r->sha, &p->call, tats);
+    struct redis_script_call give;
+    redis_script_give(&give, r->sha, &p->call, tats);
     (void)redisAsyncCommandArgv(r->ac, NULL, NULL, give.argc, give.argv, give.argvlen);
 }
 
@@ -588,7 +384,7 @@ static int queue_full(struct throttle_redis *r, const struct throttle_ticket *tk
 
 /* Redis granted: go now, or after the reservation's wait. */
 static void granted(struct throttle_redis *r, struct pending *p,
-                    const struct throttle_redis_verdict *v) {
+                    const struct redis_script_verdict *v) {
     struct throttle_ticket *tk = p->tk;
     uint64_t retry;
     if (v->wait_us > 0 && !p->migrated && queue_full(r, tk, now_us(r), &retry)) {
@@ -627,7 +423,7 @@ static void granted(struct throttle_redis *r, struct pending *p,
 
 /* Redis's verdict on a call it was asked about. */
 static void decided(struct throttle_redis *r, struct pending *p,
-                    const struct throttle_redis_verdict *v) {
+                    const struct redis_script_verdict *v) {
     struct throttle_ticket *tk = p->tk;
     r->backoff_ms = 0; /* Redis works: a later failure starts over */
     if (!v->granted || v->wait_us == 0) {
@@ -672,17 +468,16 @@ static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg) {
          * the text (and Redis caches it again). Once per call. */
         if (p->tk != NULL && !p->resent && live) {
             p->resent = 1;
-            if (throttle_redis_build_take(&p->call, NULL, r->prefix, p->tk, p->max_wait_us, 0) >
-                    0 &&
+            if (redis_script_take(&p->call, NULL, r->prefix, p->tk, p->max_wait_us, 0) > 0 &&
                 send_call(r, p) == 0) {
                 return;
             }
         }
     } else {
-        struct throttle_redis_verdict v;
+        struct redis_script_verdict v;
         struct sp_err err;
         sp_err_clear(&err);
-        if (throttle_redis_parse_verdict(rep, p->call.n_keys, &v, &err) == 0) {
+        if (redis_script_verdict(rep, p->call.n_keys, &v, &err) == 0) {
             decided(r, p, &v);
             return;
         }
@@ -807,7 +602,7 @@ static void connect_to(struct throttle_redis *r, const char *ip) {
     }
     /* Sent as soon as the connection is up; answered in this order. */
     if ((r->db != 0 && redisAsyncCommand(ac, on_selected, r, "SELECT %d", r->db) != REDIS_OK) ||
-        redisAsyncCommand(ac, on_loaded, r, "SCRIPT LOAD %s", throttle_redis_script) != REDIS_OK) {
+        redisAsyncCommand(ac, on_loaded, r, "SCRIPT LOAD %s", redis_script_text) != REDIS_OK) {
         lost(r, "cannot queue the handshake", 1);
     }
 }
@@ -987,9 +782,9 @@ struct throttle_redis *throttle_redis_new(struct proxy *px, const struct config 
                                           struct sp_err *err) {
     const char *prefix =
         cfg->throttle.redis_key_prefix != NULL ? cfg->throttle.redis_key_prefix : "ses-proxy:";
-    if (strlen(prefix) + strlen(cfg->region) + 4 > THROTTLE_REDIS_KEY_MAX / 2) {
+    if (strlen(prefix) + strlen(cfg->region) + 4 > REDIS_SCRIPT_KEY_MAX / 2) {
         sp_fail(err, "ConfigError", "throttle.redis_key_prefix is too long (at most %d bytes)",
-                THROTTLE_REDIS_KEY_MAX / 2 - 68);
+                REDIS_SCRIPT_KEY_MAX / 2 - 68);
         return NULL;
     }
     if (cfg->throttle.redis_host == NULL && cfg->throttle.redis_unix == NULL) {

@@ -92,55 +92,6 @@ void throttle_redis_set_limit(struct throttle_bucket *b, double rate, double bur
  * split it. Returns 1 when it did. */
 int throttle_redis_adopt(struct throttle_bucket *b, double share, uint64_t now);
 
-/* ---- The script's arguments and answers (pure, for tests). ---- */
-
-#define THROTTLE_REDIS_KEY_MAX 320
-#define THROTTLE_REDIS_MAX_ARGS (6 + 4 * THROTTLE_MAX_STAGES)
-
-/* The Lua script (GCRA over several keys; see throttle_redis.c). */
-extern const char throttle_redis_script[];
-
-/* One EVALSHA (or EVAL) of the script: argv points into the struct. */
-struct throttle_redis_call {
-    int argc;
-    const char *argv[THROTTLE_REDIS_MAX_ARGS];
-    size_t argvlen[THROTTLE_REDIS_MAX_ARGS];
-    int n_keys;
-    char keys[THROTTLE_MAX_STAGES][THROTTLE_REDIS_KEY_MAX];
-    double back_us[THROTTLE_MAX_STAGES]; /* what each key advanced: cost * interval */
-    char nums[3 + 3 * THROTTLE_MAX_STAGES][32];
-};
-
-/* "take" for tk's stages from tk->stage on, each bucket at its shared
- * limit (slowed like the local bucket after an SES Throttling answer):
- * interval = ceil(1e6 / rate) us, burst, cost = tokens. sha NULL = EVAL
- * with the script text. now_us 0 = Redis's TIME (tests pass a clock).
- * Buckets without a shared limit are left out; returns the number of keys
- * (0: nothing to ask). */
-int throttle_redis_build_take(struct throttle_redis_call *c, const char *sha,
-                              const char *key_prefix, const struct throttle_ticket *tk,
-                              uint64_t max_wait_us, uint64_t now_us);
-/* "give": hands back a reservation that is still the last one of its keys
- * (a caller gone before its turn). tats[i] as the take answered them. */
-void throttle_redis_build_give(struct throttle_redis_call *c, const char *sha,
-                               const struct throttle_redis_call *take, const char (*tats)[24]);
-
-struct throttle_redis_verdict {
-    int granted;      /* 1: reserved, go after wait_us; 0: refused */
-    uint64_t wait_us; /* the wait (granted) or the wait it would need (refused) */
-    int64_t now_us;   /* the script's clock (Redis's TIME) */
-    int n_tats;
-    char tats[THROTTLE_MAX_STAGES][24]; /* new arrival time per key (granted) */
-};
-
-struct redisReply;
-/* Reads the script's answer: {1, wait, now, tat...} or {0, retry, now}. -1
- * with err for anything else (an error reply included; NOSCRIPT is the
- * caller's). */
-int throttle_redis_parse_verdict(const struct redisReply *reply, int n_keys,
-                                 struct throttle_redis_verdict *v,
-                                 struct sp_err *err) SP_WARN_UNUSED;
-
 /* The reconnect backoff after `ms` (0 = first failure): 100 ms doubling to
  * 5 s. */
 unsigned throttle_redis_next_backoff(unsigned ms);

@@ -28,6 +28,7 @@
 #include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/proxy.h"
+#include "proxy/throttle/redis_script.h"
 #include "proxy/throttle/throttle.h"
 #include "proxy/throttle/throttle_redis.h"
 
@@ -168,7 +169,7 @@ static void test_limits(void) {
 
 /* --------------------------------------------------- arguments, answers */
 
-static int arg_is(const struct throttle_redis_call *c, int i, const char *s) {
+static int arg_is(const struct redis_script_call *c, int i, const char *s) {
     return i < c->argc && c->argvlen[i] == strlen(s) && memcmp(c->argv[i], s, c->argvlen[i]) == 0;
 }
 
@@ -184,9 +185,9 @@ static void test_build(void) {
     throttle_ticket_add(&tk, &send, 3);
     CHECK(tk.n_stages == 2);
 
-    struct throttle_redis_call c;
+    struct redis_script_call c;
     const char *sha = "0123456789abcdef0123456789abcdef01234567";
-    CHECK(throttle_redis_build_take(&c, sha, "ses-proxy:{us-east-1}:", &tk, 10000000, 0) == 2);
+    CHECK(redis_script_take(&c, sha, "ses-proxy:{us-east-1}:", &tk, 10000000, 0) == 2);
     CHECK(c.argc == 6 + 4 * 2);
     CHECK(arg_is(&c, 0, "EVALSHA") && arg_is(&c, 1, sha) && arg_is(&c, 2, "2"));
     CHECK(arg_is(&c, 3, "ses-proxy:{us-east-1}:SendEmail") &&
@@ -198,19 +199,18 @@ static void test_build(void) {
     CHECK(near(c.back_us[0], 1000000) && near(c.back_us[1], 3 * 71429));
 
     /* An injected clock; EVAL carries the text. */
-    CHECK(throttle_redis_build_take(&c, NULL, "p:", &tk, 5, 1234567) == 2);
-    CHECK(arg_is(&c, 0, "EVAL") && arg_is(&c, 1, throttle_redis_script) &&
-          arg_is(&c, 6, "1234567"));
+    CHECK(redis_script_take(&c, NULL, "p:", &tk, 5, 1234567) == 2);
+    CHECK(arg_is(&c, 0, "EVAL") && arg_is(&c, 1, redis_script_text) && arg_is(&c, 6, "1234567"));
 
     /* SES said Throttling: this replica's bucket runs at half for a while,
      * and so do its reservations (interval doubled). */
     throttle_bucket_penalize(&op, 0);
-    CHECK(throttle_redis_build_take(&c, sha, "p:", &tk, 5, 0) == 2 && arg_is(&c, 8, "2000000"));
+    CHECK(redis_script_take(&c, sha, "p:", &tk, 5, 0) == 2 && arg_is(&c, 8, "2000000"));
 
     /* The op stage already served (a ticket moved from the send-rate
      * queue): only the send rate is asked for. */
     tk.stage = 1;
-    CHECK(throttle_redis_build_take(&c, sha, "p:", &tk, 5, 0) == 1);
+    CHECK(redis_script_take(&c, sha, "p:", &tk, 5, 0) == 1);
     CHECK(c.argc == 6 + 4 && arg_is(&c, 2, "1") && arg_is(&c, 3, "p:send_rate") &&
           arg_is(&c, 7, "71429"));
 
@@ -220,14 +220,14 @@ static void test_build(void) {
     throttle_ticket_init(&tk2, NULL, NULL);
     throttle_ticket_add(&tk2, &free_b, 1);
     free_b.shared_rate = 0;
-    CHECK(throttle_redis_build_take(&c, sha, "p:", &tk2, 5, 0) == 0);
+    CHECK(redis_script_take(&c, sha, "p:", &tk2, 5, 0) == 0);
 
     /* give: the same keys, the reserved times, what each advanced. */
     tk.stage = 0;
-    struct throttle_redis_call take, give;
-    CHECK(throttle_redis_build_take(&take, sha, "p:", &tk, 5, 0) == 2);
+    struct redis_script_call take, give;
+    CHECK(redis_script_take(&take, sha, "p:", &tk, 5, 0) == 2);
     char tats[THROTTLE_MAX_STAGES][24] = {"1700000002000000", "1700000000214287"};
-    throttle_redis_build_give(&give, sha, &take, (const char(*)[24])tats);
+    redis_script_give(&give, sha, &take, (const char(*)[24])tats);
     CHECK(give.argc == 14 && arg_is(&give, 0, "EVALSHA") && arg_is(&give, 2, "2") &&
           arg_is(&give, 3, "p:SendEmail") && arg_is(&give, 5, "give"));
     CHECK(arg_is(&give, 8, "1700000002000000") && arg_is(&give, 9, "2000000") &&
@@ -247,7 +247,7 @@ static redisReply mk(int type, long long integer, const char *str) {
 }
 
 static void test_verdict(void) {
-    struct throttle_redis_verdict v;
+    struct redis_script_verdict v;
     struct sp_err err;
     redisReply e[5] = {mk(REDIS_REPLY_INTEGER, 1, NULL), mk(REDIS_REPLY_INTEGER, 250000, NULL),
                        mk(REDIS_REPLY_STRING, 0, "1700000000000000"),
@@ -257,39 +257,37 @@ static void test_verdict(void) {
     redisReply arr = mk(REDIS_REPLY_ARRAY, 0, NULL);
     arr.element = el;
     arr.elements = 5;
-    CHECK(throttle_redis_parse_verdict(&arr, 2, &v, &err) == 0);
+    CHECK(redis_script_verdict(&arr, 2, &v, &err) == 0);
     CHECK(v.granted == 1 && v.wait_us == 250000 && v.now_us == 1700000000000000LL &&
           v.n_tats == 2 && strcmp(v.tats[0], "1700000001000000") == 0 &&
           strcmp(v.tats[1], "1700000000500000") == 0);
     /* granted with the wrong number of keys */
-    CHECK(throttle_redis_parse_verdict(&arr, 1, &v, &err) == -1);
+    CHECK(redis_script_verdict(&arr, 1, &v, &err) == -1);
     /* refused: {0, retry, now} */
     e[0] = mk(REDIS_REPLY_INTEGER, 0, NULL);
     e[1] = mk(REDIS_REPLY_INTEGER, 4000000, NULL);
     arr.elements = 3;
-    CHECK(throttle_redis_parse_verdict(&arr, 2, &v, &err) == 0 && v.granted == 0 &&
-          v.wait_us == 4000000);
+    CHECK(redis_script_verdict(&arr, 2, &v, &err) == 0 && v.granted == 0 && v.wait_us == 4000000);
     /* nonsense */
     e[0] = mk(REDIS_REPLY_INTEGER, 7, NULL);
-    CHECK(throttle_redis_parse_verdict(&arr, 2, &v, &err) == -1);
+    CHECK(redis_script_verdict(&arr, 2, &v, &err) == -1);
     e[0] = mk(REDIS_REPLY_INTEGER, 1, NULL);
     e[1] = mk(REDIS_REPLY_INTEGER, -5, NULL);
-    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
+    CHECK(redis_script_verdict(&arr, 0, &v, &err) == -1);
     e[1] = mk(REDIS_REPLY_STRING, 0, "12x");
-    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
+    CHECK(redis_script_verdict(&arr, 0, &v, &err) == -1);
     e[1] = mk(REDIS_REPLY_INTEGER, 5, NULL);
     e[2] = mk(REDIS_REPLY_STATUS, 0, "OK");
-    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
+    CHECK(redis_script_verdict(&arr, 0, &v, &err) == -1);
     e[2] = mk(REDIS_REPLY_INTEGER, 1, NULL);
-    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == 0 && v.now_us == 1);
+    CHECK(redis_script_verdict(&arr, 0, &v, &err) == 0 && v.now_us == 1);
     arr.elements = 2;
-    CHECK(throttle_redis_parse_verdict(&arr, 0, &v, &err) == -1);
+    CHECK(redis_script_verdict(&arr, 0, &v, &err) == -1);
     redisReply error = mk(REDIS_REPLY_ERROR, 0, "BUSY Redis is busy running a script");
-    CHECK(throttle_redis_parse_verdict(&error, 1, &v, &err) == -1 &&
-          strstr(err.msg, "BUSY") != NULL);
+    CHECK(redis_script_verdict(&error, 1, &v, &err) == -1 && strstr(err.msg, "BUSY") != NULL);
     redisReply status = mk(REDIS_REPLY_STATUS, 0, "OK");
-    CHECK(throttle_redis_parse_verdict(&status, 1, &v, &err) == -1);
-    CHECK(throttle_redis_parse_verdict(NULL, 1, &v, &err) == -1);
+    CHECK(redis_script_verdict(&status, 1, &v, &err) == -1);
+    CHECK(redis_script_verdict(NULL, 1, &v, &err) == -1);
 }
 
 static void test_backoff(void) {
