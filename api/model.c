@@ -1,6 +1,8 @@
 /* model.c - lookups over the generated model tables (api/model.h). */
 #include "api/model.h"
 
+#include <stdint.h>
+
 #include <string.h>
 
 /* model_shape.roles holds one bit per role. */
@@ -159,4 +161,16 @@ const char *model_role_name(enum model_role r) {
         return "unknown";
     }
     return names[r];
+}
+
+const struct model_service *model_op_service(const struct model_op *op) {
+    uintptr_t p = (uintptr_t)op, first = (uintptr_t)model_sesv2.ops;
+    if (p >= first && p < first + model_sesv2.n_ops * sizeof(*op)) {
+        return &model_sesv2;
+    }
+    return &model_ses;
+}
+
+const char *model_op_prefix(const struct model_op *op) {
+    return model_op_service(op) == &model_sesv2 ? "v2:" : "";
 }

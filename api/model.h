@@ -218,6 +218,15 @@ const struct model_member *model_find_wire_member(const struct model_shape *shap
 /* Known error by code, NULL when not in the model. */
 const struct model_error *model_find_error(const struct model_service *svc, const char *code);
 
+/* How the proxy names op's API in policy globs, throttle.operations,
+ * metrics and logs: "" for SES v1, "v2:" for SES v2 (so that v1 SendEmail
+ * and v2 SendEmail cannot be confused). op must be one of the embedded
+ * models' operations. */
+const char *model_op_prefix(const struct model_op *op);
+
+/* The embedded service op belongs to (model_ses or model_sesv2). */
+const struct model_service *model_op_service(const struct model_op *op);
+
 /* Name of a type, for messages ("string", "integer", ...). */
 const char *model_type_name(enum model_type t);
 

@@ -604,10 +604,8 @@ static const struct config_key keys[] = {
     INT("throttle.max_wait_ms", throttle.max_wait_ms, 0, 3600000, "10000", RELOAD),
     INT("throttle.max_queue", throttle.max_queue, 0, 10000000, "1000", RELOAD),
     CUSTOM("throttle.send_rate", throttle.send_rate, set_send_rate, "\"auto\"", RELOAD),
-    /* Every limit SES documents is 1/s, so "*" at 1/s is the model's own
-     * limits written out. */
-    CUSTOM("throttle.operations", throttle.ops, set_operations,
-           "{\"*\": {\"rate\": 1, \"burst\": 1}}", RELOAD),
+    /* None: the limits the model documents per operation. */
+    CUSTOM("throttle.operations", throttle.ops, set_operations, "{}", RELOAD),
     LIST("policy.allow_clients", CONFIG_CIDRS, policy.allow_clients, policy.n_allow_clients,
          "[\"127.0.0.0/8\", \"::1/128\"]", RELOAD),
     LIST("policy.allow_actions", CONFIG_STRINGS, policy.allow_actions, policy.n_allow_actions,

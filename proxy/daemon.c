@@ -25,27 +25,40 @@
  * The configured rates are the account's; with backend "redis" the local
  * buckets (which decide while Redis is down) get 1/throttle.replicas of
  * them (throttle_redis_set_limit). px->cfg is the snapshot in force so far. */
-static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_err *err) {
-    const struct model_service *svc = px->svc;
-    throttle_set_limits(px->throttle, (size_t)cfg->throttle.max_queue,
-                        (uint64_t)cfg->throttle.max_wait_ms * 1000u);
-    uint64_t now = px->throttle->now();
-    double share = throttle_redis_share(cfg);
-    double old_share = throttle_redis_share(px->cfg);
+/* (Re)sets one API's operation buckets; named as policy and
+ * throttle.operations name the operations ("SendEmail", "v2:SendEmail"). */
+static int apply_op_buckets(struct proxy *px, struct proxy_api *api, const struct config *cfg,
+                            double share, uint64_t now, struct sp_err *err) {
+    const struct model_service *svc = api->svc;
     for (size_t i = 0; i < svc->n_ops; i++) {
+        const struct model_op *op = &svc->ops[i];
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", model_op_prefix(op), op->name);
         double rate, burst;
-        config_op_limit(cfg, svc->ops[i].name, svc->ops[i].rate_per_second, &rate, &burst);
-        struct throttle_bucket *b = px->op_buckets[i];
+        config_op_limit(cfg, name, op->rate_per_second, &rate, &burst);
+        struct throttle_bucket *b = api->op_buckets[i];
         if (b != NULL) {
             /* A bucket with waiters keeps existing even if now unlimited:
              * rate <= 0 lets the queue through on the next timer. */
             throttle_redis_set_limit(b, rate, burst, share, now);
         } else if (rate > 0) {
-            b = throttle_bucket_new(px->throttle, svc->ops[i].name, rate, burst);
+            b = throttle_bucket_new(px->throttle, name, rate, burst);
             ENSURE_REF(b, err);
-            px->op_buckets[i] = b;
+            api->op_buckets[i] = b;
             throttle_redis_set_limit(b, rate, burst, share, now);
         }
+    }
+    return 0;
+}
+
+static int apply_throttle(struct proxy *px, const struct config *cfg, struct sp_err *err) {
+    throttle_set_limits(px->throttle, (size_t)cfg->throttle.max_queue,
+                        (uint64_t)cfg->throttle.max_wait_ms * 1000u);
+    uint64_t now = px->throttle->now();
+    double share = throttle_redis_share(cfg);
+    double old_share = throttle_redis_share(px->cfg);
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        GUARD(apply_op_buckets(px, &px->apis[a], cfg, share, now, err));
     }
     /* "auto" starts at SES's sandbox rate until GetSendQuota answers
      * (quota.c), then follows MaxSendRate. */
@@ -121,7 +134,8 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
     }
     px->base = base;
     px->cfg = cfg;
-    px->svc = &model_ses;
+    px->apis[PROXY_SES_V1].svc = &model_ses;
+    px->apis[PROXY_SES_V2].svc = &model_sesv2;
     sigv4_key_cache_init(&px->keys);
     log_set_level((enum log_level)cfg->log.level);
     px->dns =
@@ -132,11 +146,15 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
         log_event(LOG_WARN, "no DNS configuration; only numeric upstream hosts will resolve", NULL);
         px->dns = evdns_base_new(base, 0);
     }
-    px->op_buckets = calloc(px->svc->n_ops, sizeof(*px->op_buckets));
+    int oom = 0;
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        px->apis[a].op_buckets = calloc(px->apis[a].svc->n_ops, sizeof(struct throttle_bucket *));
+        oom |= px->apis[a].op_buckets == NULL;
+    }
     px->throttle = throttle_new(base, NULL, (size_t)cfg->throttle.max_queue,
                                 (uint64_t)cfg->throttle.max_wait_ms * 1000u);
     px->creds = creds_store_new_opts(base, &(struct creds_store_opts){.dns = px->dns});
-    if (px->dns == NULL || px->op_buckets == NULL || px->throttle == NULL || px->creds == NULL) {
+    if (px->dns == NULL || oom || px->throttle == NULL || px->creds == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         goto fail;
     }
@@ -180,11 +198,13 @@ void daemon_free(struct proxy *px) {
     creds_account_free(px->account);
     upstream_free(px->upstream);
     throttle_redis_free(px->throttle_redis); /* before the buckets it reads */
-    if (px->op_buckets != NULL) {
-        for (size_t i = 0; i < px->svc->n_ops; i++) {
-            throttle_bucket_free(px->op_buckets[i]);
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        if (px->apis[a].op_buckets != NULL) {
+            for (size_t i = 0; i < px->apis[a].svc->n_ops; i++) {
+                throttle_bucket_free(px->apis[a].op_buckets[i]);
+            }
+            free(px->apis[a].op_buckets);
         }
-        free(px->op_buckets);
     }
     throttle_bucket_free(px->send_bucket);
     throttle_free(px->throttle);

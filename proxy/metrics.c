@@ -102,7 +102,8 @@ void metrics_write(const struct metrics *m, struct evbuffer *out) {
                              "HTTP status.\n# TYPE ses_proxy_requests_total counter\n");
     for (size_t i = 0; i < m->n_series; i++) {
         const struct metrics_series *s = &m->series[i];
-        evbuffer_add_printf(out, "ses_proxy_requests_total{action=\"%s\",status=\"%d\"} %llu\n",
+        evbuffer_add_printf(out, "ses_proxy_requests_total{action=\"%s%s\",status=\"%d\"} %llu\n",
+                            s->op != NULL ? model_op_prefix(s->op) : "",
                             s->op != NULL ? s->op->name : "", s->status,
                             (unsigned long long)s->count);
     }

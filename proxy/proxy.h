@@ -36,6 +36,13 @@ struct proxy_stats {
     uint64_t throttled_total;
 };
 
+enum proxy_api_id { PROXY_SES_V1, PROXY_SES_V2, PROXY_N_APIS };
+
+struct proxy_api {
+    const struct model_service *svc;
+    struct throttle_bucket **op_buckets; /* svc->n_ops entries */
+};
+
 struct proxy {
     struct event_base *base;
     struct evdns_base *dns;
@@ -43,11 +50,13 @@ struct proxy {
     /* The snapshot at start (one reference): what the listeners and the
      * upstream pool were built from, which SIGHUP does not change. */
     struct config *start_cfg;
-    const struct model_service *svc;
+    /* The APIs the proxy speaks, each with its model and one bucket per
+     * operation (NULL = unthrottled): [PROXY_SES_V1] SES v1 (Query),
+     * [PROXY_SES_V2] SES v2 (REST-JSON). */
+    struct proxy_api apis[PROXY_N_APIS];
     struct server *server;
     struct upstream *upstream;
     struct throttle *throttle;
-    struct throttle_bucket **op_buckets; /* svc->n_ops entries, NULL = unthrottled */
     struct throttle_bucket *send_bucket; /* recipients per second, or NULL */
     /* The shared throttle with backend "redis", else NULL. */
     struct throttle_redis *throttle_redis;
@@ -62,5 +71,18 @@ struct proxy {
     struct metrics metrics;
     int draining;
 };
+
+/* The API op belongs to. */
+static inline const struct proxy_api *proxy_api_of(const struct proxy *px,
+                                                   const struct model_op *op) {
+    return &px->apis[model_op_service(op) == &model_sesv2 ? PROXY_SES_V2 : PROXY_SES_V1];
+}
+
+/* op's own bucket, or NULL when it is not throttled per operation. */
+static inline struct throttle_bucket *proxy_op_bucket(const struct proxy *px,
+                                                      const struct model_op *op) {
+    const struct proxy_api *api = proxy_api_of(px, op);
+    return api->op_buckets[op - api->svc->ops];
+}
 
 #endif

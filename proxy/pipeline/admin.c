@@ -65,12 +65,18 @@ static void buckets(const struct proxy *px, struct evbuffer *out, int rates) {
                         rates ? "Tokens per second a bucket allows now (after any slow-down)."
                               : "Calls waiting in a bucket.",
                         "gauge");
-    for (size_t i = 0; i <= px->svc->n_ops; i++) {
-        const struct throttle_bucket *b = i < px->svc->n_ops ? px->op_buckets[i] : px->send_bucket;
-        if (b != NULL) {
-            metrics_text_sample(out, name, "bucket", b->name,
-                                rates ? b->rate : (double)depth(px, b));
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        for (size_t i = 0; i < px->apis[a].svc->n_ops; i++) {
+            const struct throttle_bucket *b = px->apis[a].op_buckets[i];
+            if (b != NULL) {
+                metrics_text_sample(out, name, "bucket", b->name,
+                                    rates ? b->rate : (double)depth(px, b));
+            }
         }
+    }
+    const struct throttle_bucket *b = px->send_bucket;
+    if (b != NULL) {
+        metrics_text_sample(out, name, "bucket", b->name, rates ? b->rate : (double)depth(px, b));
     }
 }
 

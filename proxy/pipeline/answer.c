@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/model.h"
 #include "api/xmljson.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
@@ -14,11 +15,11 @@
 static struct xmljson *take_parser(struct proxy *px, const struct model_op *op) {
     struct xmljson *x = px->spare_xml;
     px->spare_xml = NULL;
-    if (x != NULL && xmljson_reset(x, px->svc, op) == 0) {
+    if (x != NULL && xmljson_reset(x, &model_ses, op) == 0) {
         return x;
     }
     xmljson_free(x);
-    return xmljson_new(px->svc, op);
+    return xmljson_new(&model_ses, op);
 }
 
 /* Keeps x as the spare when there is none (xmljson_reset decides later

@@ -235,7 +235,9 @@ static int prepare_params(const struct model_service *svc, const struct config *
     if (refused) {
         return -1;
     }
-    if (policy_check_call(cfg, acct, svc, out->op, out->op->name, params, raw, &status, &err) < 0) {
+    char name[80];
+    snprintf(name, sizeof(name), "%s%s", model_op_prefix(out->op), out->op->name);
+    if (policy_check_call(cfg, acct, svc, out->op, name, params, raw, &status, &err) < 0) {
         why->status = status;
         why->err = err;
         goto cleanup;

@@ -57,11 +57,14 @@ void reply_account(struct proxy *px, const struct reply_record *rec) {
     if (!log_enabled(LOG_INFO)) {
         return;
     }
+    char action[80] = "";
+    if (rec->op != NULL) {
+        snprintf(action, sizeof(action), "%s%s", model_op_prefix(rec->op), rec->op->name);
+    }
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "msg", "request",
-                          "request_id", rec->request_id, "client", rec->client, "action",
-                          rec->op != NULL ? rec->op->name : "", "status", rec->status, "attempts",
-                          rec->attempts, "throttle_wait_ms", rec->throttle_wait_ms, "duration_ms",
-                          rec->duration_ms);
+                          "request_id", rec->request_id, "client", rec->client, "action", action,
+                          "status", rec->status, "attempts", rec->attempts, "throttle_wait_ms",
+                          rec->throttle_wait_ms, "duration_ms", rec->duration_ms);
     if (o == NULL) {
         return;
     }

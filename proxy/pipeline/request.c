@@ -195,7 +195,7 @@ static void schedule_retry(struct req *r) {
 static void slow_down(struct req *r) {
     struct proxy *px = r->px;
     uint64_t now = px->throttle->now();
-    throttle_bucket_penalize(px->op_buckets[r->call.op - px->svc->ops], now);
+    throttle_bucket_penalize(proxy_op_bucket(px, r->call.op), now);
     if (r->call.op->op_class == MODEL_OP_SEND) {
         throttle_bucket_penalize(px->send_bucket, now);
     }
@@ -298,7 +298,7 @@ static int sign_and_send(struct req *r, const struct creds *c) {
     struct signed_request sreq = {
         .method = "POST",
         .host = upstream_host_header(px->upstream),
-        .service = px->svc->signing_name,
+        .service = model_op_service(r->call.op)->signing_name,
         .region = r->cfg->region,
         .content_type = SIGNED_REQUEST_FORM_CT,
         .body = r->call.form,
@@ -413,7 +413,7 @@ static int admit(struct req *r) {
         return -1;
     }
     throttle_ticket_init(&r->ticket, on_granted, r);
-    throttle_ticket_add(&r->ticket, px->op_buckets[op - px->svc->ops], 1);
+    throttle_ticket_add(&r->ticket, proxy_op_bucket(px, op), 1);
     if (op->op_class == MODEL_OP_SEND) {
         throttle_ticket_add(&r->ticket, px->send_bucket, r->call.recipients);
     }
@@ -460,7 +460,7 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
     struct policy_account acct = {r->cfg->policy.account_id != NULL
                                       ? r->cfg->policy.account_id
                                       : creds_account_id(px->account)};
-    if (prepare_call(px->svc, r->cfg, &acct, sr, &r->call, &why) < 0) {
+    if (prepare_call(px->apis[PROXY_SES_V1].svc, r->cfg, &acct, sr, &r->call, &why) < 0) {
         fail(r, why.status, why.err.code, why.err.msg, 0);
         return NULL;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/model.h"
 #include "api/xmljson.h"
 #include "proxy/config.h"
 #include "proxy/creds/creds_store.h"
@@ -54,14 +55,14 @@ static void on_answer(struct upstream_req *u, void *arg) {
         failed(q, u->error);
         return;
     }
-    const struct model_op *op = model_find_op(q->px->svc, "GetSendQuota", 12);
+    const struct model_op *op = model_find_op((&model_ses), "GetSendQuota", 12);
     size_t len = evbuffer_get_length(u->body);
     const char *xml = (const char *)evbuffer_pullup(u->body, -1);
     json_t *doc = NULL;
     int is_error = 0;
     struct sp_err err;
     sp_err_clear(&err);
-    if (xmljson_parse(q->px->svc, op, xml, len, &doc, &is_error, &err) < 0) {
+    if (xmljson_parse((&model_ses), op, xml, len, &doc, &is_error, &err) < 0) {
         failed(q, err.msg);
         return;
     }
@@ -115,7 +116,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     struct signed_request sreq = {
         .method = "POST",
         .host = upstream_host_header(px->upstream),
-        .service = px->svc->signing_name,
+        .service = model_ses.signing_name,
         .region = px->cfg->region,
         .content_type = SIGNED_REQUEST_FORM_CT,
         .body = q->form,
@@ -149,7 +150,7 @@ struct quota *quota_start(struct proxy *px) {
         quota_free(q);
         return NULL;
     }
-    evbuffer_add_printf(q->form, "Action=GetSendQuota&Version=%s", px->svc->api_version);
+    evbuffer_add_printf(q->form, "Action=GetSendQuota&Version=%s", model_ses.api_version);
     arm(q, 0);
     return q;
 }

@@ -495,28 +495,34 @@ static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg) {
 /* Back up: the calls queued in the local buckets meanwhile go to Redis, in
  * their queue order, so the account's limit is counted in one place again.
  * A ticket keeps what is left of its deadline. */
+static int migrate_bucket(struct throttle_redis *r, struct throttle_bucket *b, size_t *handed) {
+    struct throttle_ticket *tk;
+    while (b != NULL && (tk = TAILQ_FIRST(&b->queue)) != NULL) {
+        uint64_t now = now_us(r);
+        uint64_t left = tk->deadline_us > now ? tk->deadline_us - now : 0;
+        throttle_cancel(tk); /* out of the local queue */
+        if (submit(r, tk, left, 1) < 0) {
+            /* Redis is gone again: back to a local queue, and stop. */
+            fallback(r, tk);
+            return -1;
+        }
+        tk->remote = 1;
+        (*handed)++;
+    }
+    return 0;
+}
+
 static size_t migrate(struct throttle_redis *r) {
     struct proxy *px = r->px;
     size_t handed = 0;
-    for (size_t i = 0; i <= px->svc->n_ops; i++) {
-        struct throttle_bucket *b = i < px->svc->n_ops ? px->op_buckets[i] : px->send_bucket;
-        if (b == NULL) {
-            continue;
-        }
-        struct throttle_ticket *tk;
-        while ((tk = TAILQ_FIRST(&b->queue)) != NULL) {
-            uint64_t now = now_us(r);
-            uint64_t left = tk->deadline_us > now ? tk->deadline_us - now : 0;
-            throttle_cancel(tk); /* out of the local queue */
-            if (submit(r, tk, left, 1) < 0) {
-                /* Redis is gone again: back to a local queue, and stop. */
-                fallback(r, tk);
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        for (size_t i = 0; i < px->apis[a].svc->n_ops; i++) {
+            if (migrate_bucket(r, px->apis[a].op_buckets[i], &handed) < 0) {
                 return handed;
             }
-            tk->remote = 1;
-            handed++;
         }
     }
+    (void)migrate_bucket(r, px->send_bucket, &handed);
     return handed;
 }
 

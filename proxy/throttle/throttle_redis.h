@@ -57,7 +57,7 @@ struct throttle_redis_stats {
 
 /* Starts connecting (never blocks) and installs itself as px->throttle's
  * remote backend. cfg is the snapshot it is built for (its redis_* keys,
- * region and replicas); px->op_buckets and px->send_bucket are read on each
+ * region and replicas); px->apis[].op_buckets and px->send_bucket are read on each
  * return to Redis. NULL with err on out of memory or a key prefix too long. */
 struct throttle_redis *throttle_redis_new(struct proxy *px, const struct config *cfg,
                                           struct sp_err *err);

@@ -133,10 +133,12 @@ static int is_design_default(const struct config *c) {
     ok &= streq(c->throttle.backend, "local") && c->throttle.redis_url == NULL &&
           c->throttle.max_wait_ms == 10000 && c->throttle.max_queue == 1000 &&
           c->throttle.send_rate_auto == 1;
-    /* "operations": {"*": {"rate": 1, "burst": 1}}, for the operations
-     * with a documented limit (every one SES documents is 1/s). */
+    /* "operations": {}: the model's documented limits (1/s for most
+     * management calls, 16/s for v2 BatchGetMetricData). */
     config_op_limit(c, "GetSendQuota", 1, &rate, &burst);
     ok &= rate == 1 && burst == 1;
+    config_op_limit(c, "v2:BatchGetMetricData", 16, &rate, &burst);
+    ok &= rate == 16 && burst == 16;
     config_op_limit(c, "SendEmail", 0, &rate, &burst);
     ok &= rate == 0;
     ok &= c->policy.n_allow_clients == 2 &&
@@ -181,7 +183,7 @@ static void test_defaults(void) {
         return;
     }
     CHECK(is_design_default(c));
-    CHECK(c->throttle.n_ops == 1 && streq(c->throttle.ops[0].name, "*"));
+    CHECK(c->throttle.n_ops == 0); /* the documented limits */
     config_unref(c);
 }
 

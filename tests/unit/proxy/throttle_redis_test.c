@@ -505,6 +505,25 @@ static void spin_until(struct event_base *base, const int *flag, int ms) {
     }
 }
 
+/* The proxy's two APIs, with empty bucket tables. */
+static int set_apis(struct proxy *px) {
+    px->apis[PROXY_SES_V1].svc = &model_ses;
+    px->apis[PROXY_SES_V2].svc = &model_sesv2;
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        px->apis[a].op_buckets = calloc(px->apis[a].svc->n_ops, sizeof(struct throttle_bucket *));
+        if (px->apis[a].op_buckets == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void free_apis(struct proxy *px) {
+    for (size_t a = 0; a < PROXY_N_APIS; a++) {
+        free(px->apis[a].op_buckets);
+    }
+}
+
 struct rig {
     struct event_base *base;
     struct proxy px;
@@ -536,16 +555,14 @@ static int rig_start(struct rig *g, int timeout_ms, double rate) {
     }
     g->px.base = g->base;
     g->px.cfg = g->cfg;
-    g->px.svc = &model_ses;
     g->px.dns = evdns_base_new(g->base, 0);
     g->px.throttle = throttle_new(g->base, NULL, 100, 5000000);
-    g->px.op_buckets = calloc(model_ses.n_ops, sizeof(*g->px.op_buckets));
-    if (g->px.dns == NULL || g->px.throttle == NULL || g->px.op_buckets == NULL) {
+    if (set_apis(&g->px) < 0 || g->px.dns == NULL || g->px.throttle == NULL) {
         return -1;
     }
     g->op = throttle_bucket_new(g->px.throttle, "GetSendQuota", rate, rate);
     throttle_redis_set_limit(g->op, rate, 1, 2, g->px.throttle->now());
-    g->px.op_buckets[0] = g->op;
+    g->px.apis[PROXY_SES_V1].op_buckets[0] = g->op;
     g->r = throttle_redis_new(&g->px, g->cfg, &err);
     if (g->r == NULL) {
         fprintf(stderr, "throttle_redis_new: %s\n", err.msg);
@@ -559,7 +576,7 @@ static void rig_stop(struct rig *g) {
     throttle_redis_free(g->r);
     fake_stop(&g->fake);
     throttle_bucket_free(g->op);
-    free(g->px.op_buckets);
+    free_apis(&g->px);
     throttle_free(g->px.throttle);
     if (g->px.dns != NULL) {
         evdns_base_free(g->px.dns, 0);
@@ -816,10 +833,9 @@ static void test_unreachable(void) {
     memset(&px, 0, sizeof(px));
     px.base = base;
     px.cfg = cfg;
-    px.svc = &model_ses;
     px.dns = evdns_base_new(base, 0);
     px.throttle = throttle_new(base, NULL, 100, 5000000);
-    px.op_buckets = calloc(model_ses.n_ops, sizeof(*px.op_buckets));
+    CHECK(set_apis(&px) == 0);
     struct throttle_bucket *b = throttle_bucket_new(px.throttle, "Op", 3, 3);
     throttle_redis_set_limit(b, 3, 3, throttle_redis_share(cfg), px.throttle->now());
     struct throttle_redis *r = throttle_redis_new(&px, cfg, &err);
@@ -835,7 +851,7 @@ static void test_unreachable(void) {
     CHECK(throttle_redis_stats(r)->fallback_total == 1);
     throttle_redis_free(r);
     throttle_bucket_free(b);
-    free(px.op_buckets);
+    free_apis(&px);
     throttle_free(px.throttle);
     evdns_base_free(px.dns, 0);
     config_unref(cfg);
