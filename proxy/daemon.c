@@ -136,7 +136,7 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
     px->cfg = cfg;
     px->apis[PROXY_SES_V1].svc = &model_ses;
     px->apis[PROXY_SES_V2].svc = &model_sesv2;
-    sigv4_key_cache_init(&px->keys);
+    sigv4a_key_cache_init(&px->keys);
     log_set_level((enum log_level)cfg->log.level);
     px->dns =
         evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -209,7 +209,7 @@ void daemon_free(struct proxy *px) {
     throttle_bucket_free(px->send_bucket);
     throttle_free(px->throttle);
     creds_store_free(px->creds);
-    sigv4_key_cache_clear(&px->keys);
+    sigv4a_key_cache_clear(&px->keys);
     xmljson_free(px->spare_xml);
     if (px->dns != NULL) {
         evdns_base_free(px->dns, 0);

@@ -13,7 +13,7 @@
 #include "api/model.h"
 #include "proxy/metrics.h"
 #include "signer/check.h"
-#include "signer/sigv4.h"
+#include "signer/sigv4a.h"
 
 struct event_base;
 struct evdns_base;
@@ -65,7 +65,7 @@ struct proxy {
     /* STS GetCallerIdentity, while the policy has ARNs to check and the
      * config gives no policy.account_id; else NULL. */
     struct creds_account *account;
-    struct sigv4_key_cache keys;
+    struct sigv4a_key_cache keys;
     struct xmljson *spare_xml; /* a parser kept for the next SES answer, or NULL */
     struct proxy_stats stats;
     struct metrics metrics;

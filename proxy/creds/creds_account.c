@@ -15,7 +15,7 @@
 #include "proxy/creds/creds_sts.h"
 #include "proxy/http/signed_request.h"
 #include "proxy/log.h"
-#include "signer/sigv4.h"
+#include "signer/sigv4a.h"
 
 #define CONNECT_TIMEOUT_MS 3000
 #define TIMEOUT_MS 10000
@@ -30,7 +30,7 @@ struct creds_account {
     struct creds_http_req *req;
     struct event *timer;
     struct creds_waiter wait;
-    struct sigv4_key_cache keys;
+    struct sigv4a_key_cache keys;
     int backoff_s;
     char id[13];
 };
@@ -82,7 +82,7 @@ static void on_answer(const struct creds_http_answer *ans, void *arg) {
         return;
     }
     log_event(LOG_INFO, "account learnt with STS GetCallerIdentity", "account_id", a->id, NULL);
-    sigv4_key_cache_clear(&a->keys); /* not needed again */
+    sigv4a_key_cache_clear(&a->keys); /* not needed again */
 }
 
 static void on_credentials(void *arg);
@@ -157,7 +157,7 @@ struct creds_account *creds_account_start(const struct creds_provider_ctx *ctx,
         a->ctx.wall_clock = wall_clock;
     }
     a->store = store;
-    sigv4_key_cache_init(&a->keys);
+    sigv4a_key_cache_init(&a->keys);
     if (creds_sts_endpoint(ctx->region, &a->url, err) < 0 ||
         (a->http = creds_http_new(&a->ctx, &a->url, CONNECT_TIMEOUT_MS, TIMEOUT_MS, err)) == NULL) {
         creds_account_free(a);
@@ -183,7 +183,7 @@ void creds_account_free(struct creds_account *a) {
     if (a->timer != NULL) {
         event_free(a->timer);
     }
-    sigv4_key_cache_clear(&a->keys);
+    sigv4a_key_cache_clear(&a->keys);
     free(a);
 }
 

@@ -11,7 +11,7 @@
 #include "proxy/creds/secret.h"
 #include "proxy/http/signed_request.h"
 #include "proxy/log.h"
-#include "signer/sigv4.h"
+#include "signer/sigv4a.h"
 
 struct assume_role {
     struct creds_provider base;
@@ -21,7 +21,7 @@ struct assume_role {
     char *external_id;
     int duration_seconds;
     struct creds_sts_call call;
-    struct sigv4_key_cache keys;
+    struct sigv4a_key_cache keys;
 };
 
 static void on_assume_role_answer(const struct creds_http_answer *a, void *arg) {
@@ -86,7 +86,7 @@ static int assume_role_send(struct assume_role *r, const struct creds *src, stru
         evbuffer_free(form); /* references body, wiped below */
     }
     /* The derived key is of no use until the next refresh, an hour away. */
-    sigv4_key_cache_clear(&r->keys);
+    sigv4a_key_cache_clear(&r->keys);
     secret_buf_clear(&body);
     return rc;
 }
@@ -130,7 +130,7 @@ static void assume_role_destroy(struct creds_provider *p) {
     assume_role_cancel(p);
     creds_provider_free(r->source);
     creds_sts_call_clear(&r->call);
-    sigv4_key_cache_clear(&r->keys);
+    sigv4a_key_cache_clear(&r->keys);
     free(r->role_arn);
     free(r->session_name);
     secret_wipe_str(r->external_id);
@@ -162,7 +162,7 @@ creds_provider_assume_role_new(const struct creds_provider_ctx *ctx, struct cred
         return NULL;
     }
     r->source = source;
-    sigv4_key_cache_init(&r->keys);
+    sigv4a_key_cache_init(&r->keys);
     r->role_arn = strdup(role->role_arn);
     r->session_name = creds_sts_session_name(ctx, role->session_name);
     r->external_id = role->external_id != NULL ? strdup(role->external_id) : NULL;

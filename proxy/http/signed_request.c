@@ -32,12 +32,12 @@ static int payload_hash(struct sigv4_key_cache *keys, struct evbuffer *body, cha
     return sigv4_sha256_final_hex(&h, out, err);
 }
 
-int signed_request_write(struct sigv4_key_cache *keys, const struct creds *c, time_t now,
+int signed_request_write(struct sigv4a_key_cache *keys, const struct creds *c, time_t now,
                          const struct signed_request *r, char hash[65], struct evbuffer *out,
                          struct sp_err *err) {
     ENSURE(r->n_headers + 2 <= MAX_HEADERS, err, "InternalError", "too many headers to sign");
     if (hash[0] == '\0') {
-        GUARD(payload_hash(keys, r->body, hash, err));
+        GUARD(payload_hash(&keys->v4, r->body, hash, err));
     }
     const char *path = r->path != NULL && r->path[0] != '\0' ? r->path : "/";
     struct sigv4_header hdrs[MAX_HEADERS];
@@ -55,8 +55,9 @@ int signed_request_write(struct sigv4_key_cache *keys, const struct creds *c, ti
         hdrs,      n,    hash};
     struct sigv4_params p = {r->region, r->service, now, 1, 0, 0};
     struct sigv4_creds sc = {c->access_key_id, c->secret_access_key, c->session_token};
-    struct sigv4_signed s;
-    GUARD(sigv4_sign(keys, &sc, &p, &sreq, &s, err));
+    struct sigv4a_signed s;
+    GUARD(sigv4a_sign(keys, r->sigv4a ? SIGV4A_ALG_SIGV4A : SIGV4A_ALG_SIGV4, &sc, &p, &sreq, &s,
+                      err));
 
     struct hdrbuf h;
     hdrbuf_init(&h, out);
@@ -85,6 +86,10 @@ int signed_request_write(struct sigv4_key_cache *keys, const struct creds *c, ti
     }
     hdrbuf_lit(&h, "\r\nX-Amz-Date: ");
     hdrbuf_str(&h, s.amz_date);
+    if (s.region_set != NULL) {
+        hdrbuf_lit(&h, "\r\nX-Amz-Region-Set: ");
+        hdrbuf_str(&h, s.region_set);
+    }
     if (s.security_token != NULL) {
         hdrbuf_lit(&h, "\r\nX-Amz-Security-Token: ");
         hdrbuf_str(&h, s.security_token);

@@ -4,8 +4,9 @@
  * signed_request_write(): the SES calls of the pipeline, GetSendQuota for
  * send_rate "auto", and STS AssumeRole for profiles with a role. It takes
  * the service (signing name), region, host, credentials and the request
- * (method, path, query, extra headers, body), signs it with SigV4 and writes
- * the whole HTTP/1.1 request, head and body, into an evbuffer ready for
+ * (method, path, query, extra headers, body), signs it with SigV4 (or, for
+ * SES v2's multi-region endpoints, SigV4a with a region set) and writes the
+ * whole HTTP/1.1 request, head and body, into an evbuffer ready for
  * upstream_send().
  *
  * Ownership: everything in struct signed_request is borrowed and only read
@@ -22,6 +23,7 @@
 
 #include "signer/check.h"
 #include "signer/sigv4.h"
+#include "signer/sigv4a.h"
 
 struct creds;
 struct evbuffer;
@@ -35,7 +37,8 @@ struct signed_request {
     const char *path;                   /* already percent-encoded; NULL means "/" */
     const char *query;                  /* already encoded, without '?'; NULL when none */
     const char *service;                /* signing name: "ses", "sts" */
-    const char *region;                 /* signing region */
+    const char *region;                 /* signing region; with sigv4a, the region set ("*") */
+    int sigv4a;                         /* 1: AWS4-ECDSA-P256-SHA256, X-Amz-Region-Set: region */
     const char *content_type;           /* NULL: no Content-Type header */
     struct evbuffer *body;              /* NULL: no body (and no Content-Length unless
                                            content_type is set) */
@@ -46,8 +49,8 @@ struct signed_request {
 /* Signs r with c at wall-clock time `now` and appends the request to out.
  * payload_hash (65 bytes) is the SHA-256 of the body: computed here when it
  * is "" on entry, and kept by the caller so a retry does not hash a large
- * body again. keys is the caller's SigV4 key cache. */
-int signed_request_write(struct sigv4_key_cache *keys, const struct creds *c, time_t now,
+ * body again. keys is the caller's key cache (SigV4's is its .v4). */
+int signed_request_write(struct sigv4a_key_cache *keys, const struct creds *c, time_t now,
                          const struct signed_request *r, char payload_hash[65],
                          struct evbuffer *out, struct sp_err *err) SP_WARN_UNUSED;
 
