@@ -52,6 +52,7 @@ struct req {
     struct server_conn *conn;
     struct config *cfg; /* the snapshot this call started under */
     struct prepared call;
+    enum reply_style style; /* the shape the caller parses (reply_style_of) */
     enum phase phase;
     char request_id[65];
     char client[64];
@@ -66,6 +67,7 @@ struct req {
     int stale_resent; /* sent again after a kept-alive connection the server had closed */
     int fresh_conn;   /* the next send must open a new connection */
     char ses_request_id[80];
+    char ses_id_2[128]; /* SES's x-amz-id-2, passed on to SDKs */
     uint64_t t_start_us, t_throttle_us;
 };
 
@@ -76,8 +78,10 @@ static int send_upstream(struct req *r);
 
 /* ---------------------------------------------------------------- answers */
 
+/* A call that prepare took for an SDK's form is answered in SES's XML
+ * whatever the request looked like at first. */
 static enum reply_style style_of(const struct req *r) {
-    return r->call.passthrough ? REPLY_QUERY_XML : REPLY_JSON;
+    return r->call.passthrough ? REPLY_QUERY_XML : r->style;
 }
 
 /* One access-log line and, unless the client left before an answer, one
@@ -123,7 +127,7 @@ static void req_free(struct req *r) {
 
 /* The one place an answer leaves for a call. */
 static void finish(struct req *r, int status, const char *ct, struct evbuffer *body,
-                   const char *code, int retry_after_s) {
+                   const char *code, const struct reply_headers *h) {
     r->phase = P_DONE;
     struct proxy *px = r->px;
     uint64_t now = clock_monotonic_us();
@@ -134,7 +138,7 @@ static void finish(struct req *r, int status, const char *ct, struct evbuffer *b
     }
     account(r, status, code, 0);
     if (r->conn != NULL) {
-        reply_send(r->conn, status, ct, body, retry_after_s);
+        reply_send(r->conn, status, ct, body, h);
         r->conn = NULL;
     }
     req_free(r);
@@ -148,9 +152,16 @@ static void fail(struct req *r, int status, const char *code, const char *messag
         req_free(r);
         return;
     }
-    reply_error_body(body, style_of(r), r->request_id, status, code, message,
+    enum reply_style style = style_of(r);
+    reply_error_body(body, style, r->request_id, status, code, message,
                      r->attempts > 0 ? r->attempts - 1 : 0);
-    finish(r, status, reply_content_type(style_of(r)), body, code, retry_after_s);
+    /* The proxy's own id, as in the body and the access log. */
+    struct reply_headers h = {
+        .amzn_request_id = r->request_id,
+        .error_type = style == REPLY_REST_JSON ? code : NULL,
+        .retry_after_s = retry_after_s,
+    };
+    finish(r, status, reply_content_type(style), body, code, &h);
     evbuffer_free(body);
 }
 
@@ -235,6 +246,7 @@ static void on_answer(struct upstream_req *u, void *arg) {
     if (u->amzn_request_id[0] != '\0') {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
     }
+    memcpy(r->ses_id_2, u->amz_id_2, sizeof(r->ses_id_2));
     if (u->error != NULL) {
         on_exchange_failed(r, u);
         return;
@@ -270,9 +282,15 @@ static void on_answer(struct upstream_req *u, void *arg) {
         schedule_retry(r);
         return;
     }
+    /* SES's request id (its header, else its XML's) goes on in the header
+     * the SDKs read it from; the proxy's own when SES gave none. */
+    struct reply_headers h = {
+        .amzn_request_id = r->ses_request_id[0] != '\0' ? r->ses_request_id : r->request_id,
+        .amz_id_2 = r->ses_id_2,
+    };
     if (r->call.passthrough) {
         /* SES's bytes and status, untouched. */
-        finish(r, u->status, REPLY_CT_XML, u->body, code, 0);
+        finish(r, u->status, REPLY_CT_XML, u->body, code, &h);
     } else {
         struct evbuffer *body = answer_json(doc, u->amzn_request_id, u->status, r->attempts - 1);
         if (body == NULL) {
@@ -281,7 +299,7 @@ static void on_answer(struct upstream_req *u, void *arg) {
             return;
         }
         /* code points into doc: finish before letting it go */
-        finish(r, u->status, REPLY_CT_JSON, body, code, 0);
+        finish(r, u->status, REPLY_CT_JSON, body, code, &h);
         evbuffer_free(body);
     }
     json_decref(doc);
@@ -428,13 +446,15 @@ static int admit(struct req *r) {
 
 /* ------------------------------------------------------------------- start */
 
-struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
+struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr,
+                          enum reply_style style) {
     struct req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        reply_error(px, conn, sr->request_id, REPLY_JSON, 500, "InternalError", "out of memory", 0);
+        reply_error(px, conn, sr->request_id, style, 500, "InternalError", "out of memory", 0);
         return NULL;
     }
     r->px = px;
+    r->style = style;
     r->conn = conn;
     r->cfg = config_ref(px->cfg);
     r->t_start_us = clock_monotonic_us();
