@@ -175,7 +175,17 @@ void request_abort(struct req *r) {
 
 /* --------------------------------------------------------------- retries */
 
-static int may_retry(const struct req *r) { return r->attempts < r->cfg->retry_max_attempts; }
+/* One retry budget per call. An SDK retries on its own (botocore and the JS
+ * SDK v3 make 3 attempts by default, the JS SDK v2 4), so retrying here too
+ * would multiply them (9 or 12 requests to SES for one SDK call): its calls
+ * get retry.sdk_max_attempts (1 by default: none). They still wait for
+ * throttle tokens, and are still sent once more after the keep-alive race,
+ * which is no attempt of SES's. A call whose client has gone is not retried
+ * at all: request_abort() frees it, backoff timer and all. */
+static int may_retry(const struct req *r) {
+    int sdk = r->call.passthrough || r->style != REPLY_JSON;
+    return r->attempts < (sdk ? r->cfg->retry_sdk_max_attempts : r->cfg->retry_max_attempts);
+}
 
 static void on_backoff(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
