@@ -1,8 +1,10 @@
 /* dispatch.c - the server's handler (see dispatch.h). */
 #include "proxy/pipeline/dispatch.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "proxy/config.h"
 #include "proxy/pipeline/admin.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/request.h"
@@ -33,6 +35,19 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
     enum reply_style style = reply_style_of(px->cfg, sr);
     if (style != REPLY_JSON) {
         strip_sdk_prefix(px->cfg, sr);
+    }
+    if (style == REPLY_QUERY_XML && strcmp(sr->path, "/") != 0) {
+        /* SES's Query API has one endpoint. Said here, in the SDK's shape,
+         * rather than as a JSON-mode path (POST /{Action}) it never meant. */
+        char msg[400];
+        const char *prefix = px->cfg->sdk_path_prefix;
+        snprintf(
+            msg, sizeof(msg),
+            "no such endpoint %.200s: point the SDK at the proxy's root (http://host:port/)%s%s",
+            sr->path, prefix != NULL ? " or at http://host:port" : ", or set sdk_path_prefix",
+            prefix != NULL ? prefix : "");
+        reply_error(px, conn, sr->request_id, style, 404, "NotFound", msg, 0);
+        return NULL;
     }
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
         reply_error(px, conn, sr->request_id, style, 404, "NotFound",

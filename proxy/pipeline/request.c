@@ -292,10 +292,12 @@ static void on_answer(struct upstream_req *u, void *arg) {
         schedule_retry(r);
         return;
     }
-    /* SES's request id (its header, else its XML's) goes on in the header
-     * the SDKs read it from; the proxy's own when SES gave none. */
+    /* SES's request id goes on in the header the SDKs read it from: its
+     * own header as it was, else its XML's; the proxy's when SES gave none. */
     struct reply_headers h = {
-        .amzn_request_id = r->ses_request_id[0] != '\0' ? r->ses_request_id : r->request_id,
+        .amzn_request_id = u->amzn_request_id[0] != '\0'  ? u->amzn_request_id
+                           : r->ses_request_id[0] != '\0' ? r->ses_request_id
+                                                          : r->request_id,
         .amz_id_2 = r->ses_id_2,
     };
     if (r->call.passthrough) {
