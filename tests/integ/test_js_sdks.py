@@ -165,6 +165,10 @@ def node():
     node = shutil.which("node")
     if node is None:
         _missing("no Node.js (node) on PATH: scripts/install-deps.sh --test installs it")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0] or 0) < 20:
+        # @aws-sdk/* and nodemailer (current) declare "engines": {"node": ">=20"}
+        _missing("Node.js %s is older than the JS SDKs need (>= 20)" % version)
     wanted = ("@aws-sdk/client-ses", "@aws-sdk/client-sesv2", "aws-sdk", "nodemailer",
               "nodemailer6")
     if not all((JS / "node_modules" / p / "package.json").exists() for p in wanted):
