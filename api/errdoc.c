@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "api/jsonout.h"
+
 #define SES_XMLNS "http://ses.amazonaws.com/doc/2010-12-01/"
 
 /* Output is batched so a message costs a few sink calls, not one per
@@ -148,11 +150,6 @@ int errdoc_query_xml(const char *type, const char *code, const char *message,
 
 const char *errdoc_type(int status) { return status < 500 ? "Sender" : "Receiver"; }
 
-static int dump_to_sink(const char *buffer, size_t size, void *data) {
-    const struct writer *w = data;
-    return w->sink(w->ctx, buffer, size);
-}
-
 int errdoc_json(int status, const char *code, const char *message, const char *request_id,
                 int retries, errdoc_sink_fn sink, void *ctx) {
     if (sink == NULL) {
@@ -171,8 +168,23 @@ int errdoc_json(int status, const char *code, const char *message, const char *r
     if (o == NULL) {
         return -1;
     }
-    struct writer w = {.sink = sink, .ctx = ctx};
-    int rc = json_dump_callback(o, dump_to_sink, &w, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = jsonout_dump(o, sink, ctx);
     json_decref(o);
-    return rc < 0 ? -1 : 0;
+    return rc;
+}
+
+int errdoc_rest_json(const char *message, errdoc_sink_fn sink, void *ctx) {
+    if (sink == NULL) {
+        return -1;
+    }
+    json_t *o = json_pack("{s:s}", "message", message != NULL ? message : "");
+    if (o == NULL) { /* not UTF-8 */
+        o = json_pack("{s:s}", "message", "(message not shown)");
+    }
+    if (o == NULL) {
+        return -1;
+    }
+    int rc = jsonout_dump(o, sink, ctx);
+    json_decref(o);
+    return rc;
 }

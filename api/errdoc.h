@@ -8,6 +8,14 @@
  *       {"Error": {"Type", "Code", "Message"},
  *        "ResponseMetadata": {"RequestId", "HTTPStatusCode", "RetryAttempts"}}
  *   - SES v1 SDKs (Query protocol) get SES's <ErrorResponse> XML.
+ *   - SES v2 SDKs (REST-JSON) get what SES v2 answers: the code in the
+ *     x-amzn-ErrorType header (the caller's to send) and {"message": ...}
+ *     as the body. That is what botocore's RestJSONParser and the JS SDK v3
+ *     (loadRestJsonErrorCode) read: the code from x-amzn-ErrorType first,
+ *     the message from "message" (or "Message"); the request id from the
+ *     x-amzn-RequestId header.
+ *
+ * JSON is written by api/jsonout (numbers as Python prints them).
  *
  * Pure: no I/O; output goes to a sink the caller provides. Nothing is
  * echoed unescaped: XML text is escaped and invalid bytes replaced; a JSON
@@ -42,5 +50,11 @@ int errdoc_query_xml(const char *type, const char *code, const char *message,
  * stands in for it. Returns -1 when the sink fails or out of memory. */
 int errdoc_json(int status, const char *code, const char *message, const char *request_id,
                 int retries, errdoc_sink_fn sink, void *ctx) SP_WARN_UNUSED;
+
+/* Writes SES v2's REST-JSON error body, {"message":"..."}; the code goes in
+ * the x-amzn-ErrorType header. A NULL message is written as ""; one that is
+ * not valid UTF-8 as "(message not shown)". Returns -1 when the sink fails
+ * or out of memory. */
+int errdoc_rest_json(const char *message, errdoc_sink_fn sink, void *ctx) SP_WARN_UNUSED;
 
 #endif

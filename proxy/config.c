@@ -539,6 +539,41 @@ static int set_log_format(const struct config_loader *l, const struct config_key
     return 0;
 }
 
+/* "/ses" or "/a/b": a path of plain segments, no trailing '/'. Not one the
+ * proxy serves itself (its probes, SES v2's /v2), which the prefix would
+ * hide from SDK-looking calls. */
+static int set_sdk_path_prefix(const struct config_loader *l, const struct config_key *k, json_t *v,
+                               struct config *cfg) {
+    free(cfg->sdk_path_prefix);
+    cfg->sdk_path_prefix = NULL;
+    if (json_is_null(v)) {
+        return 0;
+    }
+    const char *why = "must be null or a path such as \"/ses\": '/' and segments of "
+                      "A-Z a-z 0-9 - . _ ~, no trailing '/', at most 128 bytes";
+    if (!json_is_string(v)) {
+        return bad(l, k->path, why);
+    }
+    const char *p = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n < 2 || n > 128 || p[0] != '/' || p[n - 1] == '/' || strstr(p, "//") != NULL ||
+        strspn(p, "/ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != n) {
+        return bad(l, k->path, why);
+    }
+    static const char *const taken[] = {"/v2", "/healthz", "/readyz", "/metrics", "/outbox"};
+    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+        size_t t = strlen(taken[i]);
+        if (strncmp(p, taken[i], t) == 0 && (p[t] == '\0' || p[t] == '/')) {
+            return bad(l, k->path,
+                       "must not be a path the proxy serves itself "
+                       "(/v2, /healthz, /readyz, /metrics, /outbox)");
+        }
+    }
+    cfg->sdk_path_prefix = strdup(p);
+    ENSURE_REF(cfg->sdk_path_prefix, l->err);
+    return 0;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 #define OFF(f) offsetof(struct config, f)
@@ -595,6 +630,7 @@ static const struct config_key keys[] = {
     INT("upstream.max_idle_connections", upstream.max_idle_connections, 0, 100000, "64", RESTART),
     STRING("upstream.ca_file", upstream.ca_file, 0, "null", RESTART),
     INT("retry.max_attempts", retry_max_attempts, 1, 20, "3", RELOAD),
+    INT("retry.sdk_max_attempts", retry_sdk_max_attempts, 1, 20, "1", RELOAD),
     ENUM("throttle.backend", throttle.backend, throttle_backends, "must be \"local\" or \"redis\"",
          "\"local\"", RELOAD),
     CUSTOM("throttle.redis_url", throttle.redis_url, set_redis_url, "null", RELOAD),
@@ -626,6 +662,7 @@ static const struct config_key keys[] = {
     CUSTOM("log.level", log.level, set_log_level, "\"info\"", RELOAD),
     CUSTOM("log.format", log.json, set_log_format, "\"json\"", RELOAD),
     INT("drain_timeout_ms", drain_timeout_ms, 0, 3600000, "20000", RELOAD),
+    CUSTOM("sdk_path_prefix", sdk_path_prefix, set_sdk_path_prefix, "null", RELOAD),
 };
 
 #undef OFF
@@ -1082,6 +1119,7 @@ void config_unref(struct config *cfg) {
     free(cfg->credentials.secret_access_key_file);
     free(cfg->credentials.session_token_file);
     free(cfg->upstream.ca_file);
+    free(cfg->sdk_path_prefix);
     free(cfg->throttle.backend);
     free(cfg->throttle.redis_url);
     free(cfg->throttle.redis_host);

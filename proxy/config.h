@@ -78,7 +78,12 @@ struct config {
         char *ca_file;
     } upstream;
 
-    int retry_max_attempts;
+    int retry_max_attempts;     /* JSON mode: attempts per call in all */
+    int retry_sdk_max_attempts; /* SDK callers, who retry on their own */
+
+    /* A path an SDK's endpoint may carry (http://host:port/ses): stripped
+     * from SDK calls' paths. NULL: none. */
+    char *sdk_path_prefix;
 
     struct {
         char *backend; /* "local" | "redis" */

@@ -4,8 +4,9 @@
 #   scripts/install-deps.sh --demo   also what scripts/demo.sh needs (Node.js,
 #                                    npm, curl)
 #   scripts/install-deps.sh --test   also what the test suite needs (that
-#                                    includes the demo's, and the local SES
-#                                    in scripts/demo/node_modules; and for
+#                                    includes the demo's, the local SES in
+#                                    scripts/demo/node_modules, the JS SDKs in
+#                                    tests/integ/js/node_modules; and for
 #                                    scripts/image-test.sh: podman, runc
 #                                    where crun cannot run containers,
 #                                    debootstrap for an offline base)
@@ -47,6 +48,20 @@ npm_demo() {
   fi
 }
 
+# The real JS SDK clients the integration tests drive (tests/integ/js), from
+# their lock file, when missing or older than the lock. Unlike the demo's,
+# a failure here fails the install: the tests need them, and CI reaches the
+# registry.
+npm_test_clients() {
+  local js="$root/tests/integ/js"
+  if ((want_node)) && [[ "${1:-}" == "--test" ]] &&
+     { [[ ! -f "$js/node_modules/.package-lock.json" ]] ||
+       [[ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]]; }; then
+    echo "installing tests/integ/js/node_modules (npm ci)" >&2
+    npm ci --prefix "$js" --no-audit --no-fund --loglevel=error
+  fi
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -55,6 +70,7 @@ for p in "${pkgs[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   npm_demo "${1:-}"
+  npm_test_clients "${1:-}"
   exit 0
 fi
 echo "installing: ${missing[*]}" >&2
@@ -66,3 +82,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 npm_demo "${1:-}"
+npm_test_clients "${1:-}"

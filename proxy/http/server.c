@@ -325,9 +325,85 @@ static void on_accept_admin(struct evconnlistener *l, evutil_socket_t fd, struct
     accept_conn(arg, fd, sa, 1);
 }
 
+/* Does p[0..n) start with lit, ignoring ASCII case? */
+static int starts_ci(const char *p, size_t n, const char *lit) {
+    size_t k = strlen(lit);
+    if (n < k) {
+        return 0;
+    }
+    for (size_t i = 0; i < k; i++) {
+        char a = p[i], b = lit[i];
+        if (a >= 'A' && a <= 'Z') {
+            a = (char)(a - 'A' + 'a');
+        }
+        if (a != b) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The first token of an Authorization value (v[0..n), not NUL-terminated)
+ * into sr->auth_scheme, cut to its size. */
+static void take_auth_scheme(struct server_request *sr, const char *v, size_t n) {
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    size_t len = 0;
+    while (len < n && len + 1 < sizeof(sr->auth_scheme) && v[len] > ' ' && v[len] < 0x7f) {
+        len++;
+    }
+    memcpy(sr->auth_scheme, v, len);
+    sr->auth_scheme[len] = '\0';
+}
+
+/* A head that never parsed (over max_header_bytes, malformed, or not all
+ * there in time): the method, path and Authorization scheme read from the
+ * bytes that did arrive, so that the refusal can still take the caller's
+ * shape (an SDK parses only its own protocol's errors). Best effort: what
+ * cannot be read stays empty. */
+static void sniff_head(struct server_request *sr, const char *buf, size_t len) {
+    const char *sp = memchr(buf, ' ', len);
+    if (sp != NULL && sp > buf && (size_t)(sp - buf) < sizeof(sr->method)) {
+        memcpy(sr->method, buf, (size_t)(sp - buf));
+        sr->method[sp - buf] = '\0';
+        const char *t = sp + 1;
+        size_t rest = len - (size_t)(t - buf), tl = 0;
+        while (tl < rest && t[tl] > ' ' && t[tl] != '?' && t[tl] < 0x7f) {
+            tl++;
+        }
+        if (tl > 0 && t[0] == '/' && tl < sizeof(sr->path) && tl < rest) {
+            memcpy(sr->path, t, tl);
+            sr->path[tl] = '\0';
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n' && starts_ci(buf + i + 1, len - i - 1, "authorization:")) {
+            size_t at = i + 1 + strlen("authorization:");
+            take_auth_scheme(sr, buf + at, len - at);
+            return;
+        }
+    }
+}
+
+/* The request's fields start empty for each head (keep-alive reuses them). */
+static void clear_head(struct server_request *sr) {
+    sr->method[0] = '\0';
+    sr->path[0] = '\0';
+    sr->auth_scheme[0] = '\0';
+    sr->body_kind = BODY_NONE;
+    sr->request_id[0] = '\0';
+    evbuffer_drain(sr->body, evbuffer_get_length(sr->body));
+}
+
 /* Copies what the request module needs out of the parsed head. */
 static int take_head(struct server_conn *c, const struct http1_head *h) {
     struct server_request *sr = &c->sr;
+    const struct http1_header *auth = http1_find(h, "authorization");
+    if (auth != NULL) {
+        take_auth_scheme(sr, auth->value, auth->value_len);
+    }
     if (h->method_len >= sizeof(sr->method)) {
         reply_error(c, 405, "MethodNotAllowed", "method not allowed");
         return -1;
@@ -431,6 +507,7 @@ static void process(struct server_conn *c) {
                 return;
             }
             c->state = S_HEAD;
+            clear_head(&c->sr);
             arm_ms(c, cfg->limits.header_timeout_ms);
         }
         if (c->state == S_HEAD) {
@@ -442,6 +519,7 @@ static void process(struct server_conn *c) {
             long n = http1_parse_request(buf, look, &h, &why);
             if (n == HTTP1_INCOMPLETE) {
                 if (avail >= cfg->limits.max_header_bytes) {
+                    sniff_head(&c->sr, buf, look);
                     reply_error(c, 431, "RequestHeaderFieldsTooLarge",
                                 "request head is over limits.max_header_bytes");
                 }
@@ -450,11 +528,10 @@ static void process(struct server_conn *c) {
             if (n < 0) {
                 char msg[128];
                 snprintf(msg, sizeof(msg), "malformed HTTP request: %s", why);
+                sniff_head(&c->sr, buf, look);
                 reply_error(c, 400, "MalformedRequest", msg);
                 return;
             }
-            evbuffer_drain(c->sr.body, evbuffer_get_length(c->sr.body));
-            c->sr.request_id[0] = '\0';
             int ok = take_head(c, &h);
             evbuffer_drain(in, (size_t)n);
             if (ok < 0) {
@@ -549,6 +626,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct server_conn *c = arg;
     if (c->state == S_HEAD || c->state == S_BODY) {
+        if (c->state == S_HEAD) {
+            struct evbuffer *in = bufferevent_get_input(c->bev);
+            size_t look = evbuffer_get_length(in);
+            if (look > cfg_of(c)->limits.max_header_bytes) {
+                look = cfg_of(c)->limits.max_header_bytes;
+            }
+            if (look > 0) {
+                sniff_head(&c->sr, (const char *)evbuffer_pullup(in, (ev_ssize_t)look), look);
+            }
+        }
         reply_error(c, 408, "RequestTimeout", "the request was not received in time");
         return;
     }

@@ -37,6 +37,12 @@ struct server_request {
     char request_id[65]; /* X-Request-Id from the client, or made here */
     char client[64];     /* peer address, for logs */
     int admin;           /* came in on an admin_listen listener */
+    /* The Authorization header's scheme ("AWS4-HMAC-SHA256"), "" without
+     * one: the handler tells an SDK's call by it (a signed client parses
+     * its own protocol's errors). Set before any refusal that follows the
+     * head; for a head that never parsed (431, 408, 400) the server reads
+     * the method, path and scheme from the bytes it has, when it can. */
+    char auth_scheme[32];
 };
 
 /* What the admin listener says to anything but its three GET endpoints. */

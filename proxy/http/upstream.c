@@ -356,6 +356,23 @@ static void on_write(struct bufferevent *bev, void *arg) {
     }
 }
 
+/* An id header of the answer (x-amzn-RequestId, x-amz-id-2), kept when it
+ * fits and is plain printable ASCII: it is logged and passed on to clients
+ * in a header of their answer. */
+static void copy_id_header(const struct http1_head *h, const char *name, char *out, size_t cap) {
+    const struct http1_header *v = http1_find(h, name);
+    if (v == NULL || v->value_len >= cap) {
+        return;
+    }
+    for (size_t i = 0; i < v->value_len; i++) {
+        if (v->value[i] < 0x20 || v->value[i] > 0x7e) {
+            return;
+        }
+    }
+    memcpy(out, v->value, v->value_len);
+    out[v->value_len] = '\0';
+}
+
 static int parse_head(struct upstream_conn *c, struct evbuffer *in) {
     struct upstream_req *r = c->req;
     size_t avail = evbuffer_get_length(in);
@@ -381,11 +398,8 @@ static int parse_head(struct upstream_conn *c, struct evbuffer *in) {
     }
     r->status = h.status;
     r->got_head = 1;
-    const struct http1_header *rid = http1_find(&h, "x-amzn-requestid");
-    if (rid != NULL && rid->value_len < sizeof(r->amzn_request_id)) {
-        memcpy(r->amzn_request_id, rid->value, rid->value_len);
-        r->amzn_request_id[rid->value_len] = '\0';
-    }
+    copy_id_header(&h, "x-amzn-requestid", r->amzn_request_id, sizeof(r->amzn_request_id));
+    copy_id_header(&h, "x-amz-id-2", r->amz_id_2, sizeof(r->amz_id_2));
     c->keep_alive = h.keep_alive;
     if (h.chunked) {
         c->state = C_CHUNK_SIZE;

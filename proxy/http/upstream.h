@@ -49,6 +49,7 @@ struct upstream_req {
     struct evbuffer *body;    /* response body (owned by the req; the callback
                                  may move its contents out) */
     char amzn_request_id[80]; /* x-amzn-RequestId header, when sent */
+    char amz_id_2[128];       /* x-amz-id-2 header (an extended request id), when sent */
     int written;              /* the whole request reached the socket */
     int got_head;             /* some response arrived */
     int reused;               /* sent on a kept-alive connection */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/jsonout.h"
 #include "proxy/creds/creds_store.h"
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
@@ -32,7 +33,7 @@ static void answer_text(struct server_conn *conn, int status, const char *text) 
         return;
     }
     evbuffer_add(b, text, strlen(text));
-    reply_send(conn, status, REPLY_CT_JSON, b, 0);
+    reply_send(conn, status, REPLY_CT_JSON, b, NULL);
     evbuffer_free(b);
 }
 
@@ -42,7 +43,7 @@ static void readyz(struct proxy *px, struct server_conn *conn) {
         answer_text(conn, 503, "{\"status\":\"draining\"}");
     } else if (creds_store_current(px->creds, time(NULL), &why) == NULL) {
         json_t *o = json_pack("{s:s, s:s}", "status", "unavailable", "reason", why);
-        char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        char *s = o != NULL ? jsonout_dumps(o) : NULL;
         answer_text(conn, 503, s != NULL ? s : "{\"status\":\"unavailable\"}");
         free(s);
         json_decref(o);
@@ -134,7 +135,7 @@ void admin_handle(struct proxy *px, struct server_conn *conn, const struct serve
             return;
         }
         write_metrics(px, b);
-        reply_send(conn, 200, CT_METRICS, b, 0);
+        reply_send(conn, 200, CT_METRICS, b, NULL);
         evbuffer_free(b);
     }
 }

@@ -2,10 +2,8 @@
 #include "proxy/pipeline/answer.h"
 
 #include <event2/buffer.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "api/jsonout.h"
 #include "api/model.h"
 #include "api/xmljson.h"
 #include "proxy/log.h"
@@ -66,10 +64,8 @@ json_t *answer_parse(struct proxy *px, const struct model_op *op, struct evbuffe
     return NULL;
 }
 
-static void free_cleanup(const void *data, size_t len, void *arg) {
-    (void)len;
-    (void)arg;
-    free((void *)(uintptr_t)data);
+static int sink_evbuffer(void *ctx, const void *data, size_t len) {
+    return evbuffer_add(ctx, data, len);
 }
 
 struct evbuffer *answer_json(json_t *doc, const char *request_id, int status, int retries) {
@@ -83,11 +79,9 @@ struct evbuffer *answer_json(json_t *doc, const char *request_id, int status, in
     }
     json_object_set_new(meta, "HTTPStatusCode", json_integer(status));
     json_object_set_new(meta, "RetryAttempts", json_integer(retries));
+    /* Numbers as SES wrote them (api/jsonout.h), not json_dumps's %.17g. */
     struct evbuffer *body = evbuffer_new();
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (body == NULL || s == NULL ||
-        evbuffer_add_reference(body, s, strlen(s), free_cleanup, NULL) < 0) {
-        free(s);
+    if (body == NULL || jsonout_dump(doc, sink_evbuffer, body) < 0) {
         if (body != NULL) {
             evbuffer_free(body);
         }

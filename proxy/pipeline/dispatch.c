@@ -1,15 +1,24 @@
 /* dispatch.c - the server's handler (see dispatch.h). */
 #include "proxy/pipeline/dispatch.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "proxy/config.h"
 #include "proxy/pipeline/admin.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/request.h"
+#include "proxy/proxy.h"
 
-/* SDK pass-through clients (a form body) parse SES's XML errors. */
-static enum reply_style style_of(const struct server_request *sr) {
-    return sr->body_kind == BODY_FORM ? REPLY_QUERY_XML : REPLY_JSON;
+/* An SDK pointed at http://host:port/ses calls "/ses" (botocore) or "/ses/"
+ * (the JS SDK v3): with sdk_path_prefix set, its call goes on as if to "/".
+ * Only SDK-looking calls are moved, so that the prefix can never hide a
+ * JSON-mode path (POST /{Action}). */
+static void strip_sdk_prefix(const struct config *cfg, struct server_request *sr) {
+    const char *p = reply_sdk_path(cfg, sr);
+    if (p != sr->path) {
+        memmove(sr->path, p, strlen(p) + 1);
+    }
 }
 
 static void *on_request(void *ctx, struct server_conn *conn, struct server_request *sr) {
@@ -23,17 +32,34 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
         reply_error(px, conn, sr->request_id, REPLY_JSON, 404, "NotFound", SERVER_ADMIN_ONLY, 0);
         return NULL;
     }
+    enum reply_style style = reply_style_of(px->cfg, sr);
+    if (style != REPLY_JSON) {
+        strip_sdk_prefix(px->cfg, sr);
+    }
+    if (style == REPLY_QUERY_XML && strcmp(sr->path, "/") != 0) {
+        /* SES's Query API has one endpoint. Said here, in the SDK's shape,
+         * rather than as a JSON-mode path (POST /{Action}) it never meant. */
+        char msg[400];
+        const char *prefix = px->cfg->sdk_path_prefix;
+        snprintf(
+            msg, sizeof(msg),
+            "no such endpoint %.200s: point the SDK at the proxy's root (http://host:port/)%s%s",
+            sr->path, prefix != NULL ? " or at http://host:port" : ", or set sdk_path_prefix",
+            prefix != NULL ? prefix : "");
+        reply_error(px, conn, sr->request_id, style, 404, "NotFound", msg, 0);
+        return NULL;
+    }
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
-        reply_error(px, conn, sr->request_id, REPLY_JSON, 404, "NotFound",
+        reply_error(px, conn, sr->request_id, style, 404, "NotFound",
                     "no such endpoint; calls are POST / or POST /{Action}", 0);
         return NULL;
     }
     if (strcmp(sr->method, "POST") != 0) {
-        reply_error(px, conn, sr->request_id, REPLY_JSON, 405, "MethodNotAllowed",
+        reply_error(px, conn, sr->request_id, style, 405, "MethodNotAllowed",
                     "calls are POST / or POST /{Action}", 0);
         return NULL;
     }
-    return request_start(px, conn, sr);
+    return request_start(px, conn, sr, style);
 }
 
 static void on_abort(void *ctx, void *call) {
@@ -43,7 +69,10 @@ static void on_abort(void *ctx, void *call) {
 
 static void on_refuse(void *ctx, struct server_conn *conn, const struct server_request *sr,
                       int status, const char *code, const char *message) {
-    reply_error(ctx, conn, sr->request_id, style_of(sr), status, code, message, 0);
+    struct proxy *px = ctx;
+    /* Refusals on the admin listener stay JSON, as everything there. */
+    enum reply_style style = sr->admin ? REPLY_JSON : reply_style_of(px->cfg, sr);
+    reply_error(px, conn, sr->request_id, style, status, code, message, 0);
 }
 
 const struct server_handler dispatch_handler = {on_request, on_abort, on_refuse};

@@ -4,9 +4,11 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "api/errdoc.h"
 #include "api/model.h"
+#include "proxy/config.h"
 #include "proxy/http/server.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
@@ -16,6 +18,66 @@ const char *reply_content_type(enum reply_style style) {
     return style == REPLY_QUERY_XML ? REPLY_CT_XML : REPLY_CT_JSON;
 }
 
+/* A form body whose pairs include Action (at the start or after '&'), and
+ * that is not JSON sent with curl's default form type. */
+static int form_has_action(struct evbuffer *body) {
+    unsigned char first = 0;
+    if (evbuffer_copyout(body, &first, 1) != 1 || first == '{') {
+        return 0;
+    }
+    struct evbuffer_ptr p = evbuffer_search(body, "Action=", 7, NULL);
+    while (p.pos >= 0) {
+        if (p.pos == 0) {
+            return 1;
+        }
+        struct evbuffer_ptr before;
+        char ch = 0;
+        if (evbuffer_ptr_set(body, &before, (size_t)p.pos - 1, EVBUFFER_PTR_SET) == 0 &&
+            evbuffer_copyout_from(body, &before, &ch, 1) == 1 && ch == '&') {
+            return 1;
+        }
+        if (evbuffer_ptr_set(body, &p, 1, EVBUFFER_PTR_ADD) < 0) {
+            return 0;
+        }
+        p = evbuffer_search(body, "Action=", 7, &p);
+    }
+    return 0;
+}
+
+int reply_is_sdk(const struct server_request *sr) {
+    /* AWS4-HMAC-SHA256 (SigV4) and AWS4-ECDSA-P256-SHA256 (SigV4a). */
+    if (strncmp(sr->auth_scheme, "AWS4-", 5) == 0) {
+        return 1;
+    }
+    return sr->body_kind == BODY_FORM && form_has_action(sr->body);
+}
+
+const char *reply_sdk_path(const struct config *cfg, const struct server_request *sr) {
+    const char *prefix = cfg->sdk_path_prefix;
+    if (prefix == NULL) {
+        return sr->path;
+    }
+    size_t n = strlen(prefix);
+    if (strncmp(sr->path, prefix, n) != 0) {
+        return sr->path;
+    }
+    if (sr->path[n] == '\0') {
+        return "/";
+    }
+    return sr->path[n] == '/' ? sr->path + n : sr->path;
+}
+
+enum reply_style reply_style_of(const struct config *cfg, const struct server_request *sr) {
+    if (!reply_is_sdk(sr)) {
+        return REPLY_JSON;
+    }
+    const char *path = reply_sdk_path(cfg, sr);
+    if (strncmp(path, "/v2/email/", 10) == 0 || strcmp(path, "/v2/email") == 0) {
+        return REPLY_REST_JSON;
+    }
+    return REPLY_QUERY_XML;
+}
+
 static int sink_evbuffer(void *ctx, const void *data, size_t len) {
     return evbuffer_add(ctx, data, len);
 }
@@ -23,10 +85,18 @@ static int sink_evbuffer(void *ctx, const void *data, size_t len) {
 void reply_error_body(struct evbuffer *out, enum reply_style style, const char *request_id,
                       int status, const char *code, const char *message, int retries) {
     size_t before = evbuffer_get_length(out);
-    int rc =
-        style == REPLY_QUERY_XML
-            ? errdoc_query_xml(errdoc_type(status), code, message, request_id, sink_evbuffer, out)
-            : errdoc_json(status, code, message, request_id, retries, sink_evbuffer, out);
+    int rc;
+    switch (style) {
+    case REPLY_QUERY_XML:
+        rc = errdoc_query_xml(errdoc_type(status), code, message, request_id, sink_evbuffer, out);
+        break;
+    case REPLY_REST_JSON:
+        rc = errdoc_rest_json(message, sink_evbuffer, out);
+        break;
+    default:
+        rc = errdoc_json(status, code, message, request_id, retries, sink_evbuffer, out);
+        break;
+    }
     if (rc < 0) {
         /* Only on out of memory: drop what was half written and say the
          * least that still parses. */
@@ -36,6 +106,8 @@ void reply_error_body(struct evbuffer *out, enum reply_style style, const char *
                                       "<ErrorResponse><Error><Code>%s</Code></Error>"
                                       "</ErrorResponse>",
                                       code);
+        } else if (style == REPLY_REST_JSON) {
+            (void)evbuffer_add_printf(out, "{\"message\":\"\"}");
         } else {
             (void)evbuffer_add_printf(out, "{\"Error\":{\"Code\":\"%s\"}}", code);
         }
@@ -43,11 +115,43 @@ void reply_error_body(struct evbuffer *out, enum reply_style style, const char *
 }
 
 void reply_send(struct server_conn *conn, int status, const char *content_type,
-                struct evbuffer *body, int retry_after_s) {
+                struct evbuffer *body, const struct reply_headers *h) {
+    struct server_header extra[4];
+    size_t n = 0;
     char ra[24];
-    struct server_header h = {"Retry-After", ra};
-    snprintf(ra, sizeof(ra), "%d", retry_after_s);
-    server_respond(conn, status, content_type, body, &h, retry_after_s > 0 ? 1 : 0);
+    if (h != NULL) {
+        if (h->amzn_request_id != NULL && h->amzn_request_id[0] != '\0') {
+            extra[n++] = (struct server_header){"x-amzn-RequestId", h->amzn_request_id};
+        }
+        if (h->amz_id_2 != NULL && h->amz_id_2[0] != '\0') {
+            extra[n++] = (struct server_header){"x-amz-id-2", h->amz_id_2};
+        }
+        if (h->error_type != NULL) {
+            extra[n++] = (struct server_header){"x-amzn-ErrorType", h->error_type};
+        }
+        if (h->retry_after_s > 0) {
+            snprintf(ra, sizeof(ra), "%d", h->retry_after_s);
+            extra[n++] = (struct server_header){"Retry-After", ra};
+        }
+    }
+    server_respond(conn, status, content_type, body, extra, n);
+}
+
+void reply_send_error(struct server_conn *conn, enum reply_style style, const char *request_id,
+                      int status, const char *code, const char *message, int retries,
+                      int retry_after_s) {
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        return;
+    }
+    reply_error_body(body, style, request_id, status, code, message, retries);
+    struct reply_headers h = {
+        .amzn_request_id = request_id,
+        .error_type = style == REPLY_REST_JSON ? code : NULL,
+        .retry_after_s = retry_after_s,
+    };
+    reply_send(conn, status, reply_content_type(style), body, &h);
+    evbuffer_free(body);
 }
 
 void reply_account(struct proxy *px, const struct reply_record *rec) {
@@ -82,11 +186,6 @@ void reply_account(struct proxy *px, const struct reply_record *rec) {
 void reply_error(struct proxy *px, struct server_conn *conn, const char *request_id,
                  enum reply_style style, int status, const char *code, const char *message,
                  int retry_after_s) {
-    struct evbuffer *body = evbuffer_new();
-    if (body == NULL) {
-        return;
-    }
-    reply_error_body(body, style, request_id, status, code, message, 0);
     struct reply_record rec = {
         .request_id = request_id,
         .client = server_conn_client(conn),
@@ -95,6 +194,5 @@ void reply_error(struct proxy *px, struct server_conn *conn, const char *request
         .style = style,
     };
     reply_account(px, &rec);
-    reply_send(conn, status, reply_content_type(style), body, retry_after_s);
-    evbuffer_free(body);
+    reply_send_error(conn, style, request_id, status, code, message, 0, retry_after_s);
 }

@@ -54,6 +54,7 @@ struct req {
     struct server_conn *conn;
     struct config *cfg; /* the snapshot this call started under */
     struct prepared call;
+    enum reply_style style; /* the shape the caller parses (reply_style_of) */
     enum phase phase;
     char request_id[65];
     char client[64];
@@ -68,6 +69,7 @@ struct req {
     int stale_resent; /* sent again after a kept-alive connection the server had closed */
     int fresh_conn;   /* the next send must open a new connection */
     char ses_request_id[80];
+    char ses_id_2[128]; /* SES's x-amz-id-2, passed on to SDKs */
     uint64_t t_start_us, t_throttle_us;
 };
 
@@ -78,8 +80,10 @@ static int send_upstream(struct req *r);
 
 /* ---------------------------------------------------------------- answers */
 
+/* A call that prepare took for an SDK's form is answered in SES's XML
+ * whatever the request looked like at first. */
 static enum reply_style style_of(const struct req *r) {
-    return r->call.passthrough ? REPLY_QUERY_XML : REPLY_JSON;
+    return r->call.passthrough ? REPLY_QUERY_XML : r->style;
 }
 
 /* One access-log line and, unless the client left before an answer, one
@@ -125,7 +129,7 @@ static void req_free(struct req *r) {
 
 /* The one place an answer leaves for a call. */
 static void finish(struct req *r, int status, const char *ct, struct evbuffer *body,
-                   const char *code, int retry_after_s) {
+                   const char *code, const struct reply_headers *h) {
     r->phase = P_DONE;
     struct proxy *px = r->px;
     uint64_t now = clock_monotonic_us();
@@ -136,7 +140,7 @@ static void finish(struct req *r, int status, const char *ct, struct evbuffer *b
     }
     account(r, status, code, 0);
     if (r->conn != NULL) {
-        reply_send(r->conn, status, ct, body, retry_after_s);
+        reply_send(r->conn, status, ct, body, h);
         r->conn = NULL;
     }
     req_free(r);
@@ -150,9 +154,16 @@ static void fail(struct req *r, int status, const char *code, const char *messag
         req_free(r);
         return;
     }
-    reply_error_body(body, style_of(r), r->request_id, status, code, message,
+    enum reply_style style = style_of(r);
+    reply_error_body(body, style, r->request_id, status, code, message,
                      r->attempts > 0 ? r->attempts - 1 : 0);
-    finish(r, status, reply_content_type(style_of(r)), body, code, retry_after_s);
+    /* The proxy's own id, as in the body and the access log. */
+    struct reply_headers h = {
+        .amzn_request_id = r->request_id,
+        .error_type = style == REPLY_REST_JSON ? code : NULL,
+        .retry_after_s = retry_after_s,
+    };
+    finish(r, status, reply_content_type(style), body, code, &h);
     evbuffer_free(body);
 }
 
@@ -166,7 +177,17 @@ void request_abort(struct req *r) {
 
 /* --------------------------------------------------------------- retries */
 
-static int may_retry(const struct req *r) { return r->attempts < r->cfg->retry_max_attempts; }
+/* One retry budget per call. An SDK retries on its own (botocore and the JS
+ * SDK v3 make 3 attempts by default, the JS SDK v2 4), so retrying here too
+ * would multiply them (9 or 12 requests to SES for one SDK call): its calls
+ * get retry.sdk_max_attempts (1 by default: none). They still wait for
+ * throttle tokens, and are still sent once more after the keep-alive race,
+ * which is no attempt of SES's. A call whose client has gone is not retried
+ * at all: request_abort() frees it, backoff timer and all. */
+static int may_retry(const struct req *r) {
+    int sdk = r->call.passthrough || r->style != REPLY_JSON;
+    return r->attempts < (sdk ? r->cfg->retry_sdk_max_attempts : r->cfg->retry_max_attempts);
+}
 
 static void on_backoff(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
@@ -237,6 +258,7 @@ static void on_answer(struct upstream_req *u, void *arg) {
     if (u->amzn_request_id[0] != '\0') {
         snprintf(r->ses_request_id, sizeof(r->ses_request_id), "%s", u->amzn_request_id);
     }
+    memcpy(r->ses_id_2, u->amz_id_2, sizeof(r->ses_id_2));
     if (u->error != NULL) {
         on_exchange_failed(r, u);
         return;
@@ -272,9 +294,17 @@ static void on_answer(struct upstream_req *u, void *arg) {
         schedule_retry(r);
         return;
     }
+    /* SES's request id goes on in the header the SDKs read it from: its
+     * own header as it was, else its XML's; the proxy's when SES gave none. */
+    struct reply_headers h = {
+        .amzn_request_id = u->amzn_request_id[0] != '\0'  ? u->amzn_request_id
+                           : r->ses_request_id[0] != '\0' ? r->ses_request_id
+                                                          : r->request_id,
+        .amz_id_2 = r->ses_id_2,
+    };
     if (r->call.passthrough) {
         /* SES's bytes and status, untouched. */
-        finish(r, u->status, REPLY_CT_XML, u->body, code, 0);
+        finish(r, u->status, REPLY_CT_XML, u->body, code, &h);
     } else {
         struct evbuffer *body = answer_json(doc, u->amzn_request_id, u->status, r->attempts - 1);
         if (body == NULL) {
@@ -283,7 +313,7 @@ static void on_answer(struct upstream_req *u, void *arg) {
             return;
         }
         /* code points into doc: finish before letting it go */
-        finish(r, u->status, REPLY_CT_JSON, body, code, 0);
+        finish(r, u->status, REPLY_CT_JSON, body, code, &h);
         evbuffer_free(body);
     }
     json_decref(doc);
@@ -440,13 +470,15 @@ static int admit(struct req *r) {
 
 /* ------------------------------------------------------------------- start */
 
-struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr) {
+struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr,
+                          enum reply_style style) {
     struct req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        reply_error(px, conn, sr->request_id, REPLY_JSON, 500, "InternalError", "out of memory", 0);
+        reply_error(px, conn, sr->request_id, style, 500, "InternalError", "out of memory", 0);
         return NULL;
     }
     r->px = px;
+    r->style = style;
     r->conn = conn;
     r->cfg = config_ref(px->cfg);
     r->t_start_us = clock_monotonic_us();

@@ -33,7 +33,8 @@ struct buf {
 
 static int on_sink(void *ctx, const void *data, size_t len) {
     struct buf *b = ctx;
-    if (b->fail_after > 0 && ++b->calls > b->fail_after) {
+    /* fail_after > 0: fail after that many calls; < 0: at the first one */
+    if (b->fail_after != 0 && ++b->calls > (b->fail_after < 0 ? 0 : b->fail_after)) {
         return -1;
     }
     if (b->len + len >= sizeof(b->data)) {
@@ -118,15 +119,38 @@ static void test_json(void) {
     CHECK(o != NULL && json_integer_value(json_object_get(json_object_get(o, "ResponseMetadata"),
                                                           "HTTPStatusCode")) == 502);
     json_decref(o);
-    struct buf bad = {.len = 0, .fail_after = 1};
+    /* the whole document goes to the sink at once: its failure is reported */
+    struct buf bad = {.len = 0, .fail_after = -1};
     CHECK(errdoc_json(400, "C", "m", "r", 0, on_sink, &bad) < 0);
     CHECK(errdoc_json(400, "C", "m", "r", 0, NULL, NULL) < 0);
     CHECK(strcmp(errdoc_type(499), "Sender") == 0 && strcmp(errdoc_type(500), "Receiver") == 0);
 }
 
+/* SES v2's REST-JSON error body: the code travels in x-amzn-ErrorType, the
+ * body holds only the message, which botocore's RestJSONParser and the JS
+ * SDK v3 read from "message". */
+static void test_rest_json(void) {
+    struct buf b = {.len = 0};
+    CHECK(errdoc_rest_json("no \"way\"\n", on_sink, &b) == 0);
+    CHECK(strcmp(b.data, "{\"message\":\"no \\\"way\\\"\\n\"}") == 0);
+    json_t *o = json_loads(b.data, 0, NULL);
+    CHECK(o != NULL && json_object_size(o) == 1 &&
+          strcmp(json_string_value(json_object_get(o, "message")), "no \"way\"\n") == 0);
+    json_decref(o);
+    b.len = 0;
+    CHECK(errdoc_rest_json("bad \xc3 byte", on_sink, &b) == 0);
+    CHECK(strcmp(b.data, "{\"message\":\"(message not shown)\"}") == 0);
+    b.len = 0;
+    CHECK(errdoc_rest_json(NULL, on_sink, &b) == 0 && strcmp(b.data, "{\"message\":\"\"}") == 0);
+    struct buf bad = {.len = 0, .fail_after = -1};
+    CHECK(errdoc_rest_json("m", on_sink, &bad) < 0);
+    CHECK(errdoc_rest_json("m", NULL, NULL) < 0);
+}
+
 int main(void) {
     test_write_error();
     test_json();
+    test_rest_json();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
