@@ -453,6 +453,8 @@ static int headers_map(struct ser *s, const struct model_member *m, const json_t
         if (!json_is_string(val)) {
             return wrong_type(s, m->name, "string");
         }
+        /* the prefix alone would come back as no entry at all */
+        ENSURE(klen > 0, s->err, "ValidationError", "%s: an empty key", m->name);
         char *name = malloc(plen + klen + 1);
         if (name == NULL) {
             return oom(s);

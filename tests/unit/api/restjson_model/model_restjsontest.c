@@ -138,6 +138,7 @@ static const struct model_member members_30[] = {
     {"Tags", NULL, 34, 0, MODEL_ROLE_NONE, MODEL_LOC_BODY, 0},
     {"Map", NULL, 25, 0, MODEL_ROLE_NONE, MODEL_LOC_BODY, 0},
     {"Ratio", NULL, 31, 0, MODEL_ROLE_NONE, MODEL_LOC_BODY, 0},
+    {"Counts", NULL, 8, 0, MODEL_ROLE_NONE, MODEL_LOC_BODY, 0},
 };
 static const struct model_member members_34[] = {
     {"member", NULL, 33, 0, MODEL_ROLE_NONE, MODEL_LOC_BODY, 0},
@@ -182,7 +183,7 @@ static const struct model_shape shapes[] = {
     {"PayloadOpRequest", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, members_27, 2, 0, 0x0u},
     {"PayloadOpResponse", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, members_28, 2, 0, 0x0u},
     {"QueryOpRequest", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, members_29, 10, 0, 0x0u},
-    {"QueryOpResponse", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, members_30, 3, 0, 0x0u},
+    {"QueryOpResponse", MODEL_STRUCTURE, 0, 0, 0, 0, 0, NULL, NULL, 0, members_30, 4, 0, 0x0u},
     {"Ratio", MODEL_DOUBLE, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0, 0x0u},
     {"Small", MODEL_FLOAT, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0, 0x0u},
     {"Text", MODEL_STRING, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0, 0x0u},
