@@ -101,6 +101,20 @@ int restjson_time_http_date(const char *s, size_t len, struct iso8601_time *out)
 
 int restjson_time_rfc3339(const char *s, size_t len, struct iso8601_time *out) {
     struct iso8601_time t;
+    char padded[64];
+    size_t digits = 0;
+    while (digits < len && s[digits] >= '0' && s[digits] <= '9') {
+        digits++;
+    }
+    /* botocore's strftime("%Y") writes the year 194 as "194": read it as
+     * "0194" (only then: a year of one to three digits, then '-') */
+    if (digits >= 1 && digits < 4 && digits < len && s[digits] == '-' &&
+        len + 4 - digits <= sizeof(padded)) {
+        memset(padded, '0', 4 - digits);
+        memcpy(padded + 4 - digits, s, len);
+        len += 4 - digits;
+        s = padded;
+    }
     GUARD(iso8601_parse(s, len, 0, &t));
     if (t.sec < TIME_MIN_SEC || t.sec > TIME_MAX_SEC) {
         return -1;

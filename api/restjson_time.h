@@ -44,7 +44,9 @@ int restjson_time_http_date(const char *s, size_t len, struct iso8601_time *out)
 
 /* Reads RFC 3339 text (iso8601_parse's strict core: 'T', seconds, 'Z' or
  * an offset, any fraction truncated to microseconds) in years 1..9999
- * after conversion to UTC. 0 and *out, or -1. */
+ * after conversion to UTC; also a year of one to three digits, the form
+ * botocore writes below 1000 (glibc's strftime "%Y" does not pad).
+ * 0 and *out, or -1. */
 int restjson_time_rfc3339(const char *s, size_t len, struct iso8601_time *out) SP_WARN_UNUSED;
 
 /* Epoch seconds (floor) of a timestamp value, as restjson_time_normal reads
