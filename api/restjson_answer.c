@@ -480,7 +480,8 @@ static int parse_located(struct ans *a, const struct model_shape *shape, int sta
 
 /* ---- the body ------------------------------------------------------------------------ */
 
-/* UTF-8 check of the whole body (botocore decodes it first and would raise). */
+/* UTF-8 check of an error body, which is the message when it is not JSON
+ * (botocore decodes it first and would raise). */
 static int body_text_ok(const char *body, size_t len) {
     json_t *s = json_stringn(body, len);
     int ok = s != NULL;
@@ -547,7 +548,8 @@ static int parse_success(struct ans *a, const struct model_op *op, int status, c
     if (shape == NULL) {
         return 0; /* botocore: _add_modeled_parse returns at once */
     }
-    ENSURE(body_text_ok(body, len), a->err, "BadGateway", "SES's answer is not UTF-8");
+    /* the body is read after the located members, as botocore does; JSON
+     * that is not UTF-8 fails there like any other malformed body */
     GUARD(parse_located(a, shape, status, out));
     json_t *doc;
     GUARD(body_json(a, body, len, &doc));

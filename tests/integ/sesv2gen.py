@@ -113,6 +113,10 @@ class _Gen:
                          "headers": "headers"}.get(loc, "body")
                 if where == "uri" and self._greedy(shape, name):
                     where = "greedy"
+                if where == "query" and name in required and member.type_name == "list":
+                    # botocore writes nothing for an empty list: a required
+                    # one would not come back
+                    where = "query-required"
                 if member.serialization.get("jsonvalue"):
                     doc = self.rng.choice([{"a": [1, 2.5, None], "é": "😀"}, "text", 7, [True]])
                     bc[name], js[name] = doc, doc
@@ -127,6 +131,8 @@ class _Gen:
 
     def _list(self, shape, depth, where):
         lo = shape.metadata.get("min", 0)
+        if where == "query-required":
+            lo, where = max(lo, 1), "query"
         if where == "query" and lo == 0:
             lo = self.rng.choice([0, 1, 1])
         hi = min(shape.metadata.get("max", lo + MAX_LIST), lo + MAX_LIST)

@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 import botocore_models  # noqa: E402
 import sesv2gen  # noqa: E402
 
-SEEDS = range(6)
+SEEDS = range(10)
 MODEL = botocore_models.service_model("sesv2")
 OPS = sorted(MODEL.operation_names)
 ENDPOINT = "https://email.us-east-1.amazonaws.com"
