@@ -19,7 +19,9 @@
  *           "true"/"false"; numbers as Python's str(); timestamps in the
  *           shape's format, by default ISO 8601 ("2020-01-02T03:04:05Z",
  *           ".ffffffZ" with microseconds); keys and values percent-encoded
- *           as labels are. No leading '?'; "" when there is none.
+ *           as labels are. No leading '?'; "" when there is none (botocore
+ *           ends the query with a stray '&' when the fixed part is followed
+ *           only by empty lists; this writes none).
  *   headers one per header member, in params order, then a headers map's
  *           entries (prefix + key), then Content-Type: application/json when
  *           there is a body. Integers in decimal; timestamps cut to whole

@@ -15,7 +15,9 @@
  *           (for a greedy label: an empty, "." or ".." segment), is refused.
  *   query   items key=value separated by '&'. Keys and values are
  *           percent-decoded (%XX, either hex case) and must be UTF-8 text
- *           without NUL. Refused ("MalformedRequest"): an empty item, an item
+ *           without NUL; one '&' at the very end is ignored (botocore writes it
+ *           after a template's fixed items when only empty lists follow).
+ *           Refused ("MalformedRequest"): any other empty item, an item
  *           without '=' (unless it is a fixed item of the template), a raw
  *           '+' (a space to form decoders, a plus to RFC 3986 ones), a raw
  *           '=' in a value, a raw byte outside RFC 3986's pchar, a malformed

@@ -480,7 +480,9 @@ static void test_inbound_ses(void) {
     IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName=%C3%28", NULL, NULL, "MalformedRequest");
     IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName=a=b", NULL, NULL, "MalformedRequest");
     IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName=a\"b", NULL, NULL, "MalformedRequest");
-    IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName=a&", NULL, NULL, "MalformedRequest");
+    IN(SES, "GET", "/v2/email/dedicated-ips?PoolName=a&", NULL, NULL, "{\"PoolName\": \"a\"}");
+    IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName=a&&", NULL, NULL, "MalformedRequest");
+    IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?&", NULL, NULL, "MalformedRequest");
     IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?&PoolName=a", NULL, NULL, "MalformedRequest");
     IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName", NULL, NULL, "MalformedRequest");
     IN_FAILS(SES, "GET", "/v2/email/dedicated-ips?PoolName=a&PoolName=a", NULL, NULL,
@@ -563,6 +565,7 @@ static void test_inbound_synthetic(void) {
     IN_FAILS(TEST, "POST", "/things/n?x-id=HeaderOp&flag", "X-Meta-: 1", NULL, "ValidationError");
     /* the template's fixed items: each once, "flag" also as "flag=" */
     IN(TEST, "POST", "/things/n?x-id=HeaderOp&flag=", NULL, NULL, "{\"Name\": \"n\"}");
+    IN(TEST, "POST", "/things/n?x-id=HeaderOp&flag&", NULL, NULL, "{\"Name\": \"n\"}");
     IN_FAILS(TEST, "POST", "/things/n?x-id=HeaderOp&flag&flag", NULL, NULL, "MalformedRequest");
     IN_FAILS(TEST, "POST", "/things/n?x-id=HeaderOp&flag&x-id=HeaderOp", NULL, NULL,
              "MalformedRequest");
