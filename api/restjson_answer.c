@@ -650,63 +650,81 @@ static json_t *after_hash(json_t *code) {
     return code;
 }
 
-/* The Code: BaseJSONParser._do_error_parse, then RestJSONParser's
- * _inject_error_code. doc is the body as botocore's dict. */
-static int error_code(struct ans *a, json_t *doc, int status, json_t **code) {
-    struct restjson_buf v;
+/* Python's '#' in value for a JSON value that is not a string: membership
+ * of the string "#" in a list, or of the key "#" in a dict. */
+static int has_hash_item(const json_t *v) {
+    if (json_is_object(v)) {
+        return json_object_get(v, "#") != NULL;
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const json_t *item = json_array_get(v, i);
+        if (json_is_string(item) && strcmp(json_string_value(item), "#") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The Code before RestJSONParser looks at it: x-amzn-query-error, else
+ * "__type" (its part after the last '#'), else the status. *code may be a
+ * value that is not a string, as botocore would carry it. */
+static int base_code(struct ans *a, json_t *doc, int status, json_t **code) {
     char num[16];
     GUARD(query_error_code(a, code));
-    if (*code == NULL) {
-        json_t *t = json_object_get(doc, "__type");
-        if (t == NULL) {
-            snprintf(num, sizeof(num), "%d", status);
-            *code = json_string(num);
-        } else if (json_is_string(t)) {
-            *code = after_hash(json_incref(t));
-        } else if (!json_is_null(t)) {
-            /* '#' in a number raises; in a list or object it would give
-             * a Code that is not a string */
-            return bad(a, "a __type that is not a string", "the error");
-        } /* __type: null leaves the Code "" */
-        if (t != NULL && json_is_null(t)) {
-            *code = json_string("");
-        }
-        ENSURE_REF(*code, a->err);
+    if (*code != NULL) {
+        return 0;
     }
+    json_t *t = json_object_get(doc, "__type");
+    if (t == NULL) {
+        snprintf(num, sizeof(num), "%d", status);
+        *code = json_string(num);
+    } else if (json_is_string(t)) {
+        *code = after_hash(json_incref(t));
+    } else if (json_is_null(t)) {
+        *code = json_string(""); /* code is None: Error.Code stays '' */
+    } else if ((json_is_array(t) || json_is_object(t)) && !has_hash_item(t)) {
+        *code = json_incref(t);
+    } else {
+        /* '#' in a number raises TypeError; rsplit on a list or dict that
+         * has a "#" raises AttributeError */
+        return bad(a, "a __type botocore cannot read", "the error");
+    }
+    ENSURE_REF(*code, a->err);
+    return 0;
+}
+
+/* The Code: BaseJSONParser._do_error_parse, then RestJSONParser's
+ * _inject_error_code (an x-amzn-ErrorType field before its first ':', else
+ * the body's "code" or "Code"). doc is the body as botocore's dict. */
+static int error_code(struct ans *a, json_t *doc, int status, json_t **code) {
+    struct restjson_buf v;
+    GUARD(base_code(a, doc, status, code));
     restjson_buf_init(&v);
     int rc = field_value(a, "x-amzn-errortype", &v);
+    json_t *over = NULL;
     if (rc > 0) {
-        /* code.split(':')[0] */
-        const char *colon = memchr(v.data, ':', v.len);
         json_t *h = field_string(a, &v, "x-amzn-ErrorType");
-        if (h != NULL) {
-            json_decref(*code);
-            *code = json_stringn(v.data, colon != NULL ? (size_t)(colon - v.data) : v.len);
-            json_decref(h);
-            rc = *code == NULL ? oom(a) : 0;
-        } else {
-            rc = -1;
-        }
+        const char *colon = memchr(v.data, ':', v.len);
+        over = h == NULL ? NULL
+                         : json_stringn(v.data, colon != NULL ? (size_t)(colon - v.data) : v.len);
+        json_decref(h);
+        rc = over == NULL ? failed(a) : 0;
     } else if (rc == 0) {
-        json_t *c = json_object_get(doc, "code");
-        if (c == NULL) {
-            c = json_object_get(doc, "Code");
+        over = json_object_get(doc, "code");
+        if (over == NULL) {
+            over = json_object_get(doc, "Code");
         }
-        if (c != NULL) {
-            json_decref(*code);
-            *code = json_incref(c);
-        }
+        json_incref(over);
     }
     restjson_buf_clear(&v);
-    if (rc < 0) {
+    if (over != NULL) {
         json_decref(*code);
-        *code = NULL;
-        return -1;
+        *code = over;
     }
-    if (!json_is_string(*code)) {
+    if (rc < 0 || !json_is_string(*code)) {
         json_decref(*code);
         *code = NULL;
-        return bad(a, "an error code that is not a string", "the error");
+        return rc < 0 ? -1 : bad(a, "an error code that is not a string", "the error");
     }
     return 0;
 }

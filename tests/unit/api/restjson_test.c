@@ -892,6 +892,14 @@ static void test_answer_errors(void) {
     ANS(SES, "GetAccount", 301, NULL, "{}",
         "{\"Error\": {\"Message\": \"\", \"Code\": \"301\"}, \"ResponseMetadata\": {}}", 1);
     ANS_FAILS(SES, "GetAccount", 400, NULL, "{\"__type\": 5}", "BadGateway");
+    ANS_FAILS(SES, "GetAccount", 400, "x-amzn-ErrorType: E", "{\"__type\": true}", "BadGateway");
+    ANS_FAILS(SES, "GetAccount", 400, "x-amzn-ErrorType: E", "{\"__type\": [\"#\"]}", "BadGateway");
+    ANS_FAILS(SES, "GetAccount", 400, NULL, "{\"__type\": [\"a\"]}", "BadGateway");
+    /* a __type botocore carries as it is, then overridden by the header */
+    ANS(SES, "GetAccount", 400, "x-amzn-ErrorType: E", "{\"__type\": [\"a\"]}",
+        "{\"Error\": {\"Message\": \"\", \"Code\": \"E\"}, \"ResponseMetadata\": {}}", 1);
+    ANS(SES, "GetAccount", 400, NULL, "{\"__type\": {\"x\": 1}, \"Code\": \"C\"}",
+        "{\"Error\": {\"Message\": \"\", \"Code\": \"C\"}, \"ResponseMetadata\": {}}", 1);
     ANS_FAILS(SES, "GetAccount", 400, NULL, "{\"code\": [\"x\"]}", "BadGateway");
     ANS_FAILS(SES, "GetAccount", 400, NULL, "{\"message\": 5}", "BadGateway");
     ANS_FAILS(SES, "GetAccount", 400, NULL, "[\"x\"]", "BadGateway");
