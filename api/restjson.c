@@ -15,6 +15,7 @@
 
 #include "api/query.h"
 #include "api/restjson_buf.h"
+#include "api/restjson_time.h"
 
 struct ser {
     const struct model_service *svc;
@@ -76,12 +77,11 @@ static int timestamp_text(struct ser *s, const json_t *v, const char *format, co
         format = def;
     }
     if (whole_seconds) {
-        char tmp[QUERY_SCALAR_MAX];
-        size_t n;
-        if (query_format_timestamp(v, "unixTimestamp", tmp, sizeof(tmp), &n, NULL) < 0) {
+        long long n;
+        if (restjson_time_epoch(v, &n) < 0) {
             return wrong_type(s, where, "timestamp");
         }
-        secs = json_integer(strtoll(tmp, NULL, 10));
+        secs = json_integer(n);
         ENSURE_REF(secs, s->err);
         v = secs;
     }
@@ -101,8 +101,11 @@ static int is_dot_segment(const char *p, size_t len) {
     return (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.');
 }
 
-/* A greedy label keeps its '/': every segment it makes must be usable. */
-static int greedy_ok(const char *p, size_t len) {
+int restjson_label_ok(const char *p, size_t len, int greedy) {
+    if (!greedy) {
+        return len > 0 && !is_dot_segment(p, len);
+    }
+    /* a greedy label keeps its '/': every segment it makes must be usable */
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || p[i] == '/') {
@@ -136,16 +139,10 @@ static int write_label(struct ser *s, const struct model_shape *in,
         scalar_text(v, &text, &len, buf, sizeof(buf)) < 0) {
         return wrong_type(s, m->name, shape->type == MODEL_STRING ? "string" : "integer");
     }
-    if (seg->greedy) {
-        ENSURE(greedy_ok(text, len), s->err, "ValidationError",
-               "Invalid value for parameter %s: a path must not be empty or have an empty, "
-               "\".\" or \"..\" segment",
-               m->name);
-    } else {
-        ENSURE(len > 0 && !is_dot_segment(text, len), s->err, "ValidationError",
-               "Invalid value for parameter %s: a URI label must not be empty, \".\" or \"..\"",
-               m->name);
-    }
+    ENSURE(restjson_label_ok(text, len, seg->greedy), s->err, "ValidationError",
+           "Invalid value for parameter %s: a URI label must not be empty, \".\" or \"..\" "
+           "(nor have such a segment)",
+           m->name);
     if (restjson_buf_percent(&s->path, text, len, seg->greedy) < 0) {
         return oom(s);
     }
@@ -327,15 +324,19 @@ static int query_member(struct ser *s, const struct model_member *m, const json_
 
 /* ---- headers -------------------------------------------------------------------- */
 
-/* RFC 9110 tchar: what a field name is made of. */
-static int is_tchar(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+int restjson_header_name_ok(const char *name, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        /* RFC 9110 tchar */
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL))) {
+            return 0;
+        }
+    }
+    return len > 0;
 }
 
-/* Printable ASCII with inner blanks only: a field value every HTTP stack
- * carries unchanged. */
-static int header_value_ok(const char *v, size_t len) {
+int restjson_header_value_ok(const char *v, size_t len) {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)v[i];
         if ((c < 0x20 && c != '\t') || c >= 0x7F) {
@@ -347,12 +348,9 @@ static int header_value_ok(const char *v, size_t len) {
 
 static int add_header(struct ser *s, const char *name, size_t nlen, const char *value,
                       size_t vlen) {
-    for (size_t i = 0; i < nlen; i++) {
-        ENSURE(is_tchar((unsigned char)name[i]), s->err, "ValidationError",
-               "the header name %.*s is not an HTTP token", (int)(nlen > 64 ? 64 : nlen), name);
-    }
-    ENSURE(nlen > 0, s->err, "ValidationError", "an empty header name");
-    ENSURE(header_value_ok(value, vlen), s->err, "ValidationError",
+    ENSURE(restjson_header_name_ok(name, nlen), s->err, "ValidationError",
+           "the header name %.*s is not an HTTP token", (int)(nlen > 64 ? 64 : nlen), name);
+    ENSURE(restjson_header_value_ok(value, vlen), s->err, "ValidationError",
            "the value of header %.*s must be printable ASCII without leading or trailing blanks",
            (int)(nlen > 64 ? 64 : nlen), name);
     for (size_t i = 0; i < s->n_headers; i++) {

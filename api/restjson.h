@@ -113,4 +113,16 @@ int restjson_serialize(const struct model_service *svc, const struct model_op *o
 /* Frees what *r owns and leaves it empty. Safe on an empty request. */
 void restjson_request_clear(struct restjson_request *r);
 
+/* What the serializer writes, and restjson_inbound_parse therefore reads
+ * (one definition, so the two directions cannot drift apart):
+ *   restjson_label_ok: a URI label value (decoded) that is not empty, "."
+ *     or ".."; greedy: no empty, "." or ".." segment between its '/'s;
+ *   restjson_header_name_ok: an RFC 9110 token;
+ *   restjson_header_value_ok: printable ASCII and tabs, no blank at
+ *     either end (empty is fine).
+ * Each returns 1 or 0. */
+int restjson_label_ok(const char *value, size_t len, int greedy);
+int restjson_header_name_ok(const char *name, size_t len);
+int restjson_header_value_ok(const char *value, size_t len);
+
 #endif

@@ -174,10 +174,6 @@ static json_t *typed_text(struct inb *p, const struct model_shape *shape, const 
 
 /* ---- labels ------------------------------------------------------------------ */
 
-static int is_dot_segment(const char *s, size_t len) {
-    return (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
-}
-
 static int label_segment_greedy(const struct model_op *op, const struct model_member *m,
                                 const struct model_shape *in) {
     for (size_t i = 0; i < op->http.n_segments; i++) {
@@ -189,20 +185,6 @@ static int label_segment_greedy(const struct model_op *op, const struct model_me
     return 0;
 }
 
-/* Every segment of a greedy value non-empty and not a dot-segment. */
-static int segments_ok(const char *s, size_t len) {
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || s[i] == '/') {
-            if (i == start || is_dot_segment(s + start, i - start)) {
-                return 0;
-            }
-            start = i + 1;
-        }
-    }
-    return 1;
-}
-
 static int read_labels(struct inb *p, const struct route_match *match) {
     for (size_t i = 0; i < match->n_labels; i++) {
         const struct route_label *l = &match->labels[i];
@@ -211,10 +193,9 @@ static int read_labels(struct inb *p, const struct route_match *match) {
         ENSURE(p->in != NULL, p->err, "InternalError", "%s: a URI label without input",
                p->op->name);
         int greedy = label_segment_greedy(p->op, m, p->in);
-        ENSURE(greedy ? segments_ok(l->value, l->len)
-                      : l->len > 0 && !is_dot_segment(l->value, l->len),
-               p->err, "ValidationError",
-               "Invalid value for parameter %s: a URI label must not be empty, \".\" or \"..\"",
+        ENSURE(restjson_label_ok(l->value, l->len, greedy), p->err, "ValidationError",
+               "Invalid value for parameter %s: a URI label must not be empty, \".\" or \"..\" "
+               "(nor have such a segment)",
                m->name);
         ENSURE(shape->type == MODEL_STRING || shape->type == MODEL_INTEGER ||
                    shape->type == MODEL_LONG,
@@ -512,18 +493,6 @@ static int find_field(struct inb *p, const struct restjson_field *fields, size_t
     return 0;
 }
 
-/* What restjson_serialize writes in a header value: printable ASCII,
- * inner blanks only. */
-static int header_value_ok(const char *v, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if ((c < 0x20 && c != '\t') || c >= 0x7F) {
-            return 0;
-        }
-    }
-    return len == 0 || (v[0] != ' ' && v[0] != '\t' && v[len - 1] != ' ' && v[len - 1] != '\t');
-}
-
 /* botocore: base64 of compact json.dumps text; the value is any JSON. */
 static json_t *jsonvalue_header(struct inb *p, const struct model_member *m,
                                 const struct restjson_field *f) {
@@ -563,7 +532,7 @@ static int header_member(struct inb *p, const struct model_member *m,
                    shape->type == MODEL_LONG || shape->type == MODEL_TIMESTAMP,
                p->err, "InternalError", "%s: a %s header is not supported", m->name,
                model_type_name(shape->type));
-        ENSURE(header_value_ok(f->value, f->value_len), p->err, "ValidationError",
+        ENSURE(restjson_header_value_ok(f->value, f->value_len), p->err, "ValidationError",
                "the header %s must be printable ASCII without leading or trailing blanks",
                wire_name(m));
         v = typed_text(p, shape, f->value, f->value_len, m->name, "rfc822", 1);
@@ -572,18 +541,6 @@ static int header_member(struct inb *p, const struct model_member *m,
         return -1;
     }
     return set_param(p, m, v);
-}
-
-/* RFC 9110 token: what a field name is made of. */
-static int name_ok(const char *s, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL))) {
-            return 0;
-        }
-    }
-    return len > 0;
 }
 
 /* Is the field one of the input's header members (which a prefix map must
@@ -619,8 +576,10 @@ static int headers_map(struct inb *p, const struct model_member *m,
             ENSURE(!name_is(&fields[j], f->name, f->name_len), p->err, "ValidationError",
                    "the header %.*s is given twice", ECHO_LEN(f->name_len), f->name);
         }
-        ENSURE(header_value_ok(f->value, f->value_len) && name_ok(f->name, f->name_len), p->err,
-               "ValidationError", "the header %.*s must be a token with a printable ASCII value",
+        ENSURE(restjson_header_value_ok(f->value, f->value_len) &&
+                   restjson_header_name_ok(f->name, f->name_len),
+               p->err, "ValidationError",
+               "the header %.*s must be a token with a printable ASCII value",
                ECHO_LEN(f->name_len), f->name);
         json_t *key = json_stringn(f->name + plen, f->name_len - plen);
         json_t *val = json_stringn(f->value, f->value_len);
