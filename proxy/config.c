@@ -957,6 +957,9 @@ static int apply_env(struct config *cfg, struct sp_err *err) {
         cfg->endpoint = strdup(env);
         ENSURE_REF(cfg->endpoint, err);
     }
+    /* Named by the operator: SES v2's multi-region calls go there too
+     * (signed with SigV4a), as botocore's endpoint rules send them. */
+    cfg->endpoint_custom = cfg->endpoint != NULL;
     if (cfg->endpoint == NULL) {
         char buf[300];
         snprintf(buf, sizeof(buf), "https://email.%s.amazonaws.com", cfg->region);

@@ -62,6 +62,7 @@ struct config {
     int endpoint_tls;
     char *endpoint_host;
     int endpoint_port;
+    int endpoint_custom; /* 1 when set by the file or the environment */
 
     struct {
         char *source; /* "chain", "static", "env", ... */

@@ -197,6 +197,9 @@ void daemon_free(struct proxy *px) {
     quota_free(px->quota);
     creds_account_free(px->account);
     upstream_free(px->upstream);
+    for (size_t i = 0; i < px->n_multi_region; i++) {
+        upstream_free(px->multi_region[i].upstream);
+    }
     throttle_redis_free(px->throttle_redis); /* before the buckets it reads */
     for (size_t a = 0; a < PROXY_N_APIS; a++) {
         if (px->apis[a].op_buckets != NULL) {

@@ -43,6 +43,14 @@ struct proxy_api {
     struct throttle_bucket **op_buckets; /* svc->n_ops entries */
 };
 
+/* Connection pools for SES v2's multi-region endpoints, made when a call
+ * first names one. */
+#define PROXY_MULTI_REGION_MAX 32
+struct proxy_endpoint {
+    char host[300];
+    struct upstream *upstream;
+};
+
 struct proxy {
     struct event_base *base;
     struct evdns_base *dns;
@@ -56,6 +64,8 @@ struct proxy {
     struct proxy_api apis[PROXY_N_APIS];
     struct server *server;
     struct upstream *upstream;
+    struct proxy_endpoint multi_region[PROXY_MULTI_REGION_MAX];
+    size_t n_multi_region;
     struct throttle *throttle;
     struct throttle_bucket *send_bucket; /* recipients per second, or NULL */
     /* The shared throttle with backend "redis", else NULL. */

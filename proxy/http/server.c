@@ -212,6 +212,7 @@ static void conn_free(struct server_conn *c) {
     bufferevent_free(c->bev);
     event_free(c->timer);
     evbuffer_free(c->sr.body);
+    free(c->sr.query);
     free(c);
     if (s->n_conns < (size_t)s->cfg->limits.max_connections && !s->draining) {
         pause_listeners(s, 0);
@@ -394,6 +395,8 @@ static void clear_head(struct server_request *sr) {
     sr->auth_scheme[0] = '\0';
     sr->body_kind = BODY_NONE;
     sr->request_id[0] = '\0';
+    free(sr->query);
+    sr->query = NULL;
     evbuffer_drain(sr->body, evbuffer_get_length(sr->body));
 }
 
@@ -421,6 +424,21 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
     }
     memcpy(sr->path, h->target, plen);
     sr->path[plen] = '\0';
+    if (q != NULL) {
+        /* Only SES v2's routes read a query; kept aside (most requests have
+         * none, so an idle connection does not carry a buffer for it). */
+        size_t qlen = h->target_len - plen - 1;
+        if (qlen > SERVER_QUERY_MAX) {
+            reply_error(c, 400, "MalformedRequest", "request query too long");
+            return -1;
+        }
+        free(sr->query);
+        sr->query = strndup(q + 1, qlen);
+        if (sr->query == NULL) {
+            reply_error(c, 500, "InternalError", "out of memory");
+            return -1;
+        }
+    }
     const struct http1_header *rid = http1_find(h, "x-request-id");
     if (rid != NULL && request_id_ok(rid->value, rid->value_len)) {
         memcpy(sr->request_id, rid->value, rid->value_len);

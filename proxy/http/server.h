@@ -31,7 +31,8 @@ enum server_body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_OTHER };
  * duration except `body`, whose contents the handler may move out. */
 struct server_request {
     char method[16];
-    char path[1024]; /* path without the query string */
+    char path[1024]; /* path without the query string, as sent (still %-encoded) */
+    char *query;     /* what follows the first '?' of the target, as sent; NULL when none */
     enum server_body_kind body_kind;
     struct evbuffer *body;
     char request_id[65]; /* X-Request-Id from the client, or made here */
@@ -44,6 +45,9 @@ struct server_request {
      * the method, path and scheme from the bytes it has, when it can. */
     char auth_scheme[32];
 };
+
+/* Longest query string taken (SES v2's longest are list calls' NextToken). */
+#define SERVER_QUERY_MAX 8192
 
 /* What the admin listener says to anything but its three GET endpoints. */
 #define SERVER_ADMIN_ONLY "the admin listener serves only GET /healthz, /readyz and /metrics"

@@ -400,6 +400,9 @@ static int parse_head(struct upstream_conn *c, struct evbuffer *in) {
     r->got_head = 1;
     copy_id_header(&h, "x-amzn-requestid", r->amzn_request_id, sizeof(r->amzn_request_id));
     copy_id_header(&h, "x-amz-id-2", r->amz_id_2, sizeof(r->amz_id_2));
+    copy_id_header(&h, "x-amzn-errortype", r->amzn_error_type, sizeof(r->amzn_error_type));
+    copy_id_header(&h, "x-amzn-query-error", r->amzn_query_error, sizeof(r->amzn_query_error));
+    copy_id_header(&h, "content-type", r->content_type, sizeof(r->content_type));
     c->keep_alive = h.keep_alive;
     if (h.chunked) {
         c->state = C_CHUNK_SIZE;

@@ -50,6 +50,11 @@ struct upstream_req {
                                  may move its contents out) */
     char amzn_request_id[80]; /* x-amzn-RequestId header, when sent */
     char amz_id_2[128];       /* x-amz-id-2 header (an extended request id), when sent */
+    /* REST-JSON (SES v2) answers carry their error code in a header, and
+     * SDKs read it there: kept to read the answer and to pass it on. */
+    char amzn_error_type[128];  /* x-amzn-ErrorType, when sent */
+    char amzn_query_error[128]; /* x-amzn-query-error, when sent */
+    char content_type[128];     /* Content-Type, when sent */
     int written;              /* the whole request reached the socket */
     int got_head;             /* some response arrived */
     int reused;               /* sent on a kept-alive connection */

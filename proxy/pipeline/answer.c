@@ -2,10 +2,15 @@
 #include "proxy/pipeline/answer.h"
 
 #include <event2/buffer.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "api/jsonout.h"
 #include "api/model.h"
+#include "api/restjson_answer.h"
 #include "api/xmljson.h"
+#include "proxy/http/upstream.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 
@@ -66,6 +71,40 @@ json_t *answer_parse(struct proxy *px, const struct model_op *op, struct evbuffe
 
 static int sink_evbuffer(void *ctx, const void *data, size_t len) {
     return evbuffer_add(ctx, data, len);
+}
+
+json_t *answer_parse_rest(const struct model_op *op, struct upstream_req *u, int *is_error,
+                          const char *request_id) {
+    /* The header fields botocore's parser reads, from what upstream kept. */
+    struct restjson_field fields[4];
+    size_t n = 0;
+    const struct {
+        const char *name;
+        const char *value;
+    } kept[] = {{"x-amzn-RequestId", u->amzn_request_id},
+                {"x-amz-id-2", u->amz_id_2},
+                {"x-amzn-ErrorType", u->amzn_error_type},
+                {"x-amzn-query-error", u->amzn_query_error}};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        if (kept[i].value[0] != '\0') {
+            fields[n++] = (struct restjson_field){kept[i].name, strlen(kept[i].name), kept[i].value,
+                                                  strlen(kept[i].value)};
+        }
+    }
+    size_t len = evbuffer_get_length(u->body);
+    const char *body = len > 0 ? (const char *)evbuffer_pullup(u->body, -1) : "";
+    json_t *doc = NULL;
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (restjson_answer_parse(&model_sesv2, op, u->status, fields, n, body, len, &doc, is_error,
+                              &err) < 0) {
+        if (log_enabled(LOG_DEBUG)) {
+            log_event(LOG_DEBUG, "upstream answer is not SES v2's JSON", "request_id", request_id,
+                      "error", err.msg, NULL);
+        }
+        return NULL;
+    }
+    return doc;
 }
 
 struct evbuffer *answer_json(json_t *doc, const char *request_id, int status, int retries) {

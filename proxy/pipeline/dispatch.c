@@ -49,6 +49,10 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
         reply_error(px, conn, sr->request_id, style, 404, "NotFound", msg, 0);
         return NULL;
     }
+    if (strncmp(sr->path, "/v2/email/", 10) == 0) {
+        /* An SES v2 SDK's call: any method, routed by its URI template. */
+        return request_start(px, conn, sr, style);
+    }
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
         reply_error(px, conn, sr->request_id, style, 404, "NotFound",
                     "no such endpoint; calls are POST / or POST /{Action}", 0);

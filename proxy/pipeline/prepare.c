@@ -4,6 +4,8 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +15,15 @@
 #include "api/query.h"
 #include "api/rawmsg.h"
 #include "api/recipients.h"
+#include "api/restjson.h"
+#include "api/restjson_inbound.h"
 #include "api/roles.h"
+#include "api/route.h"
 #include "api/validate.h"
 #include "proxy/config.h"
 #include "proxy/http/server.h"
+#include "proxy/http/signed_request.h"
+#include "proxy/http/upstream.h"
 #include "proxy/policy.h"
 
 static int refuse(struct prepare_refusal *why, int status, const char *code, const char *msg) {
@@ -152,7 +159,8 @@ static const struct model_op *find_op(const struct model_service *svc, json_t *p
     const struct model_op *op = model_find_op(svc, name, len);
     if (op == NULL) {
         why->status = 400;
-        sp_fail(&why->err, "InvalidAction", "no such SES operation: %.120s", name);
+        sp_fail(&why->err, "InvalidAction", "no such %s operation: %.120s",
+                svc == &model_sesv2 ? "SES v2" : "SES", name);
         return NULL;
     }
     json_object_del(params, "Action");
@@ -172,12 +180,176 @@ static json_t *json_params(const struct model_service *svc, const struct config 
         json_decref(params);
         return NULL;
     }
-    if (!policy_action_allowed(cfg, out->op->name)) {
+    char name[80];
+    snprintf(name, sizeof(name), "%s%s", model_op_prefix(out->op), out->op->name);
+    if (!policy_action_allowed(cfg, name)) {
         json_decref(params);
         refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
         return NULL;
     }
     return params;
+}
+
+/* ---- SES v2 ------------------------------------------------------------ */
+
+static void free_cleanup(const void *data, size_t len, void *arg) {
+    (void)len;
+    (void)arg;
+    free((void *)(uintptr_t)data);
+}
+
+/* SDK pass-through for SES v2: the operation from the method and URI
+ * template, its parameters read back from the request (labels, query,
+ * body) so that the proxy's policy and serialization see exactly them. A
+ * request the model cannot route is refused and named, never forwarded:
+ * it could be anything to SES. */
+static json_t *v2_sdk_params(const struct config *cfg, struct server_request *sr,
+                             struct prepared *out, struct prepare_refusal *why) {
+    out->passthrough = 1;
+    size_t plen = strlen(sr->path), qlen = sr->query != NULL ? strlen(sr->query) : 0;
+    size_t tlen = plen + (sr->query != NULL ? 1 + qlen : 0);
+    char *target = malloc(tlen + 1), *labels = malloc(tlen + 1);
+    json_t *params = NULL;
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (target == NULL || labels == NULL) {
+        refuse(why, 500, "InternalError", "out of memory");
+        goto cleanup;
+    }
+    snprintf(target, tlen + 1, "%s%s%s", sr->path, sr->query != NULL ? "?" : "",
+             sr->query != NULL ? sr->query : "");
+    struct route_match m;
+    if (route_find(&model_sesv2, sr->method, strlen(sr->method), target, tlen, labels, tlen + 1, &m,
+                   &err) < 0) {
+        if (err.code != NULL && strcmp(err.code, "InvalidAction") == 0) {
+            why->status = 400;
+            sp_fail(&why->err, "UnknownOperationException",
+                    "%s %.300s is not an operation of the SES v2 model this proxy knows (API "
+                    "%s, botocore %s): an SDK newer than that model may send calls it cannot "
+                    "check, and those are not forwarded",
+                    sr->method, sr->path, model_sesv2.api_version, model_sesv2.botocore_version);
+        } else {
+            refuse(why, 400, err.code != NULL ? err.code : "MalformedRequest", err.msg);
+        }
+        goto cleanup;
+    }
+    out->op = m.op;
+    char name[80];
+    snprintf(name, sizeof(name), "%s%s", model_op_prefix(m.op), m.op->name);
+    if (!policy_action_allowed(cfg, name)) {
+        refuse(why, 403, "AccessDenied", "the operation is not allowed by policy");
+        goto cleanup;
+    }
+    size_t blen = evbuffer_get_length(sr->body);
+    const char *body = blen > 0 ? (const char *)evbuffer_pullup(sr->body, -1) : NULL;
+    if (restjson_inbound_parse(&model_sesv2, &m, sr->query, qlen, NULL, 0, body, blen, &params,
+                               &err) < 0) {
+        refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
+        params = NULL;
+    }
+cleanup:
+    free(target);
+    free(labels);
+    return params;
+}
+
+/* botocore's isValidHostLabel(EndpointId, allowSubDomains=True): dot-separated
+ * labels of 1-63 letters, digits and '-', not starting or ending with '-'. */
+static int valid_endpoint_id(const char *s) {
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 200) {
+        return 0;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || s[i - 1] == '-') {
+                return 0;
+            }
+            label = 0;
+            continue;
+        }
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (c == '-' && label > 0);
+        if (!ok) {
+            return 0;
+        }
+        label++;
+    }
+    return 1;
+}
+
+/* The multi-region endpoint a call names (its EndpointId context
+ * parameter): botocore sends such a call there, signed with SigV4a. */
+static int take_endpoint_id(const struct model_op *op, const json_t *params, struct prepared *out,
+                            struct prepare_refusal *why) {
+    const struct model_shape *input = model_shape_at(&model_sesv2, op->input);
+    for (size_t i = 0; i < op->n_context_params; i++) {
+        if (strcmp(op->context_params[i].name, "EndpointId") != 0 || input == NULL) {
+            continue;
+        }
+        const json_t *v =
+            json_object_get(params, input->members[op->context_params[i].member].name);
+        if (v == NULL || json_is_null(v)) {
+            continue;
+        }
+        const char *id = json_string_value(v);
+        if (id == NULL || !valid_endpoint_id(id) || strlen(id) >= sizeof(out->endpoint_id)) {
+            return refuse(why, 400, "ValidationError",
+                          "EndpointId must be a valid host label (letters, digits and '-', "
+                          "dot-separated); nothing was sent");
+        }
+        snprintf(out->endpoint_id, sizeof(out->endpoint_id), "%s", id);
+    }
+    return 0;
+}
+
+/* The request SES v2 gets: restjson_serialize's, taken over by out. */
+static int serialize_v2(const json_t *params, struct prepared *out, struct prepare_refusal *why) {
+    struct restjson_request rq;
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (restjson_serialize(&model_sesv2, out->op, params, &rq, &err) < 0) {
+        return refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
+    }
+    out->method = rq.method;
+    out->path = rq.path;
+    out->query = rq.query;
+    out->headers = rq.headers;
+    out->n_headers = rq.n_headers;
+    out->content_type = NULL; /* one of rq.headers when there is a body */
+    rq.path = rq.query = NULL;
+    rq.headers = NULL;
+    rq.n_headers = 0;
+    if (out->query != NULL && out->query[0] == '\0') {
+        free(out->query);
+        out->query = NULL;
+    }
+    if (rq.body != NULL) {
+        out->body = evbuffer_new();
+        if (out->body == NULL ||
+            evbuffer_add_reference(out->body, rq.body, rq.body_len, free_cleanup, NULL) < 0) {
+            restjson_request_clear(&rq);
+            return refuse(why, 500, "InternalError", "out of memory");
+        }
+        rq.body = NULL;
+    }
+    restjson_request_clear(&rq);
+    return 0;
+}
+
+/* The request SES v1 gets: the Query form. */
+static int serialize_v1(const json_t *params, struct prepared *out, struct prepare_refusal *why) {
+    struct sp_err err;
+    sp_err_clear(&err);
+    out->method = "POST";
+    out->content_type = SIGNED_REQUEST_FORM_CT;
+    out->body = evbuffer_new();
+    if (out->body == NULL ||
+        query_serialize(&model_ses, out->op, params, sink_evbuffer, out->body, &err) < 0) {
+        return refuse(why, 500, "InternalError", err.code != NULL ? err.msg : "out of memory");
+    }
+    return 0;
 }
 
 static int on_raw(void *ctx, enum model_role role, const struct model_member *member,
@@ -256,39 +428,67 @@ static int prepare_params(const struct model_service *svc, const struct config *
     } else {
         out->recipients = 1;
     }
-    out->form = evbuffer_new();
-    if (out->form == NULL ||
-        query_serialize(svc, out->op, params, sink_evbuffer, out->form, &err) < 0) {
-        refuse(why, 500, "InternalError", err.code != NULL ? err.msg : "out of memory");
+    if (svc == &model_sesv2 && take_endpoint_id(out->op, params, out, why) < 0) {
         goto cleanup;
     }
-    rc = 0;
+    rc = svc == &model_sesv2 ? serialize_v2(params, out, why) : serialize_v1(params, out, why);
 cleanup:
     free(raw);
     return rc;
 }
 
-int prepare_call(const struct model_service *svc, const struct config *cfg,
-                 const struct policy_account *acct, struct server_request *sr, struct prepared *out,
-                 struct prepare_refusal *why) {
+void prepare_clear(struct prepared *p) {
+    free(p->path);
+    free(p->query);
+    for (size_t i = 0; i < p->n_headers; i++) {
+        free(p->headers[i].name);
+        free(p->headers[i].value);
+    }
+    free(p->headers);
+    if (p->body != NULL) {
+        upstream_release_body(p->body); /* a 10 MB message: give the heap back */
+    }
+    p->path = p->query = NULL;
+    p->headers = NULL;
+    p->n_headers = 0;
+    p->body = NULL;
+}
+
+int prepare_call(const struct config *cfg, const struct policy_account *acct,
+                 struct server_request *sr, struct prepared *out, struct prepare_refusal *why) {
     memset(out, 0, sizeof(*out));
     sp_err_clear(&why->err);
-    const char *path_action = NULL;
-    if (strcmp(sr->path, "/") != 0) {
-        path_action = sr->path + 1;
-        if (strchr(path_action, '/') != NULL || *path_action == '\0') {
-            return refuse(why, 404, "NotFound", "calls are POST / or POST /{Action}");
+    const char *path = sr->path;
+    json_t *params = NULL;
+    if (strncmp(path, "/v2/email/", 10) == 0 || strcmp(path, "/v2/email") == 0) {
+        out->svc = &model_sesv2;
+        params = v2_sdk_params(cfg, sr, out, why);
+    } else if (strncmp(path, "/v2/", 4) == 0 || strcmp(path, "/v2") == 0) {
+        out->svc = &model_sesv2;
+        const char *action = path[3] == '/' && path[4] != '\0' ? path + 4 : NULL;
+        if (action != NULL && strchr(action, '/') != NULL) {
+            return refuse(why, 404, "NotFound",
+                          "SES v2 calls are POST /v2/{Operation}, POST /v2/ with \"Action\", or "
+                          "an SDK's call under /v2/email/");
         }
+        params = json_params(&model_sesv2, cfg, sr, action, out, why);
+    } else {
+        out->svc = &model_ses;
+        const char *path_action = NULL;
+        if (strcmp(path, "/") != 0) {
+            path_action = path + 1;
+            if (strchr(path_action, '/') != NULL || *path_action == '\0') {
+                return refuse(why, 404, "NotFound", "calls are POST / or POST /{Action}");
+            }
+        }
+        params = sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)
+                     ? form_params(&model_ses, cfg, sr, out, why)
+                     : json_params(&model_ses, cfg, sr, path_action, out, why);
     }
-    json_t *params =
-        sr->body_kind == BODY_FORM && path_action == NULL && !first_byte_is_brace(sr->body)
-            ? form_params(svc, cfg, sr, out, why)
-            : json_params(svc, cfg, sr, path_action, out, why);
-    int rc = params != NULL ? prepare_params(svc, cfg, acct, params, out, why) : -1;
+    int rc = params != NULL ? prepare_params(out->svc, cfg, acct, params, out, why) : -1;
     json_decref(params);
-    if (rc < 0 && out->form != NULL) {
-        evbuffer_free(out->form);
-        out->form = NULL;
+    if (rc < 0) {
+        prepare_clear(out);
     }
     return rc;
 }

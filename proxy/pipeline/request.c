@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "api/model.h"
+#include "api/restjson.h"
 #include "api/retry.h"
 #include "proxy/clock.h"
 #include "proxy/config.h"
@@ -80,10 +81,14 @@ static int send_upstream(struct req *r);
 
 /* ---------------------------------------------------------------- answers */
 
-/* A call that prepare took for an SDK's form is answered in SES's XML
- * whatever the request looked like at first. */
+/* A call that prepare took for an SDK's is answered in its API's error
+ * shape (SES's XML, SES v2's REST-JSON) whatever the request looked like
+ * at first. */
 static enum reply_style style_of(const struct req *r) {
-    return r->call.passthrough ? REPLY_QUERY_XML : r->style;
+    if (!r->call.passthrough) {
+        return r->style;
+    }
+    return r->call.svc == &model_sesv2 ? REPLY_REST_JSON : REPLY_QUERY_XML;
 }
 
 /* One access-log line and, unless the client left before an answer, one
@@ -120,9 +125,7 @@ static void req_free(struct req *r) {
     if (r->backoff != NULL) {
         event_free(r->backoff);
     }
-    if (r->call.form != NULL) {
-        upstream_release_body(r->call.form); /* a 10 MB message: give the heap back */
-    }
+    prepare_clear(&r->call);
     config_unref(r->cfg);
     free(r);
 }
@@ -263,16 +266,17 @@ static void on_answer(struct upstream_req *u, void *arg) {
         on_exchange_failed(r, u);
         return;
     }
-    int is_error = 0;
-    json_t *doc = answer_parse(r->px, r->call.op, u->body, &is_error, r->request_id);
+    int is_error = 0, v2 = r->call.svc == &model_sesv2;
+    json_t *doc = v2 ? answer_parse_rest(r->call.op, u, &is_error, r->request_id)
+                     : answer_parse(r->px, r->call.op, u->body, &is_error, r->request_id);
     if (doc == NULL && !(r->call.passthrough && u->status < 300)) {
         if (u->status >= 500 && may_retry(r)) {
             schedule_retry(r);
             return;
         }
-        char msg[96];
-        snprintf(msg, sizeof(msg), "the upstream answered HTTP %d with a body that is not SES XML",
-                 u->status);
+        char msg[120];
+        snprintf(msg, sizeof(msg), "the upstream answered HTTP %d with a body that is not %s",
+                 u->status, v2 ? "SES v2's JSON" : "SES XML");
         fail(r, 502, "BadGateway", msg, 0);
         return;
     }
@@ -301,10 +305,16 @@ static void on_answer(struct upstream_req *u, void *arg) {
                            : r->ses_request_id[0] != '\0' ? r->ses_request_id
                                                           : r->request_id,
         .amz_id_2 = r->ses_id_2,
+        /* SES v2 SDKs read the error's code from this header. */
+        .error_type =
+            r->call.passthrough && u->amzn_error_type[0] != '\0' ? u->amzn_error_type : NULL,
     };
     if (r->call.passthrough) {
         /* SES's bytes and status, untouched. */
-        finish(r, u->status, REPLY_CT_XML, u->body, code, &h);
+        const char *ct = u->content_type[0] != '\0' ? u->content_type
+                         : v2                       ? REPLY_CT_JSON
+                                                    : REPLY_CT_XML;
+        finish(r, u->status, ct, u->body, code, &h);
     } else {
         struct evbuffer *body = answer_json(doc, u->amzn_request_id, u->status, r->attempts - 1);
         if (body == NULL) {
@@ -319,21 +329,79 @@ static void on_answer(struct upstream_req *u, void *arg) {
     json_decref(doc);
 }
 
+/* Where the call goes: SES's endpoint, or for an SES v2 call naming a
+ * multi-region endpoint (EndpointId), {EndpointId}.endpoints.email.<dns
+ * suffix> signed with SigV4a for every region, as botocore's endpoint rules
+ * say; with an endpoint the operator named (AWS_ENDPOINT_URL_SES...) that
+ * one, still signed with SigV4a. NULL when out of memory or too many. */
+static struct upstream *upstream_for(struct req *r, int *sigv4a) {
+    struct proxy *px = r->px;
+    *sigv4a = r->call.endpoint_id[0] != '\0';
+    if (!*sigv4a || r->cfg->endpoint_custom) {
+        return px->upstream;
+    }
+    char host[300];
+    const char *region = r->cfg->region;
+    snprintf(host, sizeof(host), "%s.endpoints.email.%s", r->call.endpoint_id,
+             strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com");
+    for (size_t i = 0; i < px->n_multi_region; i++) {
+        if (strcmp(px->multi_region[i].host, host) == 0) {
+            return px->multi_region[i].upstream;
+        }
+    }
+    if (px->n_multi_region == PROXY_MULTI_REGION_MAX) {
+        return NULL;
+    }
+    struct upstream_endpoint ep = {host,
+                                   443,
+                                   1,
+                                   r->cfg->upstream.ca_file,
+                                   r->cfg->upstream.connect_timeout_ms,
+                                   r->cfg->upstream.timeout_ms,
+                                   (size_t)r->cfg->upstream.max_idle_connections};
+    struct sp_err err;
+    struct upstream *u = upstream_new_endpoint(px->base, px->dns, &ep, &err);
+    if (u != NULL) {
+        snprintf(px->multi_region[px->n_multi_region].host, sizeof(px->multi_region[0].host), "%s",
+                 host);
+        px->multi_region[px->n_multi_region++].upstream = u;
+    }
+    return u;
+}
+
 /* Signs the call with the current credentials and sends it. */
 static int sign_and_send(struct req *r, const struct creds *c) {
     struct proxy *px = r->px;
+    int sigv4a = 0;
+    struct upstream *up = upstream_for(r, &sigv4a);
+    if (up == NULL) {
+        fail(r, 503, "ServiceUnavailable", "no connection pool for this multi-region endpoint", 0);
+        return -1;
+    }
+    struct sigv4_header hdrs[16];
+    size_t n = 0;
+    for (size_t i = 0; i < r->call.n_headers && n < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+        hdrs[n++] =
+            (struct sigv4_header){r->call.headers[i].name, strlen(r->call.headers[i].name),
+                                  r->call.headers[i].value, strlen(r->call.headers[i].value)};
+    }
     struct evbuffer *out = evbuffer_new();
     struct sp_err err;
     sp_err_clear(&err);
     struct signed_request sreq = {
-        .method = "POST",
-        .host = upstream_host_header(px->upstream),
-        .service = model_op_service(r->call.op)->signing_name,
-        .region = r->cfg->region,
-        .content_type = SIGNED_REQUEST_FORM_CT,
-        .body = r->call.form,
+        .method = r->call.method,
+        .host = upstream_host_header(up),
+        .path = r->call.path,
+        .query = r->call.query,
+        .service = r->call.svc->signing_name,
+        .region = sigv4a ? "*" : r->cfg->region,
+        .sigv4a = sigv4a,
+        .content_type = r->call.content_type,
+        .body = r->call.body,
+        .headers = hdrs,
+        .n_headers = n,
     };
-    if (out == NULL ||
+    if (out == NULL || n < r->call.n_headers ||
         signed_request_write(&px->keys, c, time(NULL), &sreq, r->payload_hash, out, &err) < 0) {
         if (out != NULL) {
             evbuffer_free(out);
@@ -345,8 +413,8 @@ static int sign_and_send(struct req *r, const struct creds *c) {
     r->attempts++;
     r->phase = P_UPSTREAM;
     px->stats.upstream_requests_total++;
-    r->ureq = r->fresh_conn ? upstream_send_fresh(px->upstream, out, on_answer, r)
-                            : upstream_send(px->upstream, out, on_answer, r);
+    r->ureq = r->fresh_conn ? upstream_send_fresh(up, out, on_answer, r)
+                            : upstream_send(up, out, on_answer, r);
     r->fresh_conn = 0;
     evbuffer_free(out);
     if (r->ureq == NULL) {
@@ -492,7 +560,7 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
     struct policy_account acct = {r->cfg->policy.account_id != NULL
                                       ? r->cfg->policy.account_id
                                       : creds_account_id(px->account)};
-    if (prepare_call(px->apis[PROXY_SES_V1].svc, r->cfg, &acct, sr, &r->call, &why) < 0) {
+    if (prepare_call(r->cfg, &acct, sr, &r->call, &why) < 0) {
         fail(r, why.status, why.err.code, why.err.msg, 0);
         return NULL;
     }

@@ -195,19 +195,24 @@ def test_throttle_refusal_is_ses_xml_with_retry_after(start_proxy, standin):
 
 
 V2_CASES = {
+    # a SendEmail without its required Content: the proxy's validation
     "POST /v2/email/outbound-emails": (request("POST", "/v2/email/outbound-emails", b"{}",
                                                {"Authorization": SIGNED,
-                                                "Content-Type": "application/json"}), 404,
-                                       "NotFound"),
-    "GET /v2/email/account": (request("GET", "/v2/email/account",
-                                      headers={"Authorization": SIGNED}), 404, "NotFound"),
-    "PUT /v2/email/identities/x": (request("PUT", "/v2/email/identities/x/dkim", b"{}",
-                                           {"Authorization": SIGNED}), 405, "MethodNotAllowed"),
+                                                "Content-Type": "application/json"}), 400,
+                                       "ValidationError"),
+    # no SES v2 operation is DELETE /v2/email/account: never forwarded
+    "DELETE /v2/email/account": (request("DELETE", "/v2/email/account",
+                                         headers={"Authorization": SIGNED}), 400,
+                                 "UnknownOperationException"),
+    # a path newer SDKs use that the model does not know
+    "POST /v2/email/identities/list": (request("POST", "/v2/email/identities/list", b"{}",
+                                               {"Authorization": SIGNED}), 400,
+                                       "UnknownOperationException"),
     "413 for v2": (request("POST", "/v2/email/outbound-emails", headers={
         "Authorization": SIGNED, "Content-Type": "application/json"}, content_length=100000),
         413, "RequestEntityTooLarge"),
     "v2 under the prefix": (request("POST", "/ses/v2/email/outbound-emails", b"{}",
-                                    {"Authorization": SIGNED}), 404, "NotFound"),
+                                    {"Authorization": SIGNED}), 400, "ValidationError"),
 }
 
 
