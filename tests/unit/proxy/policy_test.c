@@ -499,6 +499,98 @@ static void test_names(void) {
                   "\"Destinations\": [{\"Destination\": {\"ToAddresses\": [\"a@b.c\"]}}]}") == 403);
 }
 
+/* SES v2: the same rules through v2's members (FromEmailAddress, the
+ * raw content, added headers, contact lists, tenants), named "v2:...". */
+static int v2_verdict(const char *op_name, const char *params_text) {
+    const struct model_op *op = model_find_op(&model_sesv2, op_name, strlen(op_name));
+    json_error_t jerr;
+    json_t *p = json_loads(params_text, 0, &jerr);
+    if (op == NULL || p == NULL) {
+        fprintf(stderr, "bad test input: %s %s (%s)\n", op_name, params_text, jerr.text);
+        abort();
+    }
+    struct sp_err err;
+    sp_err_clear(&err);
+    if (validate_params(&model_sesv2, op, p, &err) < 0) {
+        fprintf(stderr, "invalid test params: %s: %s\n", op_name, err.msg);
+        abort();
+    }
+    struct rawmsg *raw = NULL;
+    json_t *data = json_object_get(json_object_get(json_object_get(p, "Content"), "Raw"), "Data");
+    if (json_is_string(data)) {
+        raw = malloc(sizeof(*raw));
+        if (raw == NULL || rawmsg_read(json_string_value(data), json_string_length(data),
+                                       RAWMSG_BASE64, raw, &err) < 0) {
+            free(raw);
+            json_decref(p);
+            return 400;
+        }
+    }
+    char name[80];
+    snprintf(name, sizeof(name), "v2:%s", op->name);
+    struct policy_account a = {account};
+    int status = 0;
+    int rc = policy_check_call(policy_cfg, &a, &model_sesv2, op, name, p, raw, &status, &err);
+    free(raw);
+    json_decref(p);
+    return rc < 0 ? status : 0;
+}
+
+static void test_v2(void) {
+    const char *simple = "\"Content\": {\"Simple\": {\"Subject\": {\"Data\": \"s\"}, "
+                         "\"Body\": {\"Text\": {\"Data\": \"b\"}}}}";
+    char p[4000];
+    snprintf(p, sizeof(p), "{\"FromEmailAddress\": \"Me <me@example.com>\", %s}", simple);
+    CHECK(v2_verdict("SendEmail", p) == 0);
+    snprintf(p, sizeof(p), "{\"FromEmailAddress\": \"me@evil.com\", %s}", simple);
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    snprintf(p, sizeof(p), "{\"FromEmailAddress\": \"\\\"me@example.com\\\" <x@evil.com>\", %s}",
+             simple);
+    CHECK(v2_verdict("SendEmail", p) == 400);
+    snprintf(p, sizeof(p),
+             "{\"FromEmailAddress\": \"me@example.com\", \"FeedbackForwardingEmailAddress\": "
+             "\"f@evil.com\", %s}",
+             simple);
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    snprintf(p, sizeof(p),
+             "{\"FromEmailAddress\": \"me@example.com\", \"FromEmailAddressIdentityArn\": "
+             "\"arn:aws:ses:us-east-1:999999999999:identity/example.com\", %s}",
+             simple);
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    snprintf(p, sizeof(p),
+             "{\"FromEmailAddress\": \"me@example.com\", \"ConfigurationSetName\": \"other\", %s}",
+             simple);
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    /* raw content: its From even without FromEmailAddress */
+    snprintf(p, sizeof(p), "{\"Content\": {\"Raw\": {\"Data\": \"%s\"}}}",
+             b64("From: x@evil.com\r\nTo: a@b.c\r\n\r\nhi"));
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    snprintf(p, sizeof(p), "{\"Content\": {\"Raw\": {\"Data\": \"%s\"}}}",
+             b64("From: me@example.com\r\nTo: a@b.c\r\n\r\nhi"));
+    CHECK(v2_verdict("SendEmail", p) == 0);
+    /* headers added to a simple message */
+    snprintf(p, sizeof(p),
+             "{\"FromEmailAddress\": \"me@example.com\", \"Content\": {\"Simple\": {\"Subject\": "
+             "{\"Data\": \"s\"}, \"Body\": {\"Text\": {\"Data\": \"b\"}}, \"Headers\": "
+             "[{\"Name\": \"X-SES-CONFIGURATION-SET\", \"Value\": \"other\"}]}}}");
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    snprintf(p, sizeof(p),
+             "{\"FromEmailAddress\": \"me@example.com\", \"Content\": {\"Simple\": {\"Subject\": "
+             "{\"Data\": \"s\"}, \"Body\": {\"Text\": {\"Data\": \"b\"}}, \"Headers\": "
+             "[{\"Name\": \"sender\", \"Value\": \"x@evil.com\"}]}}}");
+    CHECK(v2_verdict("SendEmail", p) == 403);
+    snprintf(p, sizeof(p),
+             "{\"FromEmailAddress\": \"me@example.com\", \"Content\": {\"Simple\": {\"Subject\": "
+             "{\"Data\": \"s\"}, \"Body\": {\"Text\": {\"Data\": \"b\"}}, \"Headers\": "
+             "[{\"Name\": \"X-Tag\", \"Value\": \"x@evil.com\"}]}}}");
+    CHECK(v2_verdict("SendEmail", p) == 0);
+    /* identity operations by path label */
+    CHECK(v2_verdict("DeleteEmailIdentity", "{\"EmailIdentity\": \"victim.com\"}") == 403);
+    CHECK(v2_verdict("DeleteEmailIdentity", "{\"EmailIdentity\": \"example.com\"}") == 0);
+    CHECK(v2_verdict("GetEmailTemplate", "{\"TemplateName\": \"other\"}") == 403);
+    CHECK(v2_verdict("GetEmailTemplate", "{\"TemplateName\": \"app-x\"}") == 0);
+}
+
 int main(void) {
     unsetenv("AWS_REGION");
     unsetenv("AWS_DEFAULT_REGION");
@@ -518,6 +610,7 @@ int main(void) {
         test_arns();
         test_raw_messages();
         test_names();
+        test_v2();
     }
     config_unref(policy_cfg);
     printf("%d passed, %d failed\n", passed, failed);
