@@ -428,6 +428,9 @@ class Recorded:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The head and the body of an answer are two writes: without TCP_NODELAY
+    # the second waits for the client's delayed ACK (40 ms a call).
+    disable_nagle_algorithm = True
     server_version = "standin-ses"
     sys_version = ""
 
