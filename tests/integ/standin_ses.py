@@ -1,4 +1,5 @@
-"""A stand-in for Amazon SES (Query API, 2010-12-01) on loopback.
+"""A stand-in for Amazon SES on loopback: the Query API (2010-12-01), and
+SES v2 (REST-JSON, 2019-09-27) for paths under /v2/.
 
 It checks what the real SES would check before it answers, so that a test
 passing against it means the proxy's request would pass against SES:
@@ -17,14 +18,33 @@ time, the verdict) for the test to read. Answers are SES-shaped success XML
 for the body's Action by default, or scripted by the test (status, body,
 delay, or hanging up).
 
+SES v2 (standin_v2.py holds the pure parts): a request whose path starts
+with /v2/ is routed by method and URI template to its operation in the
+newest sesv2 model, its signature verified (SigV4 for service "ses" and the
+stand-in's region, or SigV4a, AWS4-ECDSA-P256-SHA256, through
+sigv4a_verify.py, its region set "*" by default: v2_region_set), and it is
+read back into the parameters botocore would have been given to send it.
+The record (Recorded.v2, a standin_v2.V2Request) holds the operation, those
+parameters and whether the request is byte for byte botocore's own
+serialization of them (method, path, query, body, a Content-Type exactly
+when botocore sends one). Refusals are SES v2's errors (x-amzn-ErrorType,
+{"message"}, application/json). By default the answer is a random valid one
+for the operation's output shape (sesv2gen); SendEmail and SendBulkEmail
+are accepted into .sent (standin_v2.SentMessage, with MessageIds). A test
+scripts v2 answers with Scripted.v2, v2_success, v2_error and friends, and
+compares the proxy's JSON with v2_expected_json(record).
+
 Only the standard library and botocore (Debian's python3-botocore, run with
-/usr/bin/python3) are used. The server listens on 127.0.0.1 only.
+/usr/bin/python3) are used, and for SES v2 python3-cryptography too. The
+server listens on 127.0.0.1 only.
 """
 
 import collections
+import copy
 import datetime
 import hashlib
 import http.server
+import json
 import re
 import socket
 import threading
@@ -39,6 +59,7 @@ import botocore.serialize
 import botocore.utils
 
 import botocore_models
+import standin_v2
 
 SES_XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
 SES_SIGNING_NAME = "ses"
@@ -203,6 +224,73 @@ class Scripted:
         return cls(200, ses_success_xml(action, result_xml, rid),
                    request_id=rid, **kw)
 
+    # -- SES v2 (REST-JSON) ------------------------------------------------
+    @classmethod
+    def v2(cls, status=200, body=b"", headers=None, content_type=standin_v2.JSON_TYPE,
+           request_id=None, **kw):
+        """An SES v2 answer as given: body bytes or str, or a dict or list
+        sent as JSON. An x-amzn-RequestId in headers becomes request_id."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        headers = dict(headers or {})
+        for k in list(headers):
+            if k.lower() == "x-amzn-requestid":
+                request_id = request_id or headers.pop(k)
+        return cls(status, body, headers=headers, content_type=content_type,
+                   request_id=request_id or str(uuid.uuid4()), **kw)
+
+    @classmethod
+    def v2_success(cls, result=None, status=200, **kw):
+        """A success whose JSON body is result (default {})."""
+        return cls.v2(status, json.dumps({} if result is None else result), **kw)
+
+    @classmethod
+    def v2_error(cls, code, message=None, status=None, suffix="", **kw):
+        """SES v2's error: x-amzn-ErrorType code (+ suffix, e.g.
+        standin_v2.CORAL_SUFFIX), body {"message": message}; status and
+        message default to the model's for a modelled code (400 and the
+        code otherwise)."""
+        model = standin_v2.service_model()
+        if status is None:
+            status = standin_v2.error_status(model, code)
+        if message is None:
+            message = standin_v2.error_doc(model, code) or code
+        status, fields, body = standin_v2.error_answer(code, message, status, suffix)
+        headers = dict(fields)
+        headers.update(kw.pop("headers", None) or {})
+        return cls.v2(status, body, headers=headers, **kw)
+
+    @classmethod
+    def v2_throttling(cls, message="Maximum sending rate exceeded.", **kw):
+        """429 TooManyRequestsException, SES v2's rate limit."""
+        return cls.v2_error("TooManyRequestsException", message, 429, **kw)
+
+    @classmethod
+    def v2_daily_quota(cls, message="Daily message quota exceeded.",
+                       code="TooManyRequestsException", **kw):
+        """The daily sending quota spent: v1's Throttling text under v2's
+        rate-limit code (LimitExceededException with code=...)."""
+        return cls.v2_error(code, message, **kw)
+
+    @classmethod
+    def v2_sending_paused(cls, message=None, **kw):
+        """400 SendingPausedException (the account's sending is paused)."""
+        return cls.v2_error("SendingPausedException", message, **kw)
+
+    @classmethod
+    def v2_server_error(cls, status=500, **kw):
+        """A bare 5xx: empty body, no Content-Type, no x-amzn-ErrorType."""
+        kw.setdefault("content_type", None)
+        return cls.v2(status, b"", **kw)
+
+    def sent_headers(self):
+        """The header fields sent with this answer, as (name, value) in
+        order (Content-Length aside)."""
+        out = [("x-amzn-RequestId", self.request_id)] if self.request_id else []
+        if self.content_type:
+            out.append(("Content-Type", self.content_type))
+        return out + list(self.headers.items())
+
 
 class AuthResult:
     """The verdict on one request's SigV4 signature."""
@@ -219,6 +307,9 @@ class AuthResult:
         self.expected_signature = None
         self.canonical_request = None
         self.string_to_sign = None
+        self.algorithm = "AWS4-HMAC-SHA256"
+        self.region_set = None       # SigV4a's X-Amz-Region-Set
+        self.detail = None           # why a SigV4a signature was refused
 
     def fail(self, code, message, status=403):
         self.ok = False
@@ -404,14 +495,27 @@ class Recorded:
         self.chunked = chunked
         self.auth = None                # AuthResult
         self.action = None
-        self.params = {}                # decoded form fields
+        self.params = {}                # decoded form fields; v2: the
+                                        # parameters botocore would take
         self.body_mismatch = None       # str, when expected params differ
         self.status = None              # what the stand-in answered
         self.request_id = None
         self.scripted = False
+        self.answer = None              # the Scripted answered with
+        self.api = "v1"                 # "v2" for a path under /v2/
+        self.operation = None           # v2: the operation routed to
+        self.v2 = None                  # v2: standin_v2.V2Request
+        self.messages = []              # v2: the SentMessages it sent
 
     def header(self, name, default=None):
         return header_value(self.headers, name, default)
+
+    @property
+    def algorithm(self):
+        """The Authorization header's algorithm (AWS4-HMAC-SHA256,
+        AWS4-ECDSA-P256-SHA256), or None without one."""
+        auth = self.header("Authorization")
+        return auth.strip().split(" ", 1)[0] if auth and auth.strip() else None
 
     def header_all(self, name):
         name = name.lower()
@@ -428,6 +532,9 @@ class Recorded:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The head and the body of an answer are two writes: without TCP_NODELAY
+    # the second waits for the client's delayed ACK (40 ms a call).
+    disable_nagle_algorithm = True
     server_version = "standin-ses"
     sys_version = ""
 
@@ -478,6 +585,15 @@ class StandinSES:
       requests     list of Recorded (read under .lock, or use .snapshot())
       mismatches   list of str: body vs expected params differences
       url          "http://127.0.0.1:PORT"
+    SES v2:
+      sent         list of standin_v2.SentMessage: what SendEmail and
+                   SendBulkEmail sent (read with sent_messages())
+      templates    {name: {"Subject", "Text", "Html"}}: templates for
+                   rendering Template content; kept from CreateEmailTemplate
+                   and UpdateEmailTemplate calls answered with success
+      v2_region_set  the X-Amz-Region-Set a SigV4a request must carry ("*";
+                   None: any set that covers region, as SES checks)
+      v2_seed      varies the default answers (deterministic per seed)
     """
 
     def __init__(self, credentials, region="us-east-1", host="127.0.0.1"):
@@ -492,6 +608,12 @@ class StandinSES:
         self.responder = None        # callable(Recorded) -> Scripted or None
         self.verify_signatures = True
         self.clock = None            # callable() -> utc datetime, for skew tests
+        self.sent = []
+        self.templates = {}
+        self.v2_region_set = "*"
+        self.v2_seed = 0
+        self._v2_seq = 0
+        self._expect_v2 = None       # (op, params)
         self._stopping = threading.Event()
         self._server = None
         self._thread = None
@@ -535,6 +657,17 @@ class StandinSES:
     def push_error(self, code, message, status=400, **kw):
         self.push(Scripted.error(code, message, status=status, **kw))
 
+    def push_v2_error(self, code, message=None, status=None, **kw):
+        """Queue an SES v2 error (Scripted.v2_error)."""
+        self.push(Scripted.v2_error(code, message, status=status, **kw))
+
+    def expect_v2(self, op_name, params):
+        """Compare every later v2 request with botocore's request for
+        op_name and params (method, path, query, body, Content-Type);
+        differences go to .mismatches and the record's body_mismatch."""
+        with self.lock:
+            self._expect_v2 = (op_name, copy.deepcopy(params))
+
     def expect(self, op_name, params, strict_order=False):
         """Compare every later request's body with botocore's serialization."""
         with self.lock:
@@ -546,6 +679,8 @@ class StandinSES:
             self.mismatches.clear()
             self._script.clear()
             self._expect = None
+            self._expect_v2 = None
+            self.sent.clear()
 
     # -- what the test reads ---------------------------------------------
     def snapshot(self):
@@ -561,6 +696,19 @@ class StandinSES:
     def last(self):
         with self.lock:
             return self.requests[-1] if self.requests else None
+
+    def sent_messages(self):
+        """A copy of .sent (SES v2 messages accepted, in order)."""
+        with self.lock:
+            return list(self.sent)
+
+    def message(self, message_id):
+        """The SentMessage with that MessageId (KeyError when none)."""
+        with self.lock:
+            for m in self.sent:
+                if m.message_id == message_id:
+                    return m
+        raise KeyError(message_id)
 
     def wait_for(self, n, timeout=10.0):
         """Wait until n requests have been answered; return the records."""
@@ -586,6 +734,10 @@ class StandinSES:
         with self.lock:
             self.requests.append(rec)
             expect = self._expect
+            expect_v2 = self._expect_v2
+        if h.path.startswith("/v2/"):
+            self._handle_v2(h, rec, expect_v2)
+            return
         rec.params = form_params(body) if method == "POST" else {}
         rec.action = rec.params.get("Action")
 
@@ -619,7 +771,160 @@ class StandinSES:
                 else:
                     answer = Scripted.success(rec.action)
         rec.request_id = answer.request_id
+        rec.answer = answer
         self._answer(h, rec, answer)
+
+    # -- SES v2 -----------------------------------------------------------
+    def _handle_v2(self, h, rec, expect):
+        model = standin_v2.service_model()
+        rec.api = "v2"
+        info = rec.v2 = standin_v2.V2Request()
+        raw_path, _, raw_query = rec.path.partition("?")
+        try:
+            op_name, raw_labels = standin_v2.router().route(rec.method, raw_path, raw_query)
+            info.operation = rec.operation = rec.action = op_name
+            info.labels = labels = standin_v2.decode_labels(raw_labels)
+            params, info.notes = standin_v2.parse_request(model, op_name, labels, raw_query,
+                                                          rec.headers, rec.body)
+            info.params = rec.params = params
+            info.sigv4a_expected = standin_v2.sigv4a_expected(params, op_name)
+            info.botocore = standin_v2.botocore_request(model, op_name, params)
+            info.differences = standin_v2.compare_request(
+                info.botocore, rec.method, raw_path, raw_query, rec.headers, rec.body)
+            info.same_as_botocore = not info.differences
+            problem = standin_v2.validate(model, op_name, params)
+            if problem:
+                raise standin_v2.V2Error("BadRequestException", problem)
+        except standin_v2.V2Error as e:
+            info.error = e
+        if expect is not None:
+            self._compare_v2(rec, expect, raw_path, raw_query)
+        if self.verify_signatures:
+            rec.auth = self._verify_v2(rec, raw_path, raw_query)
+
+        answer = None
+        if rec.auth is not None and not rec.auth.ok:
+            answer = Scripted.v2_error(rec.auth.code, rec.auth.message, rec.auth.status)
+        else:
+            with self.lock:
+                if self._script:
+                    answer = self._script.popleft()
+                    rec.scripted = True
+            if answer is None and self.responder is not None:
+                answer = self.responder(rec)
+                rec.scripted = answer is not None
+            if answer is None:
+                if info.error is not None:
+                    answer = Scripted.v2_error(info.error.code, info.error.message,
+                                               info.error.status)
+                else:
+                    answer = self._default_v2(model, rec)
+        if answer.request_id is None:
+            answer = copy.copy(answer)
+            answer.request_id = str(uuid.uuid4())
+        if (answer.action == "respond" and 200 <= answer.status < 300
+                and info.params is not None and info.error is None):
+            self._accepted_v2(rec, answer)
+        rec.request_id = answer.request_id
+        rec.answer = answer
+        self._answer(h, rec, answer)
+
+    def _default_v2(self, model, rec):
+        op_name = rec.operation
+        if op_name in standin_v2.SEND_OPS:
+            n = 1 if op_name == "SendEmail" else len(rec.params.get("BulkEmailEntries") or [])
+            ids = [standin_v2.new_message_id() for _ in range(n)]
+            return Scripted.v2(200, standin_v2.send_answer(op_name, ids))
+        with self.lock:
+            seq = self._v2_seq
+            self._v2_seq += 1
+        status, headers, body, rid = standin_v2.default_answer(
+            model, op_name, "%s/%d" % (self.v2_seed, seq))
+        return Scripted.v2(status, body, headers=dict(headers), request_id=rid)
+
+    def _accepted_v2(self, rec, answer):
+        """Keep what an accepted call changes: messages sent, templates."""
+        op_name, params = rec.operation, rec.params
+        if op_name in standin_v2.SEND_OPS:
+            ids = standin_v2.message_ids_in(op_name, answer.body)
+            with self.lock:
+                templates = dict(self.templates)
+            msgs = standin_v2.sent_messages(op_name, params, ids, templates, rec)
+            rec.messages = msgs
+            with self.lock:
+                self.sent.extend(msgs)
+        elif op_name in ("CreateEmailTemplate", "UpdateEmailTemplate"):
+            with self.lock:
+                self.templates[params["TemplateName"]] = dict(
+                    params.get("TemplateContent") or {})
+        elif op_name == "DeleteEmailTemplate":
+            with self.lock:
+                self.templates.pop(params["TemplateName"], None)
+
+    def _compare_v2(self, rec, expect, raw_path, raw_query):
+        op_name, params = expect
+        problems = []
+        if rec.operation != op_name:
+            problems.append("routed to %s" % rec.operation)
+        want = standin_v2.botocore_request(standin_v2.service_model(), op_name, params)
+        problems += standin_v2.compare_request(want, rec.method, raw_path, raw_query,
+                                               rec.headers, rec.body)
+        if problems:
+            msg = "%s: %s" % (op_name, "; ".join(problems))
+            with self.lock:
+                self.mismatches.append(msg)
+            rec.body_mismatch = msg
+
+    def _verify_v2(self, rec, raw_path, raw_query):
+        import sigv4a_verify  # python3-cryptography: needed for v2 only
+        now = self.clock() if self.clock else None
+        if rec.algorithm == sigv4a_verify.ALGORITHM:
+            return self._verify_sigv4a(rec, raw_path, raw_query, now)
+        # SES canonicalises the query it receives (decoded, then encoded
+        # again); botocore's SigV4Auth takes the URL's query as it is.
+        target = raw_path
+        if raw_query:
+            target += "?" + sigv4a_verify.canonical_query(raw_query.encode("latin-1"))
+        return verify_sigv4(rec.method, target, rec.headers, rec.body, self.credentials,
+                            self.region, now=now)
+
+    def _verify_sigv4a(self, rec, raw_path, raw_query, now):
+        import sigv4a_verify
+        res = AuthResult()
+        res.algorithm = sigv4a_verify.ALGORITHM
+        res.region_set = rec.header("X-Amz-Region-Set")
+        parts = {}
+        for item in rec.header("Authorization").strip().partition(" ")[2].split(","):
+            k, _, v = item.strip().partition("=")
+            parts[k] = v
+        cred = parts.get("Credential", "").split("/")
+        res.access_key = cred[0] or None
+        res.scope = "/".join(cred[1:]) or None
+        res.signed_headers = parts.get("SignedHeaders", "").split(";")
+        res.signature = parts.get("Signature")
+        reason = sigv4a_verify.verify_sigv4a(
+            rec.method, raw_path.encode("latin-1"),
+            raw_query.encode("latin-1") if raw_query else None, rec.headers, rec.body,
+            self.credentials, service=SES_SIGNING_NAME, region=self.region, now=now)
+        if reason is None and self.v2_region_set is not None \
+                and res.region_set != self.v2_region_set:
+            reason = "region set %r, not %r" % (res.region_set, self.v2_region_set)
+        if reason is None:
+            res.ok, res.status = True, 200
+            return res
+        res.detail = reason
+        if reason in ("unknown access key id", "security token is not the expected one"):
+            return res.fail("InvalidClientTokenId", INVALID_TOKEN_MSG)
+        if reason.startswith(("Authorization is not", "Credential is not", "no X-Amz-Date",
+                              "X-Amz-Date is not", "no X-Amz-Region-Set",
+                              "more than one Authorization")):
+            return res.fail("IncompleteSignature", reason, 400)
+        if reason.startswith("X-Amz-Date is more than"):
+            return res.fail("SignatureDoesNotMatch", "Signature expired: %s is more than 5 min. "
+                            "from the server's time %s" % (
+                                rec.header("X-Amz-Date"),
+                                _fmt_ts(now or datetime.datetime.utcnow())))
+        return res.fail("SignatureDoesNotMatch", SIG_MISMATCH_MSG)
 
     def _compare_body(self, rec, expect):
         op, params, strict = expect
@@ -672,6 +977,24 @@ class StandinSES:
         rec.status = a.status
 
 
+def v2_parse(answer, op_name=None):
+    """botocore's RestJSONParser's parse of an answer the stand-in sent, as
+    boto3 returns it. answer: a Recorded (its .answer and .operation), or a
+    Scripted with op_name."""
+    if isinstance(answer, Recorded):
+        op_name = op_name or answer.operation
+        answer = answer.answer
+    return standin_v2.botocore_parse(standin_v2.service_model(), op_name, answer.status,
+                                     answer.sent_headers(), answer.body)
+
+
+def v2_expected_json(answer, op_name=None):
+    """What the proxy's JSON mode should answer for an answer the stand-in
+    sent (v2_parse in the proxy's form: ISO 8601 UTC datetimes, base64
+    blobs, ResponseMetadata without HTTPStatusCode and HTTPHeaders)."""
+    return standin_v2.sesv2gen.to_proxy(v2_parse(answer, op_name))
+
+
 def sign_request(creds, region, url, body, amz_date=None, service="ses",
                  extra_headers=None):
     """Sign a Query API POST with botocore, as an SDK would (for self-tests).
@@ -697,5 +1020,29 @@ def sign_request(creds, region, url, body, amz_date=None, service="ses",
         sts = signer.string_to_sign(req, cr)
         signer._inject_signature_to_request(req, signer.signature(sts, req))
     out = dict(req.headers.items())
+    out["Host"] = urllib.parse.urlsplit(url).netloc
+    return out, body
+
+
+def sign_v2_request(creds, region, method, url, body=b"", headers=None, sigv4a=False,
+                    region_set="*"):
+    """Sign an SES v2 request as botocore does (for self-tests): SigV4 for
+    service "ses" in region, or with sigv4a=True SigV4a for region_set
+    (botocore.crt.auth.CrtSigV4AsymAuth, which needs python3-awscrt).
+
+    Returns (headers dict, body bytes); the Host header is url's.
+    """
+    if isinstance(body, str):
+        body = body.encode()
+    req = botocore.awsrequest.AWSRequest(method=method, url=url, data=body,
+                                         headers=dict(headers or {}))
+    bcreds = botocore.credentials.Credentials(creds.access_key, creds.secret_key, creds.token)
+    if sigv4a:
+        from botocore.crt import auth as crt_auth  # python3-awscrt
+        crt_auth.CrtSigV4AsymAuth(bcreds, "ses", region_set).add_auth(req)
+    else:
+        botocore.auth.SigV4Auth(bcreds, "ses", region).add_auth(req)
+    # the CRT signer adds a "host" field of its own: one Host is sent
+    out = {k: v for k, v in req.headers.items() if k.lower() != "host"}
     out["Host"] = urllib.parse.urlsplit(url).netloc
     return out, body
