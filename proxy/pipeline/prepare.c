@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/form.h"
+#include "api/membudget.h"
 #include "api/model.h"
 #include "api/query.h"
 #include "api/recipients.h"
@@ -102,8 +103,18 @@ static json_t *load_params(struct server_request *sr, const char *path_action,
         return json_object();
     }
     json_error_t jerr;
+    struct membudget mb; /* a body that would take far more heap than its size: 413 */
+    membudget_begin(&mb, membudget_for_body(evbuffer_get_length(sr->body)));
     json_t *params =
         json_load_callback(json_from_evbuffer, sr->body, JSON_REJECT_DUPLICATES, &jerr);
+    if (membudget_end(&mb)) {
+        json_decref(params);
+        why->status = 413;
+        sp_fail(&why->err, "RequestEntityTooLarge",
+                "the JSON body holds too many values: parsing it would take over %zu bytes",
+                mb.limit);
+        return NULL;
+    }
     if (params == NULL) {
         why->status = 400;
         sp_fail(&why->err, "MalformedRequest",

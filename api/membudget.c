@@ -1,0 +1,86 @@
+/* membudget.c - jansson's allocations charged to an open budget (see
+ * membudget.h). */
+#include "api/membudget.h"
+
+#include <jansson.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* glibc keeps one size word in front of every chunk; the usable size does
+ * not count it. */
+#define CHUNK_HEADER sizeof(size_t)
+
+static struct membudget *open_budget;
+static int installed;
+
+static size_t cost_of(void *p) { return malloc_usable_size(p) + CHUNK_HEADER; }
+
+static void *on_malloc(size_t n) {
+    struct membudget *b = open_budget;
+    if (b == NULL) {
+        return malloc(n);
+    }
+    /* Once one allocation was refused the parse is failing: refuse the rest
+     * too, so that how it fails does not depend on what came after. */
+    if (b->exceeded || n > b->limit - b->used) {
+        b->exceeded = 1;
+        return NULL;
+    }
+    void *p = malloc(n);
+    if (p == NULL) {
+        return NULL;
+    }
+    size_t cost = cost_of(p);
+    if (cost > b->limit - b->used) {
+        free(p);
+        b->exceeded = 1;
+        return NULL;
+    }
+    b->used += cost;
+    if (b->used > b->peak) {
+        b->peak = b->used;
+    }
+    return p;
+}
+
+static void on_free(void *p) {
+    struct membudget *b = open_budget;
+    if (b != NULL && p != NULL) {
+        size_t cost = cost_of(p);
+        b->used = b->used > cost ? b->used - cost : 0;
+    }
+    free(p);
+}
+
+size_t membudget_for_body(size_t body_len) {
+    if (body_len > (SIZE_MAX - MEMBUDGET_BASE_BYTES) / MEMBUDGET_BODY_FACTOR) {
+        return SIZE_MAX;
+    }
+    return MEMBUDGET_BASE_BYTES + MEMBUDGET_BODY_FACTOR * body_len;
+}
+
+void membudget_begin(struct membudget *b, size_t limit) {
+    if (!installed) {
+        json_set_alloc_funcs(on_malloc, on_free);
+        installed = 1;
+    }
+    b->limit = limit;
+    b->used = 0;
+    b->peak = 0;
+    b->exceeded = 0;
+    b->prev = open_budget;
+    open_budget = b;
+}
+
+int membudget_end(struct membudget *b) {
+    struct membudget **pp = &open_budget;
+    while (*pp != NULL && *pp != b) {
+        pp = &(*pp)->prev;
+    }
+    if (*pp == b) {
+        *pp = b->prev; /* not the innermost after all: unlinked all the same */
+    }
+    b->prev = NULL;
+    return b->exceeded;
+}

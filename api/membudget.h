@@ -1,0 +1,56 @@
+/* membudget.h - a bound on what one parse may allocate.
+ *
+ * A JSON body is small on the wire and large in memory: "[{},{},...]" costs
+ * jansson about 230 bytes of heap for every 3 bytes of input, so a 2 MB body
+ * would take 160 MB and seconds to build. While a budget is open, every
+ * allocation jansson makes is charged to it; an allocation that would pass
+ * the limit fails instead, jansson gives up with "out of memory", and the
+ * caller answers 413 at once.
+ *
+ * jansson's allocator is process-wide (json_set_alloc_funcs), so the hooks
+ * are installed once, by the first membudget_begin, and stay. They are
+ * plain malloc and free while no budget is open. A block's cost is learnt
+ * from malloc_usable_size (plus the allocator's chunk header), not from a
+ * header of our own, so a block allocated before the hooks were installed
+ * is freed correctly by them: installing is safe at any moment.
+ *
+ * One budget is open at a time (the proxy runs one thread, and a parse
+ * never waits on the loop); membudget_begin while one is open stacks the
+ * new one, and only the innermost is charged. A block allocated outside the
+ * scope and freed inside it gives back nothing below zero.
+ *
+ * Pure: no I/O; the only state is the open budget's pointer. Not
+ * thread-safe. */
+#ifndef SP_MEMBUDGET_H
+#define SP_MEMBUDGET_H
+
+#include <stddef.h>
+
+/* What a parse of a body of n bytes may hold at once: a fixed allowance for
+ * the small values every call has, plus a multiple of the body. The
+ * multiple covers the largest legitimate case, one big string (a
+ * base64 message): jansson grows its token buffer by doubling (up to 2x the
+ * string) and then copies the string out of it (1x more). */
+#define MEMBUDGET_BASE_BYTES ((size_t)1 << 20)
+#define MEMBUDGET_BODY_FACTOR 4
+
+struct membudget {
+    size_t limit;           /* the most that may be outstanding at once */
+    size_t used;            /* outstanding now (charged, not yet freed) */
+    size_t peak;            /* the most outstanding at once so far */
+    int exceeded;           /* an allocation was refused: the parse failed for it */
+    struct membudget *prev; /* private: the budget open before this one */
+};
+
+/* MEMBUDGET_BASE_BYTES + MEMBUDGET_BODY_FACTOR * body_len, saturating. */
+size_t membudget_for_body(size_t body_len);
+
+/* Opens b with the given limit: jansson's allocations are charged to it
+ * until membudget_end(b). b is the caller's and must stay alive until then. */
+void membudget_begin(struct membudget *b, size_t limit);
+
+/* Closes b (normally the innermost open budget; one further out is
+ * unlinked all the same). Returns b->exceeded. */
+int membudget_end(struct membudget *b);
+
+#endif
