@@ -612,6 +612,9 @@ static const struct config_key keys[] = {
          RELOAD),
     CUSTOM("policy.identities", policy.identity_rules, set_identities, "null", RELOAD),
     SIZE("limits.max_body_bytes", limits.max_body_bytes, 1, 1LL << 32, "16777216", RELOAD),
+    /* Two bodies of the largest size at once; README's "Limits" has the
+     * memory arithmetic behind it. */
+    SIZE("limits.max_inflight_bytes", limits.max_inflight_bytes, 1, 1LL << 40, "33554432", RELOAD),
     INT("limits.max_connections", limits.max_connections, 1, 10000000, "4096", RELOAD),
     INT("limits.header_timeout_ms", limits.header_timeout_ms, 1, 3600000, "10000", RELOAD),
     INT("limits.idle_timeout_ms", limits.idle_timeout_ms, 1, 86400000, "60000", RELOAD),
@@ -743,6 +746,10 @@ static int finish(const struct config_loader *l, struct config *cfg) {
         (cfg->credentials.secret_access_key_file == NULL)) {
         return bad(l, "credentials.access_key_id",
                    "access_key_id and secret_access_key_file go together");
+    }
+    if (cfg->limits.max_inflight_bytes < cfg->limits.max_body_bytes) {
+        return bad(l, "limits.max_inflight_bytes",
+                   "must be at least limits.max_body_bytes (a body of the largest size must fit)");
     }
     if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
         cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {

@@ -33,6 +33,7 @@
 
 #include "proxy/clock.h"
 #include "proxy/config.h"
+#include "proxy/heap.h"
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
@@ -47,7 +48,9 @@ struct server_conn {
     enum conn_state state;
     int keep_alive;
     int close_after_write;
+    int retry_after_s; /* > 0: the server's own answer carries Retry-After */
     uint64_t body_len;
+    uint64_t charged;          /* of body_len, counted in s->inflight until the answer */
     uint64_t body_deadline_us; /* the whole body must be in by then */
     struct server_request sr;
     void *call; /* the handler's state for the request in progress, or NULL */
@@ -74,9 +77,13 @@ struct server {
     size_t n_admin; /* admin connections, not counted in n_conns */
     size_t n_busy;
     uint64_t seq;
+    uint64_t inflight;  /* request bodies being received or held by calls */
+    struct event *trim; /* gives the heap back after large bodies (heap.h) */
+    size_t trim_bytes;  /* released since the trim was armed */
 };
 
 static void conn_free(struct server_conn *c);
+static void inflight_release(struct server_conn *c);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -203,6 +210,7 @@ static void conn_free(struct server_conn *c) {
     if (c->state == S_BUSY) {
         s->n_busy--;
     }
+    inflight_release(c);
     LIST_REMOVE(c, link);
     if (c->sr.admin) {
         s->n_admin--;
@@ -225,6 +233,59 @@ static void reply_error(struct server_conn *c, int status, const char *code, con
         make_request_id(c->s, c->sr.request_id);
     }
     c->s->handler->on_refuse(c->s->handler_ctx, c, &c->sr, status, code, msg);
+}
+
+/* ---- bodies in flight (limits.max_inflight_bytes) -----------------------
+ *
+ * A request's body counts from its head, before a byte of it is read, until
+ * its answer: being received, or held by the call as it was or as the form
+ * made of it, it is the proxy's memory. A body that would take the sum past
+ * the limit gets 503 with Retry-After, unread. */
+
+static void on_trim(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    heap_trim_after(s->trim_bytes);
+    s->trim_bytes = 0;
+}
+
+static int inflight_admit(struct server_conn *c) {
+    struct server *s = c->s;
+    if (c->body_len == 0) {
+        return 0;
+    }
+    if (s->inflight + c->body_len > cfg_of(c)->limits.max_inflight_bytes) {
+        c->retry_after_s = 1;
+        reply_error(c, 503, "ServiceUnavailable",
+                    "the proxy holds as many request bodies as limits.max_inflight_bytes "
+                    "allows; retry shortly");
+        return -1;
+    }
+    s->inflight += c->body_len;
+    c->charged = c->body_len;
+    return 0;
+}
+
+/* The request is over (answered, or its connection gone): what is left of
+ * its body goes, and its bytes leave the sum. After a large body the heap
+ * is trimmed at the next loop turn, once the call that held the body has
+ * freed its part too (request.c frees it right after answering). */
+static void inflight_release(struct server_conn *c) {
+    struct server *s = c->s;
+    if (c->charged == 0) {
+        return;
+    }
+    evbuffer_drain(c->sr.body, evbuffer_get_length(c->sr.body));
+    s->inflight -= c->charged;
+    if (c->charged >= HEAP_TRIM_AFTER_BYTES) {
+        static const struct timeval next_turn = {0, 0};
+        if (s->trim_bytes == 0) {
+            evtimer_add(s->trim, &next_turn);
+        }
+        s->trim_bytes += c->charged;
+    }
+    c->charged = 0;
 }
 
 static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
@@ -389,6 +450,9 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
         snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %zu bytes",
                  (unsigned long long)c->body_len, cfg_of(c)->limits.max_body_bytes);
         reply_error(c, 413, "RequestEntityTooLarge", msg);
+        return -1;
+    }
+    if (inflight_admit(c) < 0) {
         return -1;
     }
     if (h->expect_continue && c->body_len > 0) {
@@ -563,6 +627,7 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
     }
     c->call = NULL;
     c->state = S_WRITING;
+    inflight_release(c);
     /* When nothing is queued for the client, the reply is built aside and
      * written at once; only what the socket does not take goes to the
      * bufferevent (saves arming and disarming the write event: two
@@ -589,6 +654,12 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
         hdrbuf_lit(&h, ": ");
         hdrbuf_str(&h, extra[i].value);
         hdrbuf_lit(&h, "\r\n");
+    }
+    if (c->retry_after_s > 0) {
+        hdrbuf_lit(&h, "Retry-After: ");
+        hdrbuf_u64(&h, (uint64_t)c->retry_after_s);
+        hdrbuf_lit(&h, "\r\n");
+        c->retry_after_s = 0;
     }
     if (close) {
         hdrbuf_lit(&h, "Connection: close\r\n\r\n");
@@ -719,7 +790,14 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
     s->handler_ctx = ctx;
     LIST_INIT(&s->conns);
     s->scratch = evbuffer_new();
-    if (s->scratch == NULL) {
+    s->trim = evtimer_new(base, on_trim, s);
+    if (s->scratch == NULL || s->trim == NULL) {
+        if (s->scratch != NULL) {
+            evbuffer_free(s->scratch);
+        }
+        if (s->trim != NULL) {
+            event_free(s->trim);
+        }
         free(s);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
@@ -775,6 +853,7 @@ void server_free(struct server *s) {
         conn_free(c);
     }
     evbuffer_free(s->scratch);
+    event_free(s->trim);
     free(s);
 }
 
