@@ -48,6 +48,7 @@ struct server_conn {
     enum conn_state state;
     int keep_alive;
     int close_after_write;
+    int head_only;     /* a HEAD request: the answer goes without its body */
     int retry_after_s; /* > 0: the server's own answer carries Retry-After */
     uint64_t body_len;
     uint64_t charged;          /* of body_len, counted in s->inflight until the answer */
@@ -395,6 +396,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
     }
     memcpy(sr->method, h->method, h->method_len);
     sr->method[h->method_len] = '\0';
+    c->head_only = strcmp(sr->method, "HEAD") == 0;
     size_t plen = h->target_len;
     const char *q = memchr(h->target, '?', plen);
     if (q != NULL) {
@@ -495,6 +497,7 @@ static void process(struct server_conn *c) {
                 return;
             }
             c->state = S_HEAD;
+            c->head_only = 0;
             arm_ms(c, cfg->limits.header_timeout_ms);
         }
         if (c->state == S_HEAD) {
@@ -667,7 +670,12 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
         hdrbuf_lit(&h, "\r\n");
     }
     (void)hdrbuf_finish(&h); /* out of memory: the client gets a short answer and EOF */
-    evbuffer_add_buffer(out, body);
+    if (c->head_only) {
+        /* HEAD: the GET answer's head, Content-Length included, alone. */
+        evbuffer_drain(body, evbuffer_get_length(body));
+    } else {
+        evbuffer_add_buffer(out, body);
+    }
     c->close_after_write = close;
     if (direct) {
         (void)evbuffer_write(out, bufferevent_getfd(c->bev));
