@@ -49,6 +49,8 @@ struct server_conn {
     int keep_alive;
     int close_after_write;
     int head_only;     /* a HEAD request: the answer goes without its body */
+    int http11;        /* the request was HTTP/1.1 (1xx answers allowed) */
+    int peer_eof;      /* the client shut down its sending side */
     int retry_after_s; /* > 0: the server's own answer carries Retry-After */
     uint64_t body_len;
     uint64_t charged;          /* of body_len, counted in s->inflight until the answer */
@@ -435,6 +437,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
         }
     }
     c->keep_alive = h->keep_alive;
+    c->http11 = h->minor_version >= 1;
     if (h->chunked) {
         reply_error(c, 411, "LengthRequired",
                     "chunked request bodies are not accepted; send Content-Length");
@@ -603,18 +606,67 @@ static void on_write(struct bufferevent *bev, void *arg) {
     process(c);
 }
 
+/* How often a half-closed client's call checks that it is still there. */
+#define PEER_CHECK_MS 100
+
+/* The client shut down its sending side (FIN). After a complete request
+ * that may be a half-close (a client that still reads its answer: `nc -N`,
+ * `printf ... | client`) or a hang-up; the two look alike until something
+ * is sent. An HTTP/1.1 client gets an interim "100 Continue", which every
+ * client must accept unasked (RFC 9110 15.2): a half-closed one reads past
+ * it, a closed socket answers it with a reset, which check_peer() sees, and
+ * the call is aborted as for any hang-up (its queue place given back).
+ * HTTP/1.0 has no 1xx, so there an EOF ends the call as before. An answer
+ * already being written is finished either way. Returns 1 when the
+ * connection stays. */
+static int keep_after_eof(struct server_conn *c) {
+    static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->peer_eof = 1;
+    if (c->state == S_WRITING) {
+        return 1;
+    }
+    if (c->state != S_BUSY || !c->http11) {
+        return 0;
+    }
+    if (bufferevent_write(c->bev, probe, sizeof(probe) - 1) < 0) {
+        return 0;
+    }
+    arm_ms(c, PEER_CHECK_MS);
+    return 1;
+}
+
+/* A half-closed client's socket, peeked at: EOF while it is only
+ * half-closed, a reset once it is gone. */
+static void check_peer(struct server_conn *c) {
+    char b;
+    ssize_t n = recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        conn_free(c);
+        return;
+    }
+    arm_ms(c, PEER_CHECK_MS);
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg) {
     (void)bev;
-    (void)what;
-    /* EOF or error: the client is gone. A request in progress is aborted
-     * (its queue place given back); nothing more can be written. */
-    conn_free(arg);
+    struct server_conn *c = arg;
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && keep_after_eof(c)) {
+        return;
+    }
+    /* An error, or EOF where no answer is owed: the client is gone. A
+     * request in progress is aborted (its queue place given back); nothing
+     * more can be written. */
+    conn_free(c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     struct server_conn *c = arg;
+    if (c->state == S_BUSY && c->peer_eof) {
+        check_peer(c);
+        return;
+    }
     if (c->state == S_HEAD || c->state == S_BODY) {
         reply_error(c, 408, "RequestTimeout", "the request was not received in time");
         return;
