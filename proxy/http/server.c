@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -834,12 +835,13 @@ static int keep_after_eof(struct server_conn *c) {
     return 1;
 }
 
-/* A half-closed client's socket, peeked at: EOF while it is only
- * half-closed, a reset once it is gone. */
+/* A half-closed client's socket, polled: only its read side is shut while
+ * the client is half-closed; a hang-up (POLLHUP) once the probe met a
+ * closed socket (TCP: the reset; a Unix socket: the peer's close). recv()
+ * cannot tell: after a FIN it reports EOF even once a reset came. */
 static void check_peer(struct server_conn *c) {
-    char b;
-    ssize_t n = recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    struct pollfd pfd = {bufferevent_getfd(c->bev), 0, 0};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0) {
         conn_free(c);
         return;
     }
