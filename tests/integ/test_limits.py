@@ -412,6 +412,33 @@ def test_twelve_large_mails_in_parallel(start_proxy, standin):
         assert after["VmRSS"] - before["VmRSS"] < 8 * 1024, (before, after)
 
 
+def test_kubernetes_memory_limit_holds_the_worst_case():
+    """README's arithmetic, from the manifest and the shipped defaults: the
+    idle process, every connection's buffers, one body's parse budget and
+    the other bodies in flight (held twice) stay under 80% of the
+    container's memory limit."""
+    yaml = pytest.importorskip("yaml", reason="python3-yaml is not installed")
+    repo = os.environ.get("SP_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(repo, "conf", "k8s-sidecar.yaml")) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    with open(os.path.join(repo, "conf", "ses-proxy.json")) as f:
+        defaults = json.load(f)["limits"]
+    kinds = {d["kind"]: d for d in docs}
+    spec = kinds["Deployment"]["spec"]["template"]["spec"]
+    [px] = [c for c in spec.get("initContainers", []) + spec["containers"]
+            if c["name"] == "ses-proxy"]
+    limit = px["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi"), limit
+    limit_mib = int(limit[:-2])
+    limits = dict(defaults, **json.loads(kinds["ConfigMap"]["data"]["ses-proxy.json"])["limits"])
+    body = limits["max_body_bytes"] / MB
+    inflight = limits["max_inflight_bytes"] / MB
+    conns = limits["max_connections"] * 5 * limits["max_header_bytes"] / MB
+    worst = 7 + conns + (1 + 4 * body) + 2 * (inflight - body)
+    print("\n[k8s] worst case %.0f MiB of %d MiB" % (worst, limit_mib))
+    assert worst <= 0.8 * limit_mib, (worst, limit_mib, limits)
+
+
 # ==========================================================================
 # 2. Connections
 # ==========================================================================
