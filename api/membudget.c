@@ -18,28 +18,17 @@ static size_t cost_of(void *p) { return malloc_usable_size(p) + CHUNK_HEADER; }
 
 static void *on_malloc(size_t n) {
     struct membudget *b = open_budget;
-    if (b == NULL) {
-        return malloc(n);
-    }
-    /* Once one allocation was refused the parse is failing: refuse the rest
-     * too, so that how it fails does not depend on what came after. */
-    if (b->exceeded || n > b->limit - b->used) {
-        b->exceeded = 1;
-        return NULL;
-    }
     void *p = malloc(n);
-    if (p == NULL) {
-        return NULL;
+    if (b == NULL || p == NULL) {
+        return p;
     }
-    size_t cost = cost_of(p);
-    if (cost > b->limit - b->used) {
-        free(p);
-        b->exceeded = 1;
-        return NULL;
-    }
-    b->used += cost;
+    /* Never refused (membudget.h): passing the limit stops the input. */
+    b->used += cost_of(p);
     if (b->used > b->peak) {
         b->peak = b->used;
+    }
+    if (b->used > b->limit) {
+        b->exceeded = 1;
     }
     return p;
 }
@@ -72,6 +61,8 @@ void membudget_begin(struct membudget *b, size_t limit) {
     b->prev = open_budget;
     open_budget = b;
 }
+
+int membudget_over(void) { return open_budget != NULL && open_budget->exceeded; }
 
 int membudget_end(struct membudget *b) {
     struct membudget **pp = &open_budget;

@@ -3,9 +3,19 @@
  * A JSON body is small on the wire and large in memory: "[{},{},...]" costs
  * jansson about 230 bytes of heap for every 3 bytes of input, so a 2 MB body
  * would take 160 MB and seconds to build. While a budget is open, every
- * allocation jansson makes is charged to it; an allocation that would pass
- * the limit fails instead, jansson gives up with "out of memory", and the
- * caller answers 413 at once.
+ * allocation jansson makes is charged to it, and once the charge passes the
+ * limit the parse's input stops: the reader handed to json_load_callback
+ * asks membudget_over() before each chunk and answers "read error" (-1)
+ * when it says so. jansson then fails as at a premature end of input, and
+ * the caller answers 413 at once.
+ *
+ * Allocations themselves never fail: jansson's lexer does not survive a
+ * failed allocation (it drops the byte it meant to keep, then asserts,
+ * aborting the process). The price is that a parse may pass its limit by
+ * what one chunk of input (jansson reads 1 KiB at a time) builds, about
+ * 100 KB of the smallest values at most, or by one growth of the buffer
+ * that holds the token being read (twice the token, which is bounded by
+ * the body).
  *
  * jansson's allocator is process-wide (json_set_alloc_funcs), so the hooks
  * are installed once, by the first membudget_begin, and stay. They are
@@ -35,10 +45,10 @@
 #define MEMBUDGET_BODY_FACTOR 4
 
 struct membudget {
-    size_t limit;           /* the most that may be outstanding at once */
+    size_t limit;           /* past this, the parse's input stops */
     size_t used;            /* outstanding now (charged, not yet freed) */
     size_t peak;            /* the most outstanding at once so far */
-    int exceeded;           /* an allocation was refused: the parse failed for it */
+    int exceeded;           /* the charge passed the limit: the parse failed for it */
     struct membudget *prev; /* private: the budget open before this one */
 };
 
@@ -48,6 +58,11 @@ size_t membudget_for_body(size_t body_len);
 /* Opens b with the given limit: jansson's allocations are charged to it
  * until membudget_end(b). b is the caller's and must stay alive until then. */
 void membudget_begin(struct membudget *b, size_t limit);
+
+/* 1 when the innermost open budget has been passed: a reader must then
+ * hand jansson no more input (return (size_t)-1). 0 when it has not, or
+ * when no budget is open. */
+int membudget_over(void);
 
 /* Closes b (normally the innermost open budget; one further out is
  * unlinked all the same). Returns b->exceeded. */

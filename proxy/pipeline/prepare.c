@@ -29,6 +29,9 @@ static int sink_evbuffer(void *ctx, const void *data, size_t len) {
 /* json_load_callback source over an evbuffer: no contiguous copy of a big
  * body is ever made. */
 static size_t json_from_evbuffer(void *buffer, size_t buflen, void *data) {
+    if (membudget_over()) {
+        return (size_t)-1; /* the parse took its budget (load_params): no more input */
+    }
     int n = evbuffer_remove(data, buffer, buflen);
     return n < 0 ? (size_t)-1 : (size_t)n;
 }
