@@ -32,7 +32,9 @@ struct evbuffer;
 enum server_body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_OTHER };
 
 /* A complete inbound request, borrowed by the handler's on_request for its
- * duration except `body`, whose contents the handler may move out. */
+ * duration except `body`, whose contents the handler may move out; what is
+ * left of the body is dropped when the request is answered (its bytes
+ * count under limits.max_inflight_bytes until then). */
 struct server_request {
     char method[16];
     char path[1024]; /* path without the query string */
