@@ -555,6 +555,7 @@ def test_admin_flood_from_one_address_leaves_room_for_probes(start_proxy, standi
         for s in flood:
             s.close()
     assert proxyproc.http_call("127.0.0.1", admin, None, "/healthz", method="GET").status == 200
+    assert p.get("/healthz").status == 200   # the calls' listener never noticed
 
 
 class Custom(proxyproc.ProxyProcess):
@@ -867,14 +868,11 @@ def _answers(port):
         return False
 
 
-def closed_port():
-    return proxyproc.free_port()
-
-
 def test_errors_name_no_internal_endpoint(start_proxy, standin, creds):
     """The credential endpoint, STS, Redis and SES itself unreachable: what
     the client reads says what failed, never where; the log says where."""
-    cport, sport, rport, uport = closed_port(), closed_port(), closed_port(), closed_port()
+    # ports nobody listens on
+    cport, sport, rport, uport = (proxyproc.free_port() for _ in range(4))
     # The container credential endpoint is down.
     p = start_proxy({"log": {"level": "info"}}, creds_via="none", env={
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:%d/creds" % cport,
