@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "api/form.h"
+#include "api/membudget.h"
 
 static const char invalid[] = "ValidationError";
 
@@ -496,6 +497,12 @@ int form_params_parse(const struct model_service *svc, const struct model_op *op
     form_cursor_init(&cur, body, len);
     while (form_next(&cur, &pair)) {
         size_t klen = 0, vlen = 0;
+        if (membudget_over()) {
+            /* The caller's memory budget (api/membudget.h) is spent: a form
+             * of many tiny pairs must not cost many times its size. */
+            sp_fail(err, "RequestEntityTooLarge", "the form holds too many values");
+            goto cleanup;
+        }
         if (pair.key_len > 3 * FORM_PARAMS_KEY_MAX) {
             sp_fail(err, invalid, "a key is longer than %d bytes", FORM_PARAMS_KEY_MAX);
             goto cleanup;

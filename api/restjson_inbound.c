@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/membudget.h"
 #include "api/restjson_buf.h"
 #include "api/restjson_time.h"
 
@@ -809,7 +810,9 @@ static int read_body(struct inb *p, const char *body, size_t len) {
     if (len == 0) {
         return 0;
     }
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Read through the parse's memory budget (api/membudget.h), when the
+     * caller opened one: a body of tiny values must not cost 50x its size. */
+    json_t *doc = membudget_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     ENSURE(doc != NULL, p->err, "MalformedRequest", "the body is not a JSON object: %s", jerr.text);
     int rc = 0;
     const struct model_member *payload = payload_of(p->in);

@@ -655,6 +655,10 @@ static const struct config_key keys[] = {
     CUSTOM("policy.tenants", policy.tenants, set_rules, "null", RELOAD),
     STRING("policy.account_id", policy.account_id, 12, "null", RELOAD),
     SIZE("limits.max_body_bytes", limits.max_body_bytes, 1, 1LL << 32, "16777216", RELOAD),
+    /* 24 MiB: what keeps the Kubernetes example (10 MiB bodies, 128 MiB
+     * of memory) well inside its limit; README's "Limits" has the
+     * arithmetic. */
+    SIZE("limits.max_inflight_bytes", limits.max_inflight_bytes, 1, 1LL << 40, "25165824", RELOAD),
     INT("limits.max_connections", limits.max_connections, 1, 10000000, "4096", RELOAD),
     INT("limits.header_timeout_ms", limits.header_timeout_ms, 1, 3600000, "10000", RELOAD),
     INT("limits.idle_timeout_ms", limits.idle_timeout_ms, 1, 86400000, "60000", RELOAD),
@@ -791,6 +795,10 @@ static int finish(const struct config_loader *l, struct config *cfg) {
     if (cfg->policy.account_id != NULL && (strlen(cfg->policy.account_id) != 12 ||
                                            strspn(cfg->policy.account_id, "0123456789") != 12)) {
         return bad(l, "policy.account_id", "must be the 12 digits of an AWS account id");
+    }
+    if (cfg->limits.max_inflight_bytes < cfg->limits.max_body_bytes) {
+        return bad(l, "limits.max_inflight_bytes",
+                   "must be at least limits.max_body_bytes (a body of the largest size must fit)");
     }
     if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
         cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {

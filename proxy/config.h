@@ -134,6 +134,10 @@ struct config {
 
     struct {
         size_t max_body_bytes;
+        /* The sum of the request bodies being received or held by calls
+         * in progress; a body that would pass it gets 503 before it is
+         * read. At least max_body_bytes. */
+        size_t max_inflight_bytes;
         int max_connections;
         int header_timeout_ms;
         int idle_timeout_ms;

@@ -14,6 +14,7 @@
 #include "proxy/creds/creds_store.h"
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
+#include "proxy/hygiene.h"
 #include "proxy/log.h"
 #include "proxy/pipeline/dispatch.h"
 #include "proxy/proxy.h"
@@ -126,6 +127,26 @@ static int apply_backend(struct proxy *px, const struct config *cfg, struct sp_e
     return 0;
 }
 
+/* limits.max_connections held to what the descriptor limit leaves room
+ * for (hygiene_conn_room, counted with the listeners and the upstream pool
+ * built at start), and said so when cfg asks for more. */
+static void hold_to_fd_room(struct proxy *px, const struct config *cfg) {
+    unsigned long long nofile = hygiene_nofile();
+    size_t room = hygiene_conn_room(nofile, px->start_cfg != NULL ? px->start_cfg : cfg,
+                                    SERVER_ADMIN_MAX_CONNS);
+    server_set_conn_room(px->server, room);
+    if ((size_t)cfg->limits.max_connections > room) {
+        char want[24], allowed[24], limit[24];
+        snprintf(want, sizeof(want), "%d", cfg->limits.max_connections);
+        snprintf(allowed, sizeof(allowed), "%zu", room);
+        snprintf(limit, sizeof(limit), "%llu", nofile);
+        log_event(LOG_WARN,
+                  "limits.max_connections is more than RLIMIT_NOFILE leaves room for; "
+                  "holding it lower",
+                  "max_connections", want, "allowed", allowed, "nofile", limit, NULL);
+    }
+}
+
 struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_err *err) {
     struct proxy *px = calloc(1, sizeof(*px));
     if (px == NULL) {
@@ -175,6 +196,7 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
     if (px->server == NULL || apply_account(px, cfg, err) < 0) {
         goto fail;
     }
+    hold_to_fd_room(px, cfg);
     if (cfg->throttle.send_rate_auto && (px->quota = quota_start(px)) == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         goto fail;
@@ -261,6 +283,7 @@ int daemon_reload(struct proxy *px, struct config *cfg, char *restart, size_t ca
     }
     log_set_level((enum log_level)cfg->log.level);
     server_set_config(px->server, cfg);
+    hold_to_fd_room(px, cfg);
     config_unref(px->cfg);
     px->cfg = cfg;
     return 0;

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/creds/creds_env.h"
 #include "proxy/daemon.h"
 #include "proxy/http/server.h"
+#include "proxy/hygiene.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 
@@ -49,6 +51,31 @@ static struct config *load(struct main_state *m, struct sp_err *err) {
         return NULL;
     }
     return cfg;
+}
+
+/* Before anything is served, read or spawned: the credential variables
+ * leave the environment (a credential_process child must not inherit them,
+ * nor /proc/PID/environ show them), the process becomes non-dumpable, and
+ * the descriptor limit is raised (hygiene.h). Only running out of memory
+ * stops the start; the rest is logged. */
+static int harden(struct sp_err *err) {
+    GUARD(creds_env_seal(err));
+    struct sp_err e;
+    sp_err_clear(&e);
+    if (hygiene_set_nondumpable(&e) < 0) {
+        log_event(LOG_WARN, "cannot make the process non-dumpable", "error", e.msg, NULL);
+    }
+    struct hygiene_nofile nf;
+    if (hygiene_raise_nofile(&nf, &e) < 0) {
+        log_event(LOG_WARN, "cannot raise RLIMIT_NOFILE", "error", e.msg, NULL);
+    } else if (nf.after != nf.before) {
+        char before[24], after[24];
+        snprintf(before, sizeof(before), "%llu", nf.before);
+        snprintf(after, sizeof(after), "%llu", nf.after);
+        log_event(LOG_INFO, "RLIMIT_NOFILE raised to the hard limit", "before", before, "after",
+                  after, NULL);
+    }
+    return 0;
 }
 
 static void on_sighup(evutil_socket_t sig, short what, void *arg) {
@@ -158,6 +185,12 @@ int main(int argc, char **argv) {
         config_unref(cfg);
         return 0;
     }
+    log_set_level((enum log_level)cfg->log.level);
+    if (harden(&err) < 0) {
+        fprintf(stderr, "ses-proxy: %s\n", err.msg);
+        config_unref(cfg);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     /* The changelist folds a disable and re-enable of the same event within
      * one loop turn into nothing, saving epoll_ctl calls per request. */
@@ -203,5 +236,6 @@ int main(int argc, char **argv) {
     }
     daemon_free(m.px);
     event_base_free(base);
+    creds_env_clear();
     return 0;
 }

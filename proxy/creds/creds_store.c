@@ -45,8 +45,12 @@ struct creds_store {
     struct event *timer;
     struct event *notify;
     struct waiter_list waiters;
+    /* Why no set is usable, as clients may read it (a 503's Message,
+     * /readyz's reason): the state and the provider's name, never a
+     * provider's own reason, which can name the credential endpoint, STS,
+     * a file or a role. Those reasons go to the log only. */
     char why[512];
-    char last_error[400]; /* of the last failed fetch, "" after a success */
+    int last_failed; /* the last fetch failed (its reason was logged) */
 };
 
 /* ------------------------------------------------------------- policy */
@@ -244,12 +248,11 @@ struct creds *creds_store_current(struct creds_store *s, time_t now, const char 
     if (s->current->expiration != 0 && s->current->expiration <= now) {
         char exp[ISO8601_FORMAT_MAX];
         format_time(s->current->expiration, exp);
-        snprintf(s->why, sizeof(s->why), "credentials from %s expired at %s%s%.400s",
+        snprintf(s->why, sizeof(s->why), "credentials from %s expired at %s%s",
                  s->current->provider, exp,
-                 s->fetching                ? "; fetching new ones"
-                 : s->last_error[0] != '\0' ? "; the last fetch failed: "
-                                            : "",
-                 s->fetching ? "" : s->last_error);
+                 s->fetching      ? "; fetching new ones"
+                 : s->last_failed ? "; the last fetch failed (the proxy's log says why)"
+                                  : "");
         *why = s->why;
         return NULL;
     }
@@ -276,8 +279,7 @@ static void start_fetch(struct creds_store *s) {
     s->fetching = 1;
     s->refresh_at = 0;
     if (!usable(s, s->wall_clock())) {
-        snprintf(s->why, sizeof(s->why), "waiting for credentials from %s (%.400s)",
-                 s->prov->ops->name, s->prov_desc);
+        snprintf(s->why, sizeof(s->why), "waiting for credentials from %s", s->prov->ops->name);
     }
     creds_provider_fetch(s->prov, on_fetched, s);
 }
@@ -314,7 +316,7 @@ static void schedule_refresh(struct creds_store *s, time_t now) {
 
 static void on_failed(struct creds_store *s, const char *why, time_t now) {
     s->failures++;
-    snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+    s->last_failed = 1;
     int have = usable(s, now);
     double d = creds_retry_delay(s->failures, have ? s->current->expiration : 0, now, s->random());
     char in[32], exp[ISO8601_FORMAT_MAX];
@@ -326,7 +328,9 @@ static void on_failed(struct creds_store *s, const char *why, time_t now) {
                   "provider", s->prov->ops->name, "reason", why, "expires", exp, "retry_in_seconds",
                   in, NULL);
     } else {
-        snprintf(s->why, sizeof(s->why), "no usable credentials: %s", why);
+        snprintf(s->why, sizeof(s->why),
+                 "no usable credentials: the %s provider failed (the proxy's log says why)",
+                 s->prov->ops->name);
         log_event(LOG_WARN, "credentials fetch failed", "provider", s->prov->ops->name, "reason",
                   why, "retry_in_seconds", in, NULL);
     }
@@ -349,7 +353,7 @@ static void on_fetched(struct creds_provider *p, struct creds *c, const char *wh
         on_failed(s, why, now);
     } else {
         s->failures = 0;
-        s->last_error[0] = '\0';
+        s->last_failed = 0;
         creds_store_set(s, c);
         schedule_refresh(s, now);
     }
@@ -475,7 +479,9 @@ int creds_store_load(struct creds_store *s, const struct config *cfg, struct sp_
             sp_fail(&e, "InternalError", "out of memory");
         }
         if (s->current == NULL && !s->fetching) {
-            snprintf(s->why, sizeof(s->why), "%.480s", e.msg);
+            snprintf(s->why, sizeof(s->why),
+                     "no usable credentials: no credential source could be used (the proxy's log "
+                     "lists what was tried)");
         }
         return sp_fail(err, e.code, "%s", e.msg);
     }
@@ -501,7 +507,7 @@ int creds_store_load(struct creds_store *s, const struct config *cfg, struct sp_
     s->failures = 0;
     s->window_hits = 0;
     s->refresh_at = 0;
-    s->last_error[0] = '\0';
+    s->last_failed = 0;
     snprintf(s->prov_desc, sizeof(s->prov_desc), "%s", desc);
     if (s->timer != NULL) {
         evtimer_del(s->timer);

@@ -75,7 +75,10 @@ int creds_store_load(struct creds_store *s, const struct config *cfg,
                      struct sp_err *err) SP_WARN_UNUSED;
 
 /* The current set (borrowed; take a ref to keep it across callbacks), or
- * NULL when none is usable; *why then says why. `now` is wall-clock time. */
+ * NULL when none is usable; *why then says why, in words a client may read
+ * (a 503's Message, /readyz): the state and the provider's name, never an
+ * endpoint, file, role or a provider's own error, which only the log gets.
+ * `now` is wall-clock time. */
 struct creds *creds_store_current(struct creds_store *s, time_t now, const char **why);
 
 /* Replaces the current set (takes ownership of the caller's reference) and

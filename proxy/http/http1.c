@@ -241,6 +241,14 @@ long http1_parse_request(const char *buf, size_t len, struct http1_head *out, co
             return HTTP1_ERROR;
         }
     }
+    /* Origin-form only (RFC 9112 3.2.1): the proxy is nobody's forward
+     * proxy, so absolute-form ("http://host/x") and authority-form
+     * ("host:443") name nothing here, and "*" (OPTIONS) asks for nothing it
+     * serves. Refused rather than read as a path. */
+    if (sp1[1] != '/') {
+        *why = "request target must start with '/'";
+        return HTTP1_ERROR;
+    }
     out->method = line;
     out->method_len = (size_t)(sp1 - line);
     out->target = sp1 + 1;

@@ -5,7 +5,8 @@
  * names and values point into that buffer: they are borrowed and valid only
  * while the caller keeps the buffer. Also chunked transfer-coding size lines.
  * Strict where laxness lets requests be smuggled: no obs-fold, no space
- * before ':', one Content-Length, no Content-Length with Transfer-Encoding. */
+ * before ':', one Content-Length, no Content-Length with Transfer-Encoding;
+ * a request target is origin-form ("/path?query") only. */
 #ifndef SP_HTTP1_H
 #define SP_HTTP1_H
 

@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api/errdoc.h"
 #include "proxy/clock.h"
 #include "proxy/config.h"
+#include "proxy/heap.h"
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
 #include "proxy/policy.h"
+#include "proxy/ratelog.h"
 
 enum conn_state { S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITING, S_LINGER };
 
@@ -47,8 +51,15 @@ struct server_conn {
     enum conn_state state;
     int keep_alive;
     int close_after_write;
+    int head_only;     /* a HEAD request: the answer goes without its body */
+    int http11;        /* the request was HTTP/1.1 (1xx answers allowed) */
+    int peer_eof;      /* the client shut down its sending side */
+    int retry_after_s; /* > 0: the server's own answer carries Retry-After */
     uint64_t body_len;
+    uint64_t charged;          /* of body_len, counted in s->inflight until the answer */
     uint64_t body_deadline_us; /* the whole body must be in by then */
+    int peer_family;           /* the client's address (admin: the per-address cap) */
+    unsigned char peer[16];
     struct server_request sr;
     void *call; /* the handler's state for the request in progress, or NULL */
     LIST_ENTRY(server_conn) link;
@@ -64,19 +75,35 @@ struct server {
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
     char *unix_paths[CONFIG_MAX_LISTEN];
     size_t n_listeners;
-    /* admin_listen: never paused, closed only by server_free */
+    /* admin_listen: paused only while an accept() failure is waited out,
+     * closed only by server_free */
     struct evconnlistener *admin_listeners[CONFIG_MAX_LISTEN];
     char *admin_unix_paths[CONFIG_MAX_LISTEN];
     size_t n_admin_listeners;
-    int listening_paused;
+    int main_on, admin_on; /* the listeners are enabled (update_listeners) */
+    int accept_paused;     /* waiting out an accept() failure */
+    int accept_pause_ms;   /* the current pause; 0 after an accept() that worked */
+    struct event *accept_retry;
+    struct ratelog accept_log; /* accept() failures: a line a second */
+    struct event *accept_note;
+    size_t conn_room;           /* client connections the descriptor limit leaves room for */
+    uint64_t refused_total;     /* clients refused by policy.allow_clients */
+    struct ratelog refused_log; /* ... a line a second */
+    struct event *refused_note;
+    char refused_last[64]; /* the last client refused, for the count's line */
     LIST_HEAD(, server_conn) conns;
+    LIST_HEAD(, server_conn) admin_conns;
     size_t n_conns; /* client connections (limits.max_connections) */
     size_t n_admin; /* admin connections, not counted in n_conns */
     size_t n_busy;
     uint64_t seq;
+    uint64_t inflight;  /* request bodies being received or held by calls */
+    struct event *trim; /* gives the heap back after large bodies (heap.h) */
+    size_t trim_bytes;  /* released since the trim was armed */
 };
 
 static void conn_free(struct server_conn *c);
+static void inflight_release(struct server_conn *c);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -177,20 +204,105 @@ static int request_id_ok(const char *v, size_t len) {
     return 1;
 }
 
-static void pause_listeners(struct server *s, int pause) {
-    if (pause == s->listening_paused) {
-        return;
-    }
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        if (s->listeners[i] != NULL) {
-            if (pause) {
-                evconnlistener_disable(s->listeners[i]);
+/* ---- accepting ------------------------------------------------------------
+ *
+ * The main listeners accept while the proxy is not draining, has room under
+ * limits.max_connections (held to what the descriptor limit leaves room
+ * for: server_set_conn_room) and is not waiting out an accept() failure;
+ * the admin listeners whenever it is not waiting out a failure. */
+
+/* Probes and scrapers need few connections: at most SERVER_ADMIN_MAX_CONNS
+ * at once and this many from one address, so that a client flooding the
+ * admin port leaves room for the kubelet's probes. A probe sends its
+ * request at once and a scraper comes back every few seconds: the admin
+ * phases are short whatever limits.* say. */
+#define ADMIN_MAX_PER_ADDRESS 8
+#define ADMIN_HEAD_TIMEOUT_MS 2000
+#define ADMIN_IDLE_TIMEOUT_MS 5000
+
+/* After accept() fails for other than a passing reason (above all EMFILE or
+ * ENFILE: out of descriptors), the listeners rest, 10 ms at first, doubling
+ * to 1 s while it keeps failing; the connections wait in the kernel's
+ * backlog meanwhile. Retrying at once would spin the loop on the same
+ * failure, and libevent would log each one. */
+#define ACCEPT_PAUSE_MIN_MS 10
+#define ACCEPT_PAUSE_MAX_MS 1000
+
+static size_t max_conns(const struct server *s) {
+    size_t m = (size_t)s->cfg->limits.max_connections;
+    return s->conn_room < m ? s->conn_room : m;
+}
+
+static void enable_all(struct evconnlistener **ls, size_t n, int on) {
+    for (size_t i = 0; i < n; i++) {
+        if (ls[i] != NULL) {
+            if (on) {
+                evconnlistener_enable(ls[i]);
             } else {
-                evconnlistener_enable(s->listeners[i]);
+                evconnlistener_disable(ls[i]);
             }
         }
     }
-    s->listening_paused = pause;
+}
+
+static void update_listeners(struct server *s) {
+    int main_on = !s->draining && !s->accept_paused && s->n_conns < max_conns(s);
+    int admin_on = !s->accept_paused;
+    if (main_on != s->main_on) {
+        enable_all(s->listeners, s->n_listeners, main_on);
+        s->main_on = main_on;
+    }
+    if (admin_on != s->admin_on) {
+        enable_all(s->admin_listeners, s->n_admin_listeners, admin_on);
+        s->admin_on = admin_on;
+    }
+}
+
+static void arm_window(struct event *ev) {
+    struct timeval tv = {RATELOG_WINDOW_MS / 1000, (RATELOG_WINDOW_MS % 1000) * 1000};
+    evtimer_add(ev, &tv);
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    s->accept_paused = 0;
+    update_listeners(s);
+}
+
+static void on_accept_note(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    uint64_t n = ratelog_flush(&s->accept_log);
+    if (n > 0) {
+        char count[24];
+        snprintf(count, sizeof(count), "%llu", (unsigned long long)n);
+        log_event(LOG_WARN, "accept failed; the listeners pause", "suppressed", count, NULL);
+        arm_window(s->accept_note);
+    }
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg) {
+    (void)l;
+    struct server *s = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    int ms = s->accept_pause_ms * 2;
+    s->accept_pause_ms = ms < ACCEPT_PAUSE_MIN_MS   ? ACCEPT_PAUSE_MIN_MS
+                         : ms > ACCEPT_PAUSE_MAX_MS ? ACCEPT_PAUSE_MAX_MS
+                                                    : ms;
+    s->accept_paused = 1;
+    update_listeners(s);
+    struct timeval tv = {s->accept_pause_ms / 1000, (s->accept_pause_ms % 1000) * 1000};
+    evtimer_add(s->accept_retry, &tv);
+    if (ratelog_hit(&s->accept_log)) {
+        char pause[16];
+        snprintf(pause, sizeof(pause), "%d", s->accept_pause_ms);
+        log_event(LOG_WARN, "accept failed; the listeners pause", "error", strerror(err),
+                  "pause_ms", pause, NULL);
+        arm_window(s->accept_note);
+    }
 }
 
 static void conn_free(struct server_conn *c) {
@@ -203,6 +315,7 @@ static void conn_free(struct server_conn *c) {
     if (c->state == S_BUSY) {
         s->n_busy--;
     }
+    inflight_release(c);
     LIST_REMOVE(c, link);
     if (c->sr.admin) {
         s->n_admin--;
@@ -214,9 +327,7 @@ static void conn_free(struct server_conn *c) {
     evbuffer_free(c->sr.body);
     free(c->sr.query);
     free(c);
-    if (s->n_conns < (size_t)s->cfg->limits.max_connections && !s->draining) {
-        pause_listeners(s, 0);
-    }
+    update_listeners(s);
 }
 
 /* A reply produced by the server itself, before any request module state. */
@@ -226,6 +337,59 @@ static void reply_error(struct server_conn *c, int status, const char *code, con
         make_request_id(c->s, c->sr.request_id);
     }
     c->s->handler->on_refuse(c->s->handler_ctx, c, &c->sr, status, code, msg);
+}
+
+/* ---- bodies in flight (limits.max_inflight_bytes) -----------------------
+ *
+ * A request's body counts from its head, before a byte of it is read, until
+ * its answer: being received, or held by the call as it was or as the form
+ * made of it, it is the proxy's memory. A body that would take the sum past
+ * the limit gets 503 with Retry-After, unread. */
+
+static void on_trim(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    heap_trim_after(s->trim_bytes);
+    s->trim_bytes = 0;
+}
+
+static int inflight_admit(struct server_conn *c) {
+    struct server *s = c->s;
+    if (c->body_len == 0) {
+        return 0;
+    }
+    if (s->inflight + c->body_len > cfg_of(c)->limits.max_inflight_bytes) {
+        c->retry_after_s = 1;
+        reply_error(c, 503, "ServiceUnavailable",
+                    "the proxy holds as many request bodies as limits.max_inflight_bytes "
+                    "allows; retry shortly");
+        return -1;
+    }
+    s->inflight += c->body_len;
+    c->charged = c->body_len;
+    return 0;
+}
+
+/* The request is over (answered, or its connection gone): what is left of
+ * its body goes, and its bytes leave the sum. After a large body the heap
+ * is trimmed at the next loop turn, once the call that held the body has
+ * freed its part too (request.c frees it right after answering). */
+static void inflight_release(struct server_conn *c) {
+    struct server *s = c->s;
+    if (c->charged == 0) {
+        return;
+    }
+    evbuffer_drain(c->sr.body, evbuffer_get_length(c->sr.body));
+    s->inflight -= c->charged;
+    if (c->charged >= HEAP_TRIM_AFTER_BYTES) {
+        static const struct timeval next_turn = {0, 0};
+        if (s->trim_bytes == 0) {
+            evtimer_add(s->trim, &next_turn);
+        }
+        s->trim_bytes += c->charged;
+    }
+    c->charged = 0;
 }
 
 static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
@@ -243,20 +407,128 @@ static void peer_string(const struct sockaddr *sa, char *out, size_t cap) {
     }
 }
 
-/* Probes and scrapers need few connections; more are closed at once. */
-#define SERVER_MAX_ADMIN_CONNS 64
+/* The address part of a peer (no port), for the per-address cap. */
+static int peer_key(const struct sockaddr *sa, unsigned char out[16]) {
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return AF_INET;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        return AF_INET6;
+    }
+    return 0; /* a Unix socket: its file's permissions govern */
+}
+
+static size_t admin_conns_from(const struct server *s, const struct sockaddr *sa) {
+    unsigned char key[16];
+    int family = peer_key(sa, key);
+    size_t n = 0;
+    if (family == 0) {
+        return 0;
+    }
+    const struct server_conn *c;
+    LIST_FOREACH(c, &s->admin_conns, link) {
+        n += c->peer_family == family && memcmp(c->peer, key, family == AF_INET ? 4 : 16) == 0;
+    }
+    return n;
+}
+
+struct fixed_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int sink_fixed(void *ctx, const void *data, size_t len) {
+    struct fixed_buf *b = ctx;
+    if (len > b->cap - b->len) {
+        return -1;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static void on_refused_note(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    uint64_t n = ratelog_flush(&s->refused_log);
+    if (n > 0) {
+        char count[24];
+        snprintf(count, sizeof(count), "%llu", (unsigned long long)n);
+        log_event(LOG_WARN, "client refused by policy.allow_clients", "suppressed", count, "client",
+                  s->refused_last, NULL);
+        arm_window(s->refused_note);
+    }
+}
+
+/* A client outside policy.allow_clients: answered 403 with one send() on
+ * the new socket and closed at once, before a byte of its request is read.
+ * It gets no connection state, takes no place under limits.max_connections
+ * and makes no access-log line: a flood of such clients costs an accept, a
+ * write and a close each, and one log line a second with the count of the
+ * others. The answer is JSON: nothing tells yet what the caller speaks. */
+static void refuse_client(struct server *s, evutil_socket_t fd, const struct sockaddr *sa) {
+    char client[64], rid[65], body[512], out[1024];
+    peer_string(sa, client, sizeof(client));
+    s->refused_total++;
+    if (ratelog_hit(&s->refused_log)) {
+        log_event(LOG_WARN, "client refused by policy.allow_clients", "client", client, NULL);
+        arm_window(s->refused_note);
+    } else {
+        snprintf(s->refused_last, sizeof(s->refused_last), "%s", client);
+    }
+    make_request_id(s, rid);
+    struct fixed_buf b = {body, 0, sizeof(body)};
+    int n = -1;
+    if (errdoc_json(403, "AccessDenied", "client address is not in policy.allow_clients", rid, 0,
+                    sink_fixed, &b) == 0) {
+        n = snprintf(out, sizeof(out),
+                     "HTTP/1.1 403 %s\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%zu\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n%.*s",
+                     server_reason(403), b.len, rid, (int)b.len, body);
+    }
+    if (n > 0 && (size_t)n < sizeof(out)) {
+        (void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    /* FIN after the answer; what the client already sent is read and
+     * dropped, so that closing does not become a reset that could destroy
+     * the answer on its way. */
+    shutdown(fd, SHUT_WR);
+    char drop[4096];
+    for (int i = 0; i < 4 && recv(fd, drop, sizeof(drop), MSG_DONTWAIT) > 0; i++) {
+    }
+    evutil_closesocket(fd);
+}
+
+/* How long a connection may idle, or take over its request head: the
+ * configured limits, shorter on the admin listener. */
+static int idle_ms(const struct server_conn *c) {
+    int ms = cfg_of(c)->limits.idle_timeout_ms;
+    return c->sr.admin && ms > ADMIN_IDLE_TIMEOUT_MS ? ADMIN_IDLE_TIMEOUT_MS : ms;
+}
+
+static int head_ms(const struct server_conn *c) {
+    int ms = cfg_of(c)->limits.header_timeout_ms;
+    return c->sr.admin && ms > ADMIN_HEAD_TIMEOUT_MS ? ADMIN_HEAD_TIMEOUT_MS : ms;
+}
 
 static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *sa, int admin) {
     const struct config *cfg = s->cfg;
-    if (admin && s->n_admin >= SERVER_MAX_ADMIN_CONNS) {
-        evutil_closesocket(fd);
+    s->accept_pause_ms = 0; /* accept() works (again) */
+    if (!admin && !policy_client_allowed(cfg, sa)) {
+        refuse_client(s, fd, sa);
         return;
     }
-    if (!admin && (s->n_conns >= (size_t)cfg->limits.max_connections || s->draining)) {
-        /* Over the limit the listener is paused; a connection that raced in
-         * is closed at once rather than queued without bound. */
+    if (admin ? s->n_admin >= SERVER_ADMIN_MAX_CONNS ||
+                    admin_conns_from(s, sa) >= ADMIN_MAX_PER_ADDRESS
+              : s->n_conns >= max_conns(s) || s->draining) {
+        /* At the limit the main listener is paused; a connection that raced
+         * in, or one over the admin caps, is closed at once rather than
+         * queued without bound. */
         evutil_closesocket(fd);
-        pause_listeners(s, 1);
+        update_listeners(s);
         return;
     }
     struct server_conn *c = calloc(1, sizeof(*c));
@@ -283,11 +555,13 @@ static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *s
         free(c);
         return;
     }
-    LIST_INSERT_HEAD(&s->conns, c, link);
     c->sr.admin = admin;
     if (admin) {
+        LIST_INSERT_HEAD(&s->admin_conns, c, link);
         s->n_admin++;
+        c->peer_family = peer_key(sa, c->peer);
     } else {
+        LIST_INSERT_HEAD(&s->conns, c, link);
         s->n_conns++;
     }
     peer_string(sa, c->sr.client, sizeof(c->sr.client));
@@ -297,19 +571,9 @@ static void accept_conn(struct server *s, evutil_socket_t fd, struct sockaddr *s
     }
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (s->n_conns >= (size_t)cfg->limits.max_connections) {
-        pause_listeners(s, 1);
-    }
-    if (!admin && !policy_client_allowed(cfg, sa)) {
-        /* Refused before a byte of the request is read. */
-        log_event(LOG_WARN, "client refused by policy.allow_clients", "client", c->sr.client, NULL);
-        c->state = S_BUSY;
-        s->n_busy++;
-        reply_error(c, 403, "AccessDenied", "client address is not in policy.allow_clients");
-        return;
-    }
+    update_listeners(s);
     c->state = S_IDLE;
-    arm_ms(c, cfg->limits.idle_timeout_ms);
+    arm_ms(c, idle_ms(c));
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -413,6 +677,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
     }
     memcpy(sr->method, h->method, h->method_len);
     sr->method[h->method_len] = '\0';
+    c->head_only = strcmp(sr->method, "HEAD") == 0;
     size_t plen = h->target_len;
     const char *q = memchr(h->target, '?', plen);
     if (q != NULL) {
@@ -466,6 +731,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
         }
     }
     c->keep_alive = h->keep_alive;
+    c->http11 = h->minor_version >= 1;
     if (h->chunked) {
         reply_error(c, 411, "LengthRequired",
                     "chunked request bodies are not accepted; send Content-Length");
@@ -483,6 +749,9 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
         snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %zu bytes",
                  (unsigned long long)c->body_len, cfg_of(c)->limits.max_body_bytes);
         reply_error(c, 413, "RequestEntityTooLarge", msg);
+        return -1;
+    }
+    if (inflight_admit(c) < 0) {
         return -1;
     }
     if (h->expect_continue && c->body_len > 0) {
@@ -526,7 +795,8 @@ static void process(struct server_conn *c) {
             }
             c->state = S_HEAD;
             clear_head(&c->sr);
-            arm_ms(c, cfg->limits.header_timeout_ms);
+            c->head_only = 0;
+            arm_ms(c, head_ms(c));
         }
         if (c->state == S_HEAD) {
             size_t look =
@@ -627,22 +897,72 @@ static void on_write(struct bufferevent *bev, void *arg) {
     }
     c->state = S_IDLE;
     bufferevent_enable(c->bev, EV_READ);
-    arm_ms(c, cfg_of(c)->limits.idle_timeout_ms);
+    arm_ms(c, idle_ms(c));
     process(c);
+}
+
+/* How often a half-closed client's call checks that it is still there. */
+#define PEER_CHECK_MS 100
+
+/* The client shut down its sending side (FIN). After a complete request
+ * that may be a half-close (a client that still reads its answer: `nc -N`,
+ * `printf ... | client`) or a hang-up; the two look alike until something
+ * is sent. An HTTP/1.1 client gets an interim "100 Continue", which every
+ * client must accept unasked (RFC 9110 15.2): a half-closed one reads past
+ * it, a closed socket answers it with a reset, which check_peer() sees, and
+ * the call is aborted as for any hang-up (its queue place given back).
+ * HTTP/1.0 has no 1xx, so there an EOF ends the call as before. An answer
+ * already being written is finished either way. Returns 1 when the
+ * connection stays. */
+static int keep_after_eof(struct server_conn *c) {
+    static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->peer_eof = 1;
+    if (c->state == S_WRITING) {
+        return 1;
+    }
+    if (c->state != S_BUSY || !c->http11) {
+        return 0;
+    }
+    if (bufferevent_write(c->bev, probe, sizeof(probe) - 1) < 0) {
+        return 0;
+    }
+    arm_ms(c, PEER_CHECK_MS);
+    return 1;
+}
+
+/* A half-closed client's socket, polled: only its read side is shut while
+ * the client is half-closed; a hang-up (POLLHUP) once the probe met a
+ * closed socket (TCP: the reset; a Unix socket: the peer's close). recv()
+ * cannot tell: after a FIN it reports EOF even once a reset came. */
+static void check_peer(struct server_conn *c) {
+    struct pollfd pfd = {bufferevent_getfd(c->bev), 0, 0};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0) {
+        conn_free(c);
+        return;
+    }
+    arm_ms(c, PEER_CHECK_MS);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg) {
     (void)bev;
-    (void)what;
-    /* EOF or error: the client is gone. A request in progress is aborted
-     * (its queue place given back); nothing more can be written. */
-    conn_free(arg);
+    struct server_conn *c = arg;
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && keep_after_eof(c)) {
+        return;
+    }
+    /* An error, or EOF where no answer is owed: the client is gone. A
+     * request in progress is aborted (its queue place given back); nothing
+     * more can be written. */
+    conn_free(c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     struct server_conn *c = arg;
+    if (c->state == S_BUSY && c->peer_eof) {
+        check_peer(c);
+        return;
+    }
     if (c->state == S_HEAD || c->state == S_BODY) {
         if (c->state == S_HEAD) {
             struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -668,6 +988,7 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
     }
     c->call = NULL;
     c->state = S_WRITING;
+    inflight_release(c);
     /* When nothing is queued for the client, the reply is built aside and
      * written at once; only what the socket does not take goes to the
      * bufferevent (saves arming and disarming the write event: two
@@ -695,13 +1016,24 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
         hdrbuf_str(&h, extra[i].value);
         hdrbuf_lit(&h, "\r\n");
     }
+    if (c->retry_after_s > 0) {
+        hdrbuf_lit(&h, "Retry-After: ");
+        hdrbuf_u64(&h, (uint64_t)c->retry_after_s);
+        hdrbuf_lit(&h, "\r\n");
+        c->retry_after_s = 0;
+    }
     if (close) {
         hdrbuf_lit(&h, "Connection: close\r\n\r\n");
     } else {
         hdrbuf_lit(&h, "\r\n");
     }
     (void)hdrbuf_finish(&h); /* out of memory: the client gets a short answer and EOF */
-    evbuffer_add_buffer(out, body);
+    if (c->head_only) {
+        /* HEAD: the GET answer's head, Content-Length included, alone. */
+        evbuffer_drain(body, evbuffer_get_length(body));
+    } else {
+        evbuffer_add_buffer(out, body);
+    }
     c->close_after_write = close;
     if (direct) {
         (void)evbuffer_write(out, bufferevent_getfd(c->bev));
@@ -714,7 +1046,7 @@ void server_respond(struct server_conn *c, int status, const char *content_type,
         }
     }
     /* Give the client as long to read the reply as to send a request. */
-    arm_ms(c, cfg_of(c)->limits.idle_timeout_ms);
+    arm_ms(c, idle_ms(c));
 }
 
 size_t server_conn_count(const struct server *s) { return s->n_conns; }
@@ -804,6 +1136,7 @@ static int open_listeners(struct server *s, char *const *addrs, size_t n, evconn
         if (l == NULL) {
             return -1;
         }
+        evconnlistener_set_error_cb(l, on_accept_error);
         ls[(*n_ls)++] = l;
         log_event(LOG_INFO, cb == on_accept ? "listening" : "listening (admin)", "address", a,
                   NULL);
@@ -823,9 +1156,17 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
     s->handler = handler;
     s->handler_ctx = ctx;
     LIST_INIT(&s->conns);
+    LIST_INIT(&s->admin_conns);
+    s->conn_room = SIZE_MAX;
+    s->main_on = s->admin_on = 1; /* listeners start enabled */
     s->scratch = evbuffer_new();
-    if (s->scratch == NULL) {
-        free(s);
+    s->trim = evtimer_new(base, on_trim, s);
+    s->accept_retry = evtimer_new(base, on_accept_retry, s);
+    s->accept_note = evtimer_new(base, on_accept_note, s);
+    s->refused_note = evtimer_new(base, on_refused_note, s);
+    if (s->scratch == NULL || s->trim == NULL || s->accept_retry == NULL ||
+        s->accept_note == NULL || s->refused_note == NULL) {
+        server_free(s);
         sp_fail(err, "InternalError", "out of memory");
         return NULL;
     }
@@ -839,7 +1180,18 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
     return s;
 }
 
-void server_set_config(struct server *s, const struct config *cfg) { s->cfg = cfg; }
+void server_set_config(struct server *s, const struct config *cfg) {
+    s->cfg = cfg;
+    update_listeners(s); /* max_connections may have changed */
+}
+
+void server_set_conn_room(struct server *s, size_t room) {
+    s->conn_room = room > 0 ? room : 1;
+    update_listeners(s);
+}
+
+uint64_t server_refused_count(const struct server *s) { return s->refused_total; }
+uint64_t server_inflight_bytes(const struct server *s) { return s->inflight; }
 
 static void close_listeners(struct evconnlistener **ls, char **unix_paths, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -876,10 +1228,18 @@ void server_free(struct server *s) {
     server_stop_listening(s);
     close_listeners(s->admin_listeners, s->admin_unix_paths, s->n_admin_listeners);
     struct server_conn *c;
-    while ((c = LIST_FIRST(&s->conns)) != NULL) {
+    while ((c = LIST_FIRST(&s->conns)) != NULL || (c = LIST_FIRST(&s->admin_conns)) != NULL) {
         conn_free(c);
     }
-    evbuffer_free(s->scratch);
+    if (s->scratch != NULL) {
+        evbuffer_free(s->scratch);
+    }
+    struct event *timers[] = {s->trim, s->accept_retry, s->accept_note, s->refused_note};
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+        if (timers[i] != NULL) {
+            event_free(timers[i]);
+        }
+    }
     free(s);
 }
 

@@ -6,9 +6,12 @@
  * complete request to its handler (struct server_handler). The reply comes
  * back through server_respond(), exactly once per request; if the client
  * goes away first, the server calls the handler's on_abort and the handler
- * drops whatever it was waiting on. Answers the server decides itself (a
- * refused client, 408, 411, 413, 431, a malformed head) are formatted by the
- * handler too (on_refuse), so that every answer has the caller's shape.
+ * drops whatever it was waiting on. Answers the server decides itself (408,
+ * 411, 413, 431, 503 for a body over limits.max_inflight_bytes, a malformed
+ * head) are formatted by the handler too (on_refuse), so that every answer
+ * has the caller's shape. The one exception is a client outside
+ * policy.allow_clients: it is answered a fixed JSON 403 (api/errdoc.h) and
+ * closed at once, before it has a connection, let alone a shape.
  * Nothing here knows SES, and the server depends on no module above it.
  *
  * Listen addresses: "host:port", "[v6]:port", or "unix:/path". */
@@ -16,6 +19,7 @@
 #define SP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "signer/check.h"
 
@@ -28,7 +32,9 @@ struct evbuffer;
 enum server_body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_OTHER };
 
 /* A complete inbound request, borrowed by the handler's on_request for its
- * duration except `body`, whose contents the handler may move out. */
+ * duration except `body`, whose contents the handler may move out; what is
+ * left of the body is dropped when the request is answered (its bytes
+ * count under limits.max_inflight_bytes until then). */
 struct server_request {
     char method[16];
     char path[1024]; /* path without the query string, as sent (still %-encoded) */
@@ -48,6 +54,10 @@ struct server_request {
 
 /* Longest query string taken (SES v2's longest are list calls' NextToken). */
 #define SERVER_QUERY_MAX 8192
+
+/* Connections the admin listeners hold at once (at most 8 of them from one
+ * address). */
+#define SERVER_ADMIN_MAX_CONNS 64
 
 /* What the admin listener says to anything but its three GET endpoints. */
 #define SERVER_ADMIN_ONLY "the admin listener serves only GET /healthz, /readyz and /metrics"
@@ -73,6 +83,9 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
                           const struct server_handler *handler, void *ctx, struct sp_err *err);
 /* The snapshot whose limits and policy apply from now on (listeners stay). */
 void server_set_config(struct server *s, const struct config *cfg);
+/* The client connections the descriptor limit leaves room for
+ * (hygiene_conn_room): limits.max_connections is held to it. */
+void server_set_conn_room(struct server *s, size_t room);
 void server_free(struct server *s);
 /* Closes the listeners (drain), but not the admin ones (they answer
  * /readyz "draining" until the process exits); connections stay until they
@@ -81,6 +94,10 @@ void server_stop_listening(struct server *s);
 size_t server_conn_count(const struct server *s);
 /* Connections with a request in progress. */
 size_t server_busy_count(const struct server *s);
+/* Clients refused by policy.allow_clients since start. */
+uint64_t server_refused_count(const struct server *s);
+/* Request bodies being received or held by calls (limits.max_inflight_bytes). */
+uint64_t server_inflight_bytes(const struct server *s);
 
 /* Extra response header (name: value), e.g. Retry-After. */
 struct server_header {

@@ -14,7 +14,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <malloc.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -25,6 +24,7 @@
 
 #include "proxy/clock.h"
 #include "proxy/config.h"
+#include "proxy/heap.h"
 #include "proxy/http/http1.h"
 #include "proxy/log.h"
 
@@ -46,17 +46,11 @@ const char upstream_err_too_large[] = "the upstream response is too large";
 #define IDLE_KEEP_MS 20000
 
 /* Frees a response body. After a large one (a broken or hostile peer; SES
- * answers are small) the freed heap is handed back to the system: glibc
- * would otherwise keep it, and a few such answers would leave the proxy
- * tens of MB larger for good. */
-#define TRIM_AFTER_BYTES (1u << 20)
-
+ * answers are small) the freed heap is handed back to the system (heap.h). */
 void upstream_release_body(struct evbuffer *body) {
     size_t n = evbuffer_get_length(body);
     evbuffer_free(body);
-    if (n >= TRIM_AFTER_BYTES) {
-        malloc_trim(0);
-    }
+    heap_trim_after(n);
 }
 
 int upstream_error_status(const char *error) {

@@ -34,7 +34,7 @@ extern const char upstream_err_protocol[];
 extern const char upstream_err_too_large[];
 
 /* Frees an evbuffer that held a large message and gives the freed heap
- * back to the system (malloc_trim) when it was over 1 MiB. */
+ * back to the system when it held HEAP_TRIM_AFTER_BYTES or more (heap.h). */
 void upstream_release_body(struct evbuffer *body);
 
 /* 502 or 504 for an upstream error. */

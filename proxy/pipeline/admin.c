@@ -101,6 +101,13 @@ static void write_metrics(struct proxy *px, struct evbuffer *out) {
                         (double)upstream_busy_count(px->upstream));
     metrics_text_gauge(out, "ses_proxy_client_connections", "Open client connections.",
                        (double)server_conn_count(px->server));
+    metrics_text_counter(out, "ses_proxy_clients_refused_total",
+                         "Clients refused by policy.allow_clients (closed at once).",
+                         server_refused_count(px->server));
+    metrics_text_gauge(
+        out, "ses_proxy_inflight_body_bytes",
+        "Request bodies being received or held by calls (limits.max_inflight_bytes).",
+        (double)server_inflight_bytes(px->server));
     const char *why = NULL;
     const struct creds *c = creds_store_current(px->creds, time(NULL), &why);
     metrics_text_gauge(

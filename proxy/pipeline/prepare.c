@@ -11,6 +11,7 @@
 
 #include "api/form.h"
 #include "api/form_params.h"
+#include "api/membudget.h"
 #include "api/model.h"
 #include "api/query.h"
 #include "api/rawmsg.h"
@@ -39,6 +40,9 @@ static int sink_evbuffer(void *ctx, const void *data, size_t len) {
 /* json_load_callback source over an evbuffer: no contiguous copy of a big
  * body is ever made. */
 static size_t json_from_evbuffer(void *buffer, size_t buflen, void *data) {
+    if (membudget_over()) {
+        return (size_t)-1; /* the parse took its budget (load_params): no more input */
+    }
     int n = evbuffer_remove(data, buffer, buflen);
     return n < 0 ? (size_t)-1 : (size_t)n;
 }
@@ -96,7 +100,17 @@ static json_t *form_params(const struct model_service *svc, const struct config 
         return NULL;
     }
     json_t *params = NULL;
-    if (form_params_parse(svc, out->op, body, len, &params, &err) < 0) {
+    struct membudget mb; /* a form of many tiny pairs must not cost 50x its size */
+    membudget_begin(&mb, membudget_for_body(len));
+    int rc = form_params_parse(svc, out->op, body, len, &params, &err);
+    if (membudget_end(&mb)) {
+        json_decref(params);
+        why->status = 413;
+        sp_fail(&why->err, "RequestEntityTooLarge",
+                "the form holds too many values: reading it would take over %zu bytes", mb.limit);
+        return NULL;
+    }
+    if (rc < 0) {
         refuse(why, 400, err.code, err.msg);
         return NULL;
     }
@@ -115,8 +129,18 @@ static json_t *load_params(struct server_request *sr, const char *path_action,
         return json_object();
     }
     json_error_t jerr;
+    struct membudget mb; /* a body that would take far more heap than its size: 413 */
+    membudget_begin(&mb, membudget_for_body(evbuffer_get_length(sr->body)));
     json_t *params =
         json_load_callback(json_from_evbuffer, sr->body, JSON_REJECT_DUPLICATES, &jerr);
+    if (membudget_end(&mb)) {
+        json_decref(params);
+        why->status = 413;
+        sp_fail(&why->err, "RequestEntityTooLarge",
+                "the JSON body holds too many values: parsing it would take over %zu bytes",
+                mb.limit);
+        return NULL;
+    }
     if (params == NULL) {
         why->status = 400;
         sp_fail(&why->err, "MalformedRequest",
@@ -242,8 +266,18 @@ static json_t *v2_sdk_params(const struct config *cfg, struct server_request *sr
     }
     size_t blen = evbuffer_get_length(sr->body);
     const char *body = blen > 0 ? (const char *)evbuffer_pullup(sr->body, -1) : NULL;
-    if (restjson_inbound_parse(&model_sesv2, &m, sr->query, qlen, NULL, 0, body, blen, &params,
-                               &err) < 0) {
+    struct membudget mb; /* a body of tiny values must not cost 50x its size */
+    membudget_begin(&mb, membudget_for_body(blen));
+    int rc = restjson_inbound_parse(&model_sesv2, &m, sr->query, qlen, NULL, 0, body, blen, &params,
+                                    &err);
+    if (membudget_end(&mb)) {
+        json_decref(params);
+        params = NULL;
+        why->status = 413;
+        sp_fail(&why->err, "RequestEntityTooLarge",
+                "the JSON body holds too many values: parsing it would take over %zu bytes",
+                mb.limit);
+    } else if (rc < 0) {
         refuse(why, 400, err.code != NULL ? err.code : "ValidationError", err.msg);
         params = NULL;
     }

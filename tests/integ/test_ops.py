@@ -178,7 +178,8 @@ def test_large_raw_email(start_proxy, standin):
     # A 10 MB message through JSON and through boto3; the proxy's peak RSS
     # shows it holds only a few copies at once (base64 JSON ~13.4 MB in, a
     # percent-encoded form ~14 MB out).
-    p = start_proxy({"limits": {"max_body_bytes": 32 * 1024 * 1024}})
+    p = start_proxy({"limits": {"max_body_bytes": 32 * 1024 * 1024,
+                                "max_inflight_bytes": 32 * 1024 * 1024}})
     before = vm_hwm_kb(p.proc.pid)
     msg = (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\n\r\n" +
            os.urandom(10 * 1024 * 1024))

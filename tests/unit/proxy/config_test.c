@@ -291,6 +291,11 @@ static void test_errors(void) {
     CHECK(refused_at("{\"limits\":\n {\"max_body_bytes\": 1.5}}", 2, "limits.max_body_bytes",
                      "integer"));
     CHECK(refused_at("{\n \"drain_timeout_ms\": true}", 2, "drain_timeout_ms", "integer"));
+    /* Bodies in flight must have room for one body of the largest size. */
+    CHECK(refused_at("{\"limits\": {\"max_body_bytes\": 2000,\n \"max_inflight_bytes\": 1999}}", 2,
+                     "limits.max_inflight_bytes", "at least limits.max_body_bytes"));
+    CHECK(text_refused("{\"limits\": {\"max_body_bytes\": 40000000}}",
+                       "limits.max_inflight_bytes: must be at least limits.max_body_bytes"));
     CHECK(refused_at("{\n \"upstream\": []}", 2, "upstream", "must be an object"));
     CHECK(refused_at("{\n \"policy\": {\n  \"allow_actions\": \"*\"}}", 3, "policy.allow_actions",
                      "list of strings"));

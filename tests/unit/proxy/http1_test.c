@@ -144,7 +144,7 @@ static void test_request_valid(void) {
     CHECK(req(s) == (long)strlen(s) && head.n_headers == 1);
 
     /* Method is any token; empty header values are kept. */
-    CHECK(req("M-SEARCH * HTTP/1.1\r\nX-Empty:\r\nY:   \r\n\r\n") > 0 &&
+    CHECK(req("M-SEARCH /upnp HTTP/1.1\r\nX-Empty:\r\nY:   \r\n\r\n") > 0 &&
           eq(head.method, head.method_len, "M-SEARCH") && header_is("x-empty", "") &&
           header_is("y", "") && inside());
     /* Obs-text (bytes >= 0x80) and tabs are allowed in values. */
@@ -205,6 +205,15 @@ static void test_request_malformed(void) {
     CHECK(refused(req("GET /a b HTTP/1.1\r\n\r\n")));
     CHECK(refused(req("GET /a\tb HTTP/1.1\r\n\r\n")));
     CHECK(refused(req("GET /\x7f HTTP/1.1\r\n\r\n")));
+    /* Targets other than origin-form, refused as such. */
+    CHECK(refused(req("GET http://ses.example/ HTTP/1.1\r\nHost: a\r\n\r\n")) &&
+          strstr(why, "start with '/'") != NULL);
+    CHECK(refused(req("CONNECT email.us-east-1.amazonaws.com:443 HTTP/1.1\r\n\r\n")) &&
+          strstr(why, "start with '/'") != NULL);
+    CHECK(refused(req("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")) &&
+          strstr(why, "start with '/'") != NULL);
+    CHECK(refused(req("POST SendEmail HTTP/1.1\r\n\r\n")));
+    CHECK(refused(req("GET ?a=1 HTTP/1.1\r\n\r\n")));
     /* Versions. */
     CHECK(refused(req("GET / HTTP/2.0\r\n\r\n")));
     CHECK(refused(req("GET / HTTP/1.2\r\n\r\n")));
