@@ -35,6 +35,7 @@
 #include "proxy/config.h"
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
+#include "proxy/http/prefer.h"
 #include "proxy/log.h"
 #include "proxy/policy.h"
 
@@ -325,6 +326,24 @@ static void on_accept_admin(struct evconnlistener *l, evutil_socket_t fd, struct
     accept_conn(arg, fd, sa, 1);
 }
 
+/* Prefer (any of its fields) and Idempotency-Key, for the outbox. */
+static void take_async_headers(struct server_request *sr, const struct http1_head *h) {
+    sr->prefer_async = 0;
+    sr->idempotency_key_bad = 0;
+    sr->idempotency_key[0] = '\0';
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const struct http1_header *f = &h->headers[i];
+        if (http1_token_eq(f->name, f->name_len, "prefer")) {
+            sr->prefer_async |= prefer_has(f->value, f->value_len, "respond-async");
+        } else if (http1_token_eq(f->name, f->name_len, "idempotency-key")) {
+            /* A second one is as bad as a malformed one: which would win? */
+            sr->idempotency_key_bad |=
+                sr->idempotency_key[0] != '\0' ||
+                prefer_idempotency_key(f->value, f->value_len, sr->idempotency_key) < 0;
+        }
+    }
+}
+
 /* Copies what the request module needs out of the parsed head. */
 static int take_head(struct server_conn *c, const struct http1_head *h) {
     struct server_request *sr = &c->sr;
@@ -371,6 +390,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
             sr->body_kind = BODY_OTHER;
         }
     }
+    take_async_headers(sr, h);
     c->keep_alive = h->keep_alive;
     if (h->chunked) {
         reply_error(c, 411, "LengthRequired",

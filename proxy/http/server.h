@@ -37,6 +37,12 @@ struct server_request {
     char request_id[65]; /* X-Request-Id from the client, or made here */
     char client[64];     /* peer address, for logs */
     int admin;           /* came in on an admin_listen listener */
+    /* Asynchronous calls (the outbox): "Prefer: respond-async" (RFC 7240),
+     * and the Idempotency-Key ("" when none; idempotency_key_bad when one
+     * was sent that is not 1-255 printable ASCII characters). */
+    int prefer_async;
+    int idempotency_key_bad;
+    char idempotency_key[256];
 };
 
 /* What the admin listener says to anything but its three GET endpoints. */
