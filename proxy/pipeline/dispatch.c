@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "proxy/outbox/outbox_http.h"
 #include "proxy/pipeline/admin.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/request.h"
@@ -23,6 +24,9 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
         reply_error(px, conn, sr->request_id, REPLY_JSON, 404, "NotFound", SERVER_ADMIN_ONLY, 0);
         return NULL;
     }
+    if (outbox_http_serves(sr)) {
+        return outbox_http_get(px, conn, sr);
+    }
     if (strcmp(sr->method, "GET") == 0 || strcmp(sr->method, "HEAD") == 0) {
         reply_error(px, conn, sr->request_id, REPLY_JSON, 404, "NotFound",
                     "no such endpoint; calls are POST / or POST /{Action}", 0);
@@ -37,7 +41,11 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
 }
 
 static void on_abort(void *ctx, void *call) {
-    (void)ctx;
+    /* A status lookup of the outbox, or a call. */
+    if (outbox_http_owns(ctx, call)) {
+        outbox_http_abort(ctx, call);
+        return;
+    }
     request_abort(call);
 }
 
