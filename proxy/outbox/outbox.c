@@ -428,6 +428,10 @@ static int can_deliver(struct outbox *ob) {
 }
 
 static void pump(struct outbox *ob) {
+    if (ob->px->draining) {
+        release_all(ob); /* no new deliveries; what is held goes back */
+        return;
+    }
     while (can_deliver(ob)) {
         if (ob->head != NULL) {
             if (ob->phase == H_READY && !evtimer_pending(ob->wait_timer, NULL)) {
@@ -668,7 +672,9 @@ void outbox_accept_cancel(struct outbox *ob, struct outbox_pending *p) {
 
 /* ---------------------------------------------------------- the rest of it */
 
-size_t outbox_busy(const struct outbox *ob) { return ob != NULL ? ob->in_flight : 0; }
+size_t outbox_busy(const struct outbox *ob) {
+    return ob != NULL ? ob->in_flight + ob->store->ops->pending(ob->store) : 0;
+}
 
 int outbox_ready(struct outbox *ob, const char **why) {
     return ob->store->ops->ready(ob->store, why);

@@ -136,6 +136,8 @@ struct outbox_store_ops {
     void (*stats)(struct outbox_store *s, int64_t now_ms, struct outbox_store_stats *out);
     /* 1 when a put could be stored now; else 0 and *why. */
     int (*ready)(struct outbox_store *s, const char **why);
+    /* Writes sent and not yet acknowledged (the drain waits for them). */
+    size_t (*pending)(struct outbox_store *s);
     /* Called every second: retention, expiry of idempotency keys, claims. */
     void (*tick)(struct outbox_store *s, int64_t now_ms);
     void (*free)(struct outbox_store *s);

@@ -154,7 +154,6 @@ struct file_store {
     int64_t durable_seq;
     int64_t open_count, open_bytes; /* unfinished messages, stored or being stored */
     double counts[OUTBOX_N_STATES];
-    size_t handed; /* messages the engine holds */
     struct outbox_quota quota;
     TAILQ_HEAD(, redo) redo;
     int failing; /* the last commit failed */
@@ -344,7 +343,7 @@ static int find_key(struct file_store *fs, const struct outbox_new *m,
             const char *text = (const char *)sqlite3_column_text(st, 2);
             if (outbox_status_decode(text, (size_t)sqlite3_column_bytes(st, 2), &a->st, &err) < 0) {
                 a->result = OUTBOX_PUT_UNAVAILABLE;
-                snprintf(a->why, sizeof(a->why), "stored status: %s", err.msg);
+                snprintf(a->why, sizeof(a->why), "stored status: %.150s", err.msg);
             } else {
                 a->result = OUTBOX_PUT_EXISTING;
             }
@@ -614,7 +613,6 @@ static void fs_take(struct outbox_store *s, size_t n, int64_t now_ms, outbox_tak
         }
         m->seq = seq;
         TAILQ_INSERT_TAIL(&list, m, link);
-        fs->handed++;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -697,7 +695,6 @@ static void fs_save(struct outbox_store *s, struct outbox_msg *m) {
 static void fs_release(struct outbox_store *s, struct outbox_msg *m) {
     struct file_store *fs = fs_of(s);
     store_state(fs, m, 0, 0);
-    fs->handed--;
 }
 
 static void fs_finish(struct outbox_store *s, struct outbox_msg *m) {
@@ -705,7 +702,6 @@ static void fs_finish(struct outbox_store *s, struct outbox_msg *m) {
     store_state(fs, m, 1, m->st.updated_ms + fs->base.limits.retention_ms);
     fs->open_count--;
     fs->open_bytes -= (int64_t)m->record_len;
-    fs->handed--;
 }
 
 /* ------------------------------------------------------------------ quota */
@@ -804,6 +800,12 @@ static void purge(struct file_store *fs, int64_t now_ms) {
     snprintf(sql, sizeof(sql), "DELETE FROM quota WHERE minute <= %lld",
              (long long)(now_ms / 60000 - OUTBOX_QUOTA_MINUTES));
     (void)sqlite3_exec(fs->db, sql, NULL, NULL, NULL);
+}
+
+/* Every write is done (or kept to redo) before its call returns. */
+static size_t fs_pending(struct outbox_store *s) {
+    (void)s;
+    return 0;
 }
 
 static void fs_tick(struct outbox_store *s, int64_t now_ms) {
@@ -1080,6 +1082,7 @@ static const struct outbox_store_ops file_ops = {
     .quota_view = fs_quota_view,
     .stats = fs_stats,
     .ready = fs_ready,
+    .pending = fs_pending,
     .tick = fs_tick,
     .free = fs_free,
 };

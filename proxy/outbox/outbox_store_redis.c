@@ -541,7 +541,7 @@ static void on_put_reply(struct redis_store *rs, void *arg, const redisReply *re
                  (long long)rs->base.limits.max_messages, (long long)rs->base.limits.max_bytes);
     } else {
         a->result = OUTBOX_PUT_UNAVAILABLE;
-        snprintf(a->why, sizeof(a->why), "%s",
+        snprintf(a->why, sizeof(a->why), "%.190s",
                  why != NULL        ? why
                  : err.code != NULL ? err.msg
                                     : "unexpected answer from Redis");
@@ -735,7 +735,7 @@ static void take_one(struct redis_store *rs, const redisReply *e, struct outbox_
         st.state = OUTBOX_FAILED;
         st.created_ms = st.updated_ms = wall_ms();
         snprintf(st.error.code, sizeof(st.error.code), "CorruptRecord");
-        snprintf(st.error.message, sizeof(st.error.message), "%s", err.msg);
+        snprintf(st.error.message, sizeof(st.error.message), "%.500s", err.msg);
         char *text = outbox_status_encode(&st);
         finish_entry(rs, sid, id, text != NULL ? text : "", OUTBOX_FAILED);
         free(text);
@@ -1110,6 +1110,21 @@ static int rs_ready(struct outbox_store *s, const char **why) {
     return 1;
 }
 
+/* Commands Redis has not answered yet, and changes not sent yet, while
+ * Redis is up (down, nothing can be waited for). */
+static size_t rs_pending(struct outbox_store *s) {
+    struct redis_store *rs = rs_of(s);
+    if (rs->state != RS_UP) {
+        return 0;
+    }
+    size_t n = 0;
+    struct rcmd *c;
+    TAILQ_FOREACH(c, &rs->flight, link) { n++; }
+    struct redo *r;
+    TAILQ_FOREACH(r, &rs->redo, link) { n++; }
+    return n;
+}
+
 static void rs_tick(struct outbox_store *s, int64_t now_ms) {
     struct redis_store *rs = rs_of(s);
     if (rs->state != RS_UP) {
@@ -1161,8 +1176,12 @@ static void rs_free(struct outbox_store *s) {
     struct redo *r;
     while ((r = TAILQ_FIRST(&rs->redo)) != NULL) {
         TAILQ_REMOVE(&rs->redo, r, link);
-        log_event(LOG_WARN, "outbox: a state change was not written to Redis before stopping",
-                  "outbox_id", r->id, NULL);
+        if (r->finish) { /* it will be sent again by whoever claims it */
+            log_event(LOG_WARN,
+                      "outbox: a finished message was not recorded in Redis before "
+                      "stopping",
+                      "outbox_id", r->id, NULL);
+        }
         free(r->status);
         free(r);
     }
@@ -1192,6 +1211,7 @@ static const struct outbox_store_ops redis_ops = {
     .quota_view = rs_quota_view,
     .stats = rs_stats,
     .ready = rs_ready,
+    .pending = rs_pending,
     .tick = rs_tick,
     .free = rs_free,
 };
