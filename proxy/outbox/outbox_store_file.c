@@ -30,10 +30,11 @@
  *     loop (a pipe); only then are that group's 202s answered and its
  *     messages handed to delivery (durable_seq). While it syncs, the next
  *     groups gather: one fsync serves them all (group commit);
- *   - the same thread runs the checkpoints (a second connection,
+ *   - another thread runs the checkpoints (a second connection,
  *     synchronous=FULL, PASSIVE mode so it never waits for the loop's
- *     connection) once the WAL passes 4 MiB; the loop's connection has
- *     wal_autocheckpoint off, so it never fsyncs at all.
+ *     connection) once the WAL passes 4 MiB, apart from the fsyncs that
+ *     202s wait for; the loop's connection has wal_autocheckpoint off, so
+ *     it never fsyncs at all.
  * State changes after acceptance (sending, sent, failed) are committed the
  * same way without waiting for the fsync: a process crash keeps them (they
  * are in the kernel), a power loss may lose the last ones, and then a
@@ -91,8 +92,8 @@ static const char schema[] =
 /* The thread that makes commits durable (and checkpoints). `want` and
  * `done` are commit generations. */
 struct syncer {
-    pthread_t th;
-    int started;
+    pthread_t th, ckpt_th;
+    int started, ckpt_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t want, done;
@@ -189,7 +190,6 @@ static void *syncer_main(void *arg) {
             pthread_mutex_unlock(&sy->mu);
             int rc = fdatasync(sy->wal_fd);
             int e = rc < 0 ? errno : 0;
-            maybe_checkpoint(sy);
             pthread_mutex_lock(&sy->mu);
             sy->sync_errno = e;
             sy->done = target;
@@ -199,9 +199,25 @@ static void *syncer_main(void *arg) {
             pthread_mutex_lock(&sy->mu);
             continue;
         }
+        pthread_cond_wait(&sy->cv, &sy->mu);
+    }
+    pthread_mutex_unlock(&sy->mu);
+    return NULL;
+}
+
+/* The checkpointer: a thread of its own, so that a checkpoint (two fsyncs
+ * and the copy) never delays a group's fsync, and so its 202s. */
+static void *checkpointer_main(void *arg) {
+    struct syncer *sy = arg;
+    pthread_mutex_lock(&sy->mu);
+    while (!sy->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        ts.tv_nsec += 250000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
         if (pthread_cond_timedwait(&sy->cv, &sy->mu, &ts) == ETIMEDOUT) {
             pthread_mutex_unlock(&sy->mu);
             maybe_checkpoint(sy);
@@ -215,18 +231,22 @@ static void *syncer_main(void *arg) {
 static void syncer_request(struct syncer *sy, uint64_t gen) {
     pthread_mutex_lock(&sy->mu);
     sy->want = gen;
-    pthread_cond_signal(&sy->cv);
+    pthread_cond_broadcast(&sy->cv);
     pthread_mutex_unlock(&sy->mu);
 }
 
 static void syncer_stop(struct syncer *sy) {
+    pthread_mutex_lock(&sy->mu);
+    sy->stop = 1;
+    pthread_cond_broadcast(&sy->cv);
+    pthread_mutex_unlock(&sy->mu);
     if (sy->started) {
-        pthread_mutex_lock(&sy->mu);
-        sy->stop = 1;
-        pthread_cond_signal(&sy->cv);
-        pthread_mutex_unlock(&sy->mu);
         pthread_join(sy->th, NULL);
         sy->started = 0;
+    }
+    if (sy->ckpt_started) {
+        pthread_join(sy->ckpt_th, NULL);
+        sy->ckpt_started = 0;
     }
     if (sy->ckpt != NULL) {
         sqlite3_close(sy->ckpt);
@@ -1064,6 +1084,9 @@ static int start_syncer(struct file_store *fs, const char *db_path, struct sp_er
     ENSURE(pthread_create(&sy->th, NULL, syncer_main, sy) == 0, err, "InternalError",
            "cannot start the outbox's sync thread");
     sy->started = 1;
+    ENSURE(pthread_create(&sy->ckpt_th, NULL, checkpointer_main, sy) == 0, err, "InternalError",
+           "cannot start the outbox's checkpoint thread");
+    sy->ckpt_started = 1;
     return 0;
 }
 

@@ -788,3 +788,29 @@ def test_kill_and_restart_redis(start_proxy, standin, aof_redis, tmp_path):
     seen = wait_delivered(standin, accepted, "rk")
     dup = check_duplicates("Redis store", accepted, seen, procs)
     assert dup <= 16 * 10, dup
+
+
+@needs_redis
+def test_redis_daily_quota_is_shared(start_proxy, standin, aof_redis):
+    """Two replicas, a quota of 3 recipients left: together they send 3,
+    not 3 each; the rest wait (HeldFor) until the quota grows."""
+    ses = Ses(standin, max24=3, sent24=0)
+    cfg = redis_cfg(aof_redis, quota_refresh_s=1, status_readers="any")
+    a, b = start_proxy(cfg), start_proxy(cfg)
+    wait_up(a)
+    wait_up(b)
+    wait_metric(a, 3, "ses_proxy_outbox_quota_left")
+    wait_metric(b, 3, "ses_proxy_outbox_quota_left")
+    ids = [post_async(a if i % 2 else b, mail("shared-%d" % i)).json["OutboxId"]
+           for i in range(6)]
+    time.sleep(2.5)
+    states = [status(a, oid).json for oid in ids]
+    assert sum(s["Status"] == "sent" for s in states) == 3, states
+    assert all(s.get("HeldFor") == "DailyQuota" for s in states if s["Status"] == "queued")
+    assert len(sends(standin)) == 3
+    wait_metric(a, 3, "ses_proxy_outbox_quota_used", scope="account")
+    with ses.lock:
+        ses.max24 = 50
+    for oid in ids:
+        wait_status(a, oid, {"sent"})
+    assert len(sends(standin)) == 6
