@@ -34,7 +34,14 @@
  *     synchronous=FULL, PASSIVE mode so it never waits for the loop's
  *     connection) once the WAL passes 4 MiB, apart from the fsyncs that
  *     202s wait for; the loop's connection has wal_autocheckpoint off, so
- *     it never fsyncs at all.
+ *     it never fsyncs at all. A checkpoint catches up with the WAL (which
+ *     then restarts instead of growing) only if nothing is written
+ *     meanwhile, so after a first pass that runs beside the loop's writes,
+ *     the loop holds its commits of new messages (they wait in their
+ *     group) while a second pass copies the rest: two small fsyncs every
+ *     4 MiB of WAL. State changes are not held (a change held back is a
+ *     message sent but not recorded a little longer); one that comes
+ *     during the pause spoils it, and the checkpointer tries again.
  * State changes after acceptance (sending, sent, failed) are committed the
  * same way without waiting for the fsync: a process crash keeps them (they
  * are in the kernel), a power loss may lose the last ones, and then a
@@ -57,6 +64,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proxy/clock.h"
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/outbox/outbox_quota.h"
@@ -64,6 +72,8 @@
 
 #define SCHEMA_VERSION 1
 #define CHECKPOINT_BYTES (4 << 20)
+#define PAGE_BYTES 4096      /* SQLite's default page size, which the store keeps */
+#define PAUSE_MAX_FRAMES 256 /* left for the pause to copy: about 1 MiB */
 #define PUT_RETRY_AFTER_S 5
 #define PURGE_EVERY_MS 10000
 #define PURGE_BATCH 1000
@@ -100,8 +110,13 @@ struct syncer {
     int stop;
     int sync_errno; /* the last fdatasync's failure, 0 = none */
     int wal_fd;
-    sqlite3 *ckpt; /* used by the thread only */
+    sqlite3 *ckpt; /* used by the checkpointer only */
     int pipe_r, pipe_w;
+    /* A checkpoint can catch up with a WAL only while nothing is written
+     * to it (else the WAL never restarts and grows without bound): the
+     * checkpointer asks (WANTED), the loop stops committing new messages
+     * (PAUSED), the checkpoint runs, the loop resumes (DONE, then IDLE). */
+    enum { CK_IDLE, CK_WANTED, CK_PAUSED, CK_DONE } ckpt_phase;
 };
 
 /* ------------------------------------------------------------ the store */
@@ -157,6 +172,8 @@ struct file_store {
     double counts[OUTBOX_N_STATES];
     struct outbox_quota quota;
     TAILQ_HEAD(, redo) redo;
+    int paused; /* a checkpoint runs: no put is committed (see struct syncer) */
+    uint64_t paused_at_us;
     int failing; /* the last commit failed */
     char failing_why[200];
     int64_t last_purge_ms;
@@ -168,17 +185,38 @@ static const char *db_err(struct file_store *fs) { return sqlite3_errmsg(fs->db)
 
 /* ---- the syncer thread ---- */
 
-static void maybe_checkpoint(struct syncer *sy) {
-    struct stat st;
-    if (sy->ckpt == NULL || sy->wal_fd < 0 || fstat(sy->wal_fd, &st) < 0 ||
-        st.st_size < CHECKPOINT_BYTES) {
-        return;
-    }
+/* A PASSIVE checkpoint: never waits for the loop's connection, so it
+ * cannot make the loop see SQLITE_BUSY. *left gets the frames it could not
+ * copy (written since it started). Returns the WAL's frames. */
+static int checkpoint(struct syncer *sy, int *left) {
     int log_frames = 0, done_frames = 0;
-    /* PASSIVE: copies what it can without waiting for the loop's
-     * connection; never SQLITE_BUSY for the loop. */
-    (void)sqlite3_wal_checkpoint_v2(sy->ckpt, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                    &done_frames);
+    if (sqlite3_wal_checkpoint_v2(sy->ckpt, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                  &done_frames) != SQLITE_OK) {
+        *left = 0;
+        return 0;
+    }
+    *left = log_frames - done_frames;
+    return log_frames;
+}
+
+/* Copies while the loop writes, until what is left is small: 1 when the
+ * WAL is big enough to ask the loop for a pause to finish the copy and let
+ * the WAL restart. */
+static int precopy(struct syncer *sy) {
+    int left = 0;
+    int frames = checkpoint(sy, &left);
+    if ((int64_t)frames * PAGE_BYTES < CHECKPOINT_BYTES) {
+        return 0;
+    }
+    for (int i = 0; i < 4 && left > PAUSE_MAX_FRAMES; i++) {
+        (void)checkpoint(sy, &left);
+    }
+    return 1;
+}
+
+static void poke(struct syncer *sy) {
+    char b = 1;
+    (void)!write(sy->pipe_w, &b, 1);
 }
 
 static void *syncer_main(void *arg) {
@@ -194,8 +232,7 @@ static void *syncer_main(void *arg) {
             sy->sync_errno = e;
             sy->done = target;
             pthread_mutex_unlock(&sy->mu);
-            char b = 1;
-            (void)!write(sy->pipe_w, &b, 1);
+            poke(sy);
             pthread_mutex_lock(&sy->mu);
             continue;
         }
@@ -218,9 +255,30 @@ static void *checkpointer_main(void *arg) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
         }
-        if (pthread_cond_timedwait(&sy->cv, &sy->mu, &ts) == ETIMEDOUT) {
+        (void)pthread_cond_timedwait(&sy->cv, &sy->mu, &ts);
+        if (sy->stop) {
+            break;
+        }
+        if (sy->ckpt_phase == CK_IDLE) {
             pthread_mutex_unlock(&sy->mu);
-            maybe_checkpoint(sy);
+            /* Most of the copying, while the loop goes on writing: the
+             * pause then copies (and fsyncs) only what came since. */
+            int big = precopy(sy);
+            pthread_mutex_lock(&sy->mu);
+            if (big && sy->ckpt_phase == CK_IDLE) {
+                sy->ckpt_phase = CK_WANTED;
+                pthread_mutex_unlock(&sy->mu);
+                poke(sy);
+                pthread_mutex_lock(&sy->mu);
+            }
+        } else if (sy->ckpt_phase == CK_PAUSED) {
+            pthread_mutex_unlock(&sy->mu);
+            int left = 0;
+            (void)checkpoint(sy, &left);
+            pthread_mutex_lock(&sy->mu);
+            sy->ckpt_phase = CK_DONE;
+            pthread_mutex_unlock(&sy->mu);
+            poke(sy);
             pthread_mutex_lock(&sy->mu);
         }
     }
@@ -493,8 +551,12 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
     struct file_store *fs = arg;
     struct wait_list group;
     TAILQ_INIT(&group);
-    struct outbox_wait *w;
-    while ((w = TAILQ_FIRST(&fs->open)) != NULL) {
+    struct outbox_wait *w, *next;
+    for (w = TAILQ_FIRST(&fs->open); w != NULL; w = next) {
+        next = TAILQ_NEXT(w, link);
+        if (fs->paused && w->kind == PK_STORE) {
+            continue; /* committed once the checkpoint is done */
+        }
         TAILQ_REMOVE(&fs->open, w, link);
         if (w->kind == PK_ANSWER) {
             answer(w, &w->answer);
@@ -530,7 +592,16 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
     syncer_request(&fs->sync, fs->gen);
 }
 
-/* The syncer finished a generation: those puts are durable. */
+/* After a checkpoint: the puts that waited are committed (the WAL restarts
+ * with this write when the checkpoint caught up). */
+static void resume_writes(struct file_store *fs) {
+    if (!TAILQ_EMPTY(&fs->open)) {
+        event_active(fs->flush_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* The syncer finished a generation (those puts are durable), or the
+ * checkpointer asks for a pause or ends one. */
 static void on_synced(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct file_store *fs = arg;
@@ -539,7 +610,27 @@ static void on_synced(evutil_socket_t fd, short what, void *arg) {
     pthread_mutex_lock(&fs->sync.mu);
     uint64_t done = fs->sync.done;
     int e = fs->sync.sync_errno;
+    int phase = fs->sync.ckpt_phase;
+    if (phase == CK_WANTED) {
+        fs->sync.ckpt_phase = CK_PAUSED; /* every write of the loop is done */
+        pthread_cond_broadcast(&fs->sync.cv);
+    } else if (phase == CK_DONE) {
+        fs->sync.ckpt_phase = CK_IDLE;
+    }
     pthread_mutex_unlock(&fs->sync.mu);
+    if (phase == CK_WANTED) {
+        fs->paused = 1;
+        fs->paused_at_us = clock_monotonic_us();
+    } else if (phase == CK_DONE && fs->paused) {
+        fs->paused = 0;
+        if (log_enabled(LOG_DEBUG)) {
+            char ms[32];
+            snprintf(ms, sizeof(ms), "%.1f",
+                     (double)(clock_monotonic_us() - fs->paused_at_us) / 1000.0);
+            log_event(LOG_DEBUG, "outbox store: checkpoint", "writes_held_ms", ms, NULL);
+        }
+        resume_writes(fs);
+    }
     struct outbox_wait *w;
     int any = 0;
     while ((w = TAILQ_FIRST(&fs->syncing)) != NULL && w->gen <= done) {
@@ -846,6 +937,7 @@ static void fs_free(struct outbox_store *s) {
     }
     /* Puts not committed yet: nobody waits for them any more (the server
      * is gone); they are committed like any other, not promised. */
+    fs->paused = 0; /* the checkpointer stops below; the last writes go in */
     if (fs->db != NULL && fs->flush_ev != NULL) {
         struct outbox_wait *w;
         TAILQ_FOREACH(w, &fs->open, link) { w->cb = NULL; }
@@ -964,7 +1056,8 @@ static int open_db(struct file_store *fs, const char *path, struct sp_err *err) 
     GUARD(exec(fs, "PRAGMA journal_mode=WAL", err));
     GUARD(exec(fs,
                "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; "
-               "PRAGMA foreign_keys=OFF; PRAGMA secure_delete=ON",
+               "PRAGMA journal_size_limit=8388608; PRAGMA foreign_keys=OFF; "
+               "PRAGMA secure_delete=ON",
                err));
     GUARD(exec(fs, schema, err));
     /* The files exist now: make their directory entries durable. */
