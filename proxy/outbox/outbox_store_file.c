@@ -32,14 +32,14 @@
  *     groups gather: one fsync serves them all (group commit);
  *   - another thread runs the checkpoints (a second connection,
  *     synchronous=FULL, PASSIVE mode so it never waits for the loop's
- *     connection) once the WAL passes 4 MiB, apart from the fsyncs that
+ *     connection) once the WAL passes 16 MiB, apart from the fsyncs that
  *     202s wait for; the loop's connection has wal_autocheckpoint off, so
  *     it never fsyncs at all. A checkpoint catches up with the WAL (which
  *     then restarts instead of growing) only if nothing is written
  *     meanwhile, so after a first pass that runs beside the loop's writes,
  *     the loop holds its commits of new messages (they wait in their
  *     group) while a second pass copies the rest: two small fsyncs every
- *     4 MiB of WAL. State changes are not held (a change held back is a
+ *     16 MiB of WAL. State changes are not held (a change held back is a
  *     message sent but not recorded a little longer); one that comes
  *     during the pause spoils it, and the checkpointer tries again.
  * State changes after acceptance (sending, sent, failed) are committed the
@@ -71,7 +71,7 @@
 #include "proxy/outbox/outbox_store.h"
 
 #define SCHEMA_VERSION 1
-#define CHECKPOINT_BYTES (4 << 20)
+#define CHECKPOINT_BYTES (16 << 20)
 #define PAGE_BYTES 4096      /* SQLite's default page size, which the store keeps */
 #define PAUSE_MAX_FRAMES 256 /* left for the pause to copy: about 1 MiB */
 #define PUT_RETRY_AFTER_S 5
@@ -1056,7 +1056,7 @@ static int open_db(struct file_store *fs, const char *path, struct sp_err *err) 
     GUARD(exec(fs, "PRAGMA journal_mode=WAL", err));
     GUARD(exec(fs,
                "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; "
-               "PRAGMA journal_size_limit=8388608; PRAGMA foreign_keys=OFF; "
+               "PRAGMA journal_size_limit=33554432; PRAGMA foreign_keys=OFF; "
                "PRAGMA secure_delete=ON",
                err));
     GUARD(exec(fs, schema, err));
