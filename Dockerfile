@@ -26,7 +26,7 @@ FROM debian:12-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       ca-certificates libevent-core-2.1-7 libevent-extra-2.1-7 libevent-openssl-2.1-7 \
-      libssl3 libjansson4 libexpat1 libhiredis0.14 \
+      libssl3 libjansson4 libexpat1 libhiredis0.14 libsqlite3-0 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 ses-proxy \
  && useradd --uid 10001 --gid 10001 --no-create-home --no-log-init \

@@ -607,6 +607,8 @@ static int set_sdk_path_prefix(const struct config_loader *l, const struct confi
 #define CUSTOM(p, f, setter, d, r)                                                                 \
     { .path = p, .type = CONFIG_CUSTOM, .offset = OFF(f), .set = setter, .def = d, .reloadable = r }
 
+static const char *const outbox_stores[] = {"file", "redis", NULL};
+static const char *const outbox_readers[] = {"creator", "any", NULL};
 static const char *const credential_sources[] = {"chain",   "static",    "env",  "web_identity",
                                                  "profile", "container", "imds", NULL};
 static const char *const throttle_backends[] = {"local", "redis", NULL};
@@ -667,6 +669,17 @@ static const struct config_key keys[] = {
     CUSTOM("log.format", log.json, set_log_format, "\"json\"", RELOAD),
     INT("drain_timeout_ms", drain_timeout_ms, 0, 3600000, "20000", RELOAD),
     CUSTOM("sdk_path_prefix", sdk_path_prefix, set_sdk_path_prefix, "null", RELOAD),
+    ENUM("outbox.store", outbox.store, outbox_stores, "must be \"file\" or \"redis\"", "\"file\"",
+         RESTART),
+    STRING("outbox.path", outbox.path, 0, "\"/var/lib/ses-proxy/outbox\"", RESTART),
+    INT("outbox.retention_s", outbox.retention_s, 60, 31536000, "604800", RELOAD),
+    INT("outbox.max_age_s", outbox.max_age_s, 1, 31536000, "259200", RELOAD),
+    INT("outbox.claim_after_ms", outbox.claim_after_ms, 100, 86400000, "60000", RELOAD),
+    INT("outbox.max_messages", outbox.max_messages, 1, 100000000, "100000", RELOAD),
+    SIZE("outbox.max_bytes", outbox.max_bytes, 1, 1LL << 40, "1073741824", RELOAD),
+    ENUM("outbox.status_readers", outbox.status_readers, outbox_readers,
+         "must be \"creator\" or \"any\"", "\"creator\"", RELOAD),
+    INT("outbox.quota_refresh_s", outbox.quota_refresh_s, 1, 86400, "300", RELOAD),
 };
 
 #undef OFF
@@ -760,12 +773,16 @@ static int load_object(const struct config_loader *l, json_t *obj, const char *p
         if (!plain || !is_section(path)) {
             return bad(l, path, "unknown key");
         }
-        /* "credentials": null has always meant the chain, nothing pinned. */
-        if (json_is_null(v) && strcmp(path, "credentials") == 0) {
+        /* "credentials": null has always meant the chain, nothing pinned;
+         * "outbox": null is no outbox, as when the section is left out. */
+        if (json_is_null(v) && (strcmp(path, "credentials") == 0 || strcmp(path, "outbox") == 0)) {
             continue;
         }
         if (!json_is_object(v)) {
             return bad(l, path, "must be an object");
+        }
+        if (strcmp(path, "outbox") == 0) {
+            cfg->outbox.enabled = 1;
         }
         GUARD(load_object(l, v, path, cfg));
     }
@@ -792,6 +809,9 @@ static int finish(const struct config_loader *l, struct config *cfg) {
         return bad(l, "credentials.access_key_id",
                    "access_key_id and secret_access_key_file go together");
     }
+    if (cfg->outbox.enabled && cfg->outbox.path[0] != '/') {
+        return bad(l, "outbox.path", "must be an absolute path");
+    }
     if (cfg->policy.account_id != NULL && (strlen(cfg->policy.account_id) != 12 ||
                                            strspn(cfg->policy.account_id, "0123456789") != 12)) {
         return bad(l, "policy.account_id", "must be the 12 digits of an AWS account id");
@@ -800,8 +820,11 @@ static int finish(const struct config_loader *l, struct config *cfg) {
         return bad(l, "limits.max_inflight_bytes",
                    "must be at least limits.max_body_bytes (a body of the largest size must fit)");
     }
-    if (strcmp(cfg->throttle.backend, "redis") == 0 && cfg->throttle.redis_host == NULL &&
-        cfg->throttle.redis_unix == NULL && parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {
+    /* The outbox's Redis store uses the throttle's Redis. */
+    int wants_redis = strcmp(cfg->throttle.backend, "redis") == 0 ||
+                      (cfg->outbox.enabled && strcmp(cfg->outbox.store, "redis") == 0);
+    if (wants_redis && cfg->throttle.redis_host == NULL && cfg->throttle.redis_unix == NULL &&
+        parse_redis_url(cfg, "redis://127.0.0.1:6379") < 0) {
         return sp_fail(l->err, "InternalError", "out of memory");
     }
     return 0;
@@ -1149,6 +1172,9 @@ void config_unref(struct config *cfg) {
     free_rules(&cfg->policy.contact_lists);
     free_rules(&cfg->policy.tenants);
     free(cfg->policy.account_id);
+    free(cfg->outbox.store);
+    free(cfg->outbox.path);
+    free(cfg->outbox.status_readers);
     free(cfg);
 }
 

@@ -150,6 +150,21 @@ struct config {
     } log;
 
     int drain_timeout_ms;
+
+    /* Asynchronous sends (proxy/outbox/outbox.h): on when the file has an
+     * "outbox" section (an object; null or none: off). */
+    struct {
+        int enabled;
+        char *store; /* "file" | "redis" (throttle.redis_url's Redis) */
+        char *path;  /* the file store's directory */
+        int retention_s;
+        int max_age_s;
+        int claim_after_ms;
+        int max_messages;
+        size_t max_bytes;
+        char *status_readers; /* "creator" | "any" */
+        int quota_refresh_s;
+    } outbox;
 };
 
 /* Loads path (NULL = defaults only), applies the environment (envp-style

@@ -16,7 +16,9 @@
 #include "proxy/http/upstream.h"
 #include "proxy/hygiene.h"
 #include "proxy/log.h"
+#include "proxy/outbox/outbox.h"
 #include "proxy/pipeline/dispatch.h"
+#include "proxy/pipeline/request.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/quota.h"
 #include "proxy/throttle/throttle.h"
@@ -147,6 +149,36 @@ static void hold_to_fd_room(struct proxy *px, const struct config *cfg) {
     }
 }
 
+/* The outbox's deliveries go through the pipeline (outbox.h). */
+static void *send_detached(struct proxy *px, struct prepared *call, const char *request_id,
+                           outbox_done_fn done, void *arg) {
+    return request_send_detached(px, call, request_id, done, arg);
+}
+
+static void abort_detached(void *call) { request_abort(call); }
+
+static const struct outbox_sender pipeline_sender = {send_detached, abort_detached};
+
+/* GetSendQuota's daily quota goes to the outbox. */
+static void on_daily_quota(void *arg, double max24, double sent24) {
+    struct proxy *px = arg;
+    outbox_note_send_quota(px->outbox, max24, sent24);
+}
+
+static int start_quota(struct proxy *px) {
+    px->quota = quota_start(px);
+    if (px->quota != NULL && px->outbox != NULL) {
+        quota_on_daily(px->quota, on_daily_quota, px);
+    }
+    return px->quota != NULL ? 0 : -1;
+}
+
+/* GetSendQuota runs for send_rate "auto" (MaxSendRate) and for the
+ * outbox (Max24HourSend, SentLast24Hours). */
+static int wants_quota(const struct proxy *px, const struct config *cfg) {
+    return cfg->throttle.send_rate_auto || px->outbox != NULL;
+}
+
 struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_err *err) {
     struct proxy *px = calloc(1, sizeof(*px));
     if (px == NULL) {
@@ -192,12 +224,15 @@ struct proxy *daemon_new(struct event_base *base, struct config *cfg, struct sp_
     if (px->upstream == NULL) {
         goto fail;
     }
+    if (cfg->outbox.enabled && (px->outbox = outbox_new(px, cfg, &pipeline_sender, err)) == NULL) {
+        goto fail;
+    }
     px->server = server_new(base, cfg, &dispatch_handler, px, err);
     if (px->server == NULL || apply_account(px, cfg, err) < 0) {
         goto fail;
     }
     hold_to_fd_room(px, cfg);
-    if (cfg->throttle.send_rate_auto && (px->quota = quota_start(px)) == NULL) {
+    if (wants_quota(px, cfg) && start_quota(px) < 0) {
         sp_fail(err, "InternalError", "out of memory");
         goto fail;
     }
@@ -216,6 +251,7 @@ void daemon_free(struct proxy *px) {
         return;
     }
     server_free(px->server); /* aborts requests: frees tickets and upstream reqs */
+    outbox_free(px->outbox); /* after the server: no client waits on it any more */
     quota_free(px->quota);
     creds_account_free(px->account);
     upstream_free(px->upstream);
@@ -252,6 +288,12 @@ static void restart_note(const struct config *old, const struct config *cur, cha
                          size_t cap) {
     char keys[256];
     size_t n = config_restart_keys(old, cur, keys, sizeof(keys));
+    if (old->outbox.enabled != cur->outbox.enabled) {
+        /* Adding or removing the section: a key of no row of its own. */
+        size_t len = strlen(keys);
+        snprintf(keys + len, sizeof(keys) - len, "%soutbox", n > 0 ? ", " : "");
+        n++;
+    }
     if (cap > 0) {
         buf[0] = '\0';
     }
@@ -269,9 +311,10 @@ int daemon_reload(struct proxy *px, struct config *cfg, char *restart, size_t ca
         config_unref(cfg);
         return -1;
     }
-    if (cfg->throttle.send_rate_auto && px->quota == NULL) {
-        px->quota = quota_start(px);
-    } else if (!cfg->throttle.send_rate_auto && px->quota != NULL) {
+    outbox_set_config(px->outbox, cfg);
+    if (wants_quota(px, cfg) && px->quota == NULL) {
+        (void)start_quota(px); /* out of memory: the next reload tries again */
+    } else if (!wants_quota(px, cfg) && px->quota != NULL) {
         quota_free(px->quota);
         px->quota = NULL;
     }

@@ -18,6 +18,7 @@
 #include "proxy/http/server.h"
 #include "proxy/hygiene.h"
 #include "proxy/log.h"
+#include "proxy/outbox/outbox.h"
 #include "proxy/proxy.h"
 
 struct main_state {
@@ -110,7 +111,8 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct main_state *m = arg;
     struct proxy *px = m->px;
-    if (server_busy_count(px->server) == 0) {
+    /* The outbox's deliveries under way finish too; its queue stays stored. */
+    if (server_busy_count(px->server) == 0 && outbox_busy(px->outbox) == 0) {
         event_base_loopexit(px->base, NULL);
         return;
     }

@@ -27,6 +27,7 @@ struct creds_account;
 struct quota;
 struct throttle_redis;
 struct xmljson;
+struct outbox;
 
 /* Counters for /metrics that belong to no single module (the per-action
  * request counts and histograms live in struct metrics). */
@@ -77,6 +78,7 @@ struct proxy {
     struct creds_account *account;
     struct sigv4a_key_cache keys;
     struct xmljson *spare_xml; /* a parser kept for the next SES answer, or NULL */
+    struct outbox *outbox;     /* asynchronous sends, when configured; else NULL */
     struct proxy_stats stats;
     struct metrics metrics;
     int draining;

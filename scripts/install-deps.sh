@@ -16,13 +16,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libjansson-dev
-      libexpat1-dev libhiredis-dev ca-certificates)
+      libexpat1-dev libhiredis-dev libsqlite3-dev ca-certificates)
 want_node=0
 case "${1:-}" in
   --test)
     pkgs+=(python3 python3-botocore python3-boto3 python3-pytest python3-yaml
            awscli clang libclang-rt-dev valgrind redis-server nginx-light wrk
-           clang-format procps
+           clang-format procps sqlite3
            podman runc debootstrap curl iproute2)
     want_node=1 ;;
   --demo)

@@ -38,6 +38,7 @@
 #include "proxy/heap.h"
 #include "proxy/http/hdrbuf.h"
 #include "proxy/http/http1.h"
+#include "proxy/http/prefer.h"
 #include "proxy/log.h"
 #include "proxy/policy.h"
 #include "proxy/ratelog.h"
@@ -652,6 +653,24 @@ static void sniff_head(struct server_request *sr, const char *buf, size_t len) {
     }
 }
 
+/* Prefer (any of its fields) and Idempotency-Key, for the outbox. */
+static void take_async_headers(struct server_request *sr, const struct http1_head *h) {
+    sr->prefer_async = 0;
+    sr->idempotency_key_bad = 0;
+    sr->idempotency_key[0] = '\0';
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const struct http1_header *f = &h->headers[i];
+        if (http1_token_eq(f->name, f->name_len, "prefer")) {
+            sr->prefer_async |= prefer_has(f->value, f->value_len, "respond-async");
+        } else if (http1_token_eq(f->name, f->name_len, "idempotency-key")) {
+            /* A second one is as bad as a malformed one: which would win? */
+            sr->idempotency_key_bad |=
+                sr->idempotency_key[0] != '\0' ||
+                prefer_idempotency_key(f->value, f->value_len, sr->idempotency_key) < 0;
+        }
+    }
+}
+
 /* The request's fields start empty for each head (keep-alive reuses them). */
 static void clear_head(struct server_request *sr) {
     sr->method[0] = '\0';
@@ -730,6 +749,7 @@ static int take_head(struct server_conn *c, const struct http1_head *h) {
             sr->body_kind = BODY_OTHER;
         }
     }
+    take_async_headers(sr, h);
     c->keep_alive = h->keep_alive;
     c->http11 = h->minor_version >= 1;
     if (h->chunked) {

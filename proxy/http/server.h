@@ -50,6 +50,12 @@ struct server_request {
      * head; for a head that never parsed (431, 408, 400) the server reads
      * the method, path and scheme from the bytes it has, when it can. */
     char auth_scheme[32];
+    /* Asynchronous calls (the outbox): "Prefer: respond-async" (RFC 7240),
+     * and the Idempotency-Key ("" when none; idempotency_key_bad when one
+     * was sent that is not 1-255 printable ASCII characters). */
+    int prefer_async;
+    int idempotency_key_bad;
+    char idempotency_key[256];
 };
 
 /* Longest query string taken (SES v2's longest are list calls' NextToken). */

@@ -12,6 +12,7 @@
 #include "proxy/http/server.h"
 #include "proxy/http/upstream.h"
 #include "proxy/metrics.h"
+#include "proxy/outbox/outbox.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/proxy.h"
 #include "proxy/throttle/throttle.h"
@@ -41,7 +42,8 @@ static void readyz(struct proxy *px, struct server_conn *conn) {
     const char *why = NULL;
     if (px->draining) {
         answer_text(conn, 503, "{\"status\":\"draining\"}");
-    } else if (creds_store_current(px->creds, time(NULL), &why) == NULL) {
+    } else if (creds_store_current(px->creds, time(NULL), &why) == NULL ||
+               (px->outbox != NULL && !outbox_ready(px->outbox, &why))) {
         json_t *o = json_pack("{s:s, s:s}", "status", "unavailable", "reason", why);
         char *s = o != NULL ? jsonout_dumps(o) : NULL;
         answer_text(conn, 503, s != NULL ? s : "{\"status\":\"unavailable\"}");
@@ -128,6 +130,9 @@ static void write_metrics(struct proxy *px, struct evbuffer *out) {
                              rs->fallback_total);
         metrics_text_counter(out, "ses_proxy_throttle_backend_down_total",
                              "Times the shared throttle backend went down.", rs->down_total);
+    }
+    if (px->outbox != NULL) {
+        outbox_metrics(px->outbox, out);
     }
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/outbox/outbox_http.h"
 #include "proxy/pipeline/admin.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/pipeline/request.h"
@@ -31,6 +32,9 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
         /* Open to any client: nothing here reaches SES. */
         reply_error(px, conn, sr->request_id, REPLY_JSON, 404, "NotFound", SERVER_ADMIN_ONLY, 0);
         return NULL;
+    }
+    if (outbox_http_serves(sr)) {
+        return outbox_http_get(px, conn, sr);
     }
     enum reply_style style = reply_style_of(px->cfg, sr);
     if (style != REPLY_JSON) {
@@ -67,7 +71,11 @@ static void *on_request(void *ctx, struct server_conn *conn, struct server_reque
 }
 
 static void on_abort(void *ctx, void *call) {
-    (void)ctx;
+    /* A status lookup of the outbox, or a call. */
+    if (outbox_http_owns(ctx, call)) {
+        outbox_http_abort(ctx, call);
+        return;
+    }
     request_abort(call);
 }
 

@@ -15,6 +15,11 @@
  *   on_backoff         the retry's backoff is over: back to the throttle
  *   request_abort      the client went away
  *
+ * Two other ways in: a sending call with "Prefer: respond-async" is stored
+ * in the outbox (store_async, on_stored) instead of being sent; and the
+ * outbox's deliveries start at send_upstream without a client
+ * (request_send_detached), answered through a completion callback.
+ *
  * The state is one struct req, freed only in finish() (after the answer) or
  * request_abort() (client gone); every asynchronous step it waits on
  * (throttle ticket, credential wait, upstream exchange, backoff timer) is
@@ -41,14 +46,17 @@
 #include "proxy/http/server.h"
 #include "proxy/http/signed_request.h"
 #include "proxy/http/upstream.h"
+#include "proxy/outbox/outbox.h"
+#include "proxy/outbox/outbox_http.h"
 #include "proxy/pipeline/answer.h"
 #include "proxy/pipeline/prepare.h"
 #include "proxy/pipeline/reply.h"
 #include "proxy/policy.h"
 #include "proxy/proxy.h"
+#include "proxy/throttle/quota.h"
 #include "proxy/throttle/throttle.h"
 
-enum phase { P_THROTTLE, P_CREDENTIALS, P_UPSTREAM, P_BACKOFF, P_DONE };
+enum phase { P_THROTTLE, P_CREDENTIALS, P_UPSTREAM, P_BACKOFF, P_STORE, P_DONE };
 
 struct req {
     struct proxy *px;
@@ -72,6 +80,9 @@ struct req {
     char ses_request_id[80];
     char ses_id_2[128]; /* SES's x-amz-id-2, passed on to SDKs */
     uint64_t t_start_us, t_throttle_us;
+    struct outbox_pending *stash; /* P_STORE: the outbox is storing it */
+    request_done_fn done;         /* detached (an outbox delivery): its answer goes here */
+    void *done_arg;
 };
 
 /* Both return 0 while r waits for something, -1 when r was answered (and
@@ -94,6 +105,9 @@ static enum reply_style style_of(const struct req *r) {
 /* One access-log line and, unless the client left before an answer, one
  * requests_total sample. */
 static void account(const struct req *r, int status, const char *code, int client_gone) {
+    if (r->done != NULL) {
+        return; /* an outbox delivery: the outbox logs its own lines */
+    }
     uint64_t now = clock_monotonic_us();
     struct reply_record rec = {
         .request_id = r->request_id,
@@ -114,6 +128,9 @@ static void account(const struct req *r, int status, const char *code, int clien
 }
 
 static void req_free(struct req *r) {
+    if (r->stash != NULL) {
+        outbox_accept_cancel(r->px->outbox, r->stash);
+    }
     throttle_cancel(&r->ticket);
     creds_store_cancel_wait(r->px->creds, &r->cwait);
     if (r->cwait_timer != NULL) {
@@ -142,7 +159,9 @@ static void finish(struct req *r, int status, const char *ct, struct evbuffer *b
                         (double)(r->t_throttle_us - r->t_start_us) / 1e6);
     }
     account(r, status, code, 0);
-    if (r->conn != NULL) {
+    if (r->done != NULL) {
+        r->done(r->done_arg, status, body);
+    } else if (r->conn != NULL) {
         reply_send(r->conn, status, ct, body, h);
         r->conn = NULL;
     }
@@ -154,6 +173,9 @@ static void fail(struct req *r, int status, const char *code, const char *messag
                  int retry_after_s) {
     struct evbuffer *body = evbuffer_new();
     if (body == NULL) {
+        if (r->done != NULL) {
+            r->done(r->done_arg, status, NULL);
+        }
         req_free(r);
         return;
     }
@@ -172,6 +194,7 @@ static void fail(struct req *r, int status, const char *code, const char *messag
 
 void request_abort(struct req *r) {
     r->conn = NULL;
+    r->done = NULL;
     if (r->phase != P_DONE) {
         account(r, 499, "ClientClosedRequest", 1);
     }
@@ -186,8 +209,13 @@ void request_abort(struct req *r) {
  * get retry.sdk_max_attempts (1 by default: none). They still wait for
  * throttle tokens, and are still sent once more after the keep-alive race,
  * which is no attempt of SES's. A call whose client has gone is not retried
- * at all: request_abort() frees it, backoff timer and all. */
+ * at all: request_abort() frees it, backoff timer and all. An outbox
+ * delivery is one attempt: the outbox retries, on its own schedule, until
+ * outbox.max_age_s. */
 static int may_retry(const struct req *r) {
+    if (r->done != NULL) {
+        return 0;
+    }
     int sdk = r->call.passthrough || r->style != REPLY_JSON;
     return r->attempts < (sdk ? r->cfg->retry_sdk_max_attempts : r->cfg->retry_max_attempts);
 }
@@ -226,6 +254,24 @@ static void slow_down(struct req *r) {
 }
 
 /* ---------------------------------------------------------------- upstream */
+
+/* The daily quota counts what SES accepted from every sending call, and
+ * SES saying it is spent holds the outbox (outbox.h). Outbox deliveries
+ * count their own. */
+static void note_send_answer(struct req *r, int status, const char *code, const char *message) {
+    struct proxy *px = r->px;
+    if (px->outbox == NULL || r->done != NULL || r->call.op->op_class != MODEL_OP_SEND) {
+        return;
+    }
+    if (status == 200) {
+        outbox_note_sent(px->outbox, r->call.recipients);
+    } else if (retry_is_daily_quota(code, message)) {
+        outbox_note_quota_exceeded(px->outbox);
+        if (px->quota != NULL) {
+            quota_refresh_now(px->quota);
+        }
+    }
+}
 
 /* The exchange failed before any answer. */
 static void on_exchange_failed(struct req *r, const struct upstream_req *u) {
@@ -287,6 +333,7 @@ static void on_answer(struct upstream_req *u, void *arg) {
     }
     json_t *e = json_object_get(doc, "Error");
     const char *code = is_error ? json_string_value(json_object_get(e, "Code")) : NULL;
+    note_send_answer(r, u->status, code, json_string_value(json_object_get(e, "Message")));
     enum retry_kind kind =
         is_error ? retry_classify(u->status, code, json_string_value(json_object_get(e, "Message")))
                  : RETRY_NONE;
@@ -536,6 +583,71 @@ static int admit(struct req *r) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ outbox */
+
+static void on_stored(void *arg, const struct outbox_accepted *a) {
+    struct req *r = arg;
+    r->stash = NULL;
+    if (a->status != 202) {
+        fail(r, a->status, a->code, a->message, a->retry_after_s);
+        return;
+    }
+    r->phase = P_DONE;
+    metrics_observe(&r->px->metrics.request_seconds,
+                    (double)(clock_monotonic_us() - r->t_start_us) / 1e6);
+    account(r, 202, NULL, 0);
+    if (r->conn != NULL) {
+        outbox_http_accepted(r->conn, a, r->request_id);
+        r->conn = NULL;
+    }
+    req_free(r);
+}
+
+/* Prefer: respond-async: stored durably, answered 202 (outbox.h). Checked
+ * against the send rate's bound like a synchronous call, so that what is
+ * accepted can be sent. */
+static int store_async(struct req *r, const struct outbox_intake *in) {
+    struct proxy *px = r->px;
+    if (px->send_bucket != NULL &&
+        !throttle_bucket_fits(px->send_bucket, r->call.recipients, px->throttle->max_wait_us)) {
+        char msg[240];
+        snprintf(msg, sizeof(msg),
+                 "%s: %.0f recipients would hold the send rate (%g/s) in debt for longer than "
+                 "throttle.max_wait_ms; send them in smaller calls",
+                 r->call.op->name, r->call.recipients, px->send_bucket->shared_rate);
+        fail(r, 400, "InvalidParameterValue", msg, 0);
+        return -1;
+    }
+    r->phase = P_STORE;
+    r->stash = outbox_accept(px->outbox, in, &r->call, r->request_id, r->client, on_stored, r);
+    if (r->stash == NULL) {
+        fail(r, 500, "InternalError", "out of memory", 0);
+        return -1;
+    }
+    return 0;
+}
+
+struct req *request_send_detached(struct proxy *px, struct prepared *call, const char *request_id,
+                                  request_done_fn done, void *arg) {
+    struct req *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        prepare_clear(call);
+        done(arg, 500, NULL);
+        return NULL;
+    }
+    r->px = px;
+    r->cfg = config_ref(px->cfg);
+    r->t_start_us = clock_monotonic_us();
+    r->call = *call; /* taken over: what it owns is freed with r */
+    memset(call, 0, sizeof(*call));
+    r->done = done;
+    r->done_arg = arg;
+    snprintf(r->request_id, sizeof(r->request_id), "%s", request_id);
+    snprintf(r->client, sizeof(r->client), "outbox");
+    /* The outbox took the throttle's tokens itself (only free ones). */
+    return send_upstream(r) == 0 ? r : NULL;
+}
+
 /* ------------------------------------------------------------------- start */
 
 struct req *request_start(struct proxy *px, struct server_conn *conn, struct server_request *sr,
@@ -556,6 +668,13 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
         fail(r, 503, "ServiceUnavailable", "the proxy is shutting down", 0);
         return NULL;
     }
+    struct outbox_intake intake;
+    struct sp_err ierr;
+    sp_err_clear(&ierr);
+    if (outbox_intake(px->outbox, sr, &intake, &ierr) < 0) {
+        fail(r, 400, ierr.code, ierr.msg, 0);
+        return NULL;
+    }
     struct prepare_refusal why;
     struct policy_account acct = {r->cfg->policy.account_id != NULL
                                       ? r->cfg->policy.account_id
@@ -563,6 +682,9 @@ struct req *request_start(struct proxy *px, struct server_conn *conn, struct ser
     if (prepare_call(r->cfg, &acct, sr, &r->call, &why) < 0) {
         fail(r, why.status, why.err.code, why.err.msg, 0);
         return NULL;
+    }
+    if (outbox_takes(&intake, &r->call)) {
+        return store_async(r, &intake) == 0 ? r : NULL;
     }
     return admit(r) == 0 ? r : NULL;
 }

@@ -31,7 +31,11 @@ struct quota {
     struct creds_waiter cwait;
     char hash[65];
     int backoff_s;
+    int waiting_creds;
     double max_send_rate;
+    double max24, sent24; /* the daily quota's last answer */
+    quota_daily_fn on_daily;
+    void *daily_arg;
 };
 
 static void arm(struct quota *q, int seconds) {
@@ -40,12 +44,41 @@ static void arm(struct quota *q, int seconds) {
 }
 
 static void failed(struct quota *q, const char *why) {
-    log_event(LOG_WARN, "GetSendQuota failed; keeping the current send rate", "error", why, NULL);
+    log_event(LOG_WARN, "GetSendQuota failed; keeping the last answer", "error", why, NULL);
     q->backoff_s = q->backoff_s == 0 ? 1 : q->backoff_s * 2;
     if (q->backoff_s > BACKOFF_MAX_S) {
         q->backoff_s = BACKOFF_MAX_S;
     }
     arm(q, q->backoff_s);
+}
+
+/* Every REFRESH_S, or outbox.quota_refresh_s when it is shorter and there
+ * is an outbox (whose daily quota moves faster than the rate). */
+static int refresh_s(const struct quota *q) {
+    const struct config *cfg = q->px->cfg;
+    if (q->on_daily != NULL && cfg->outbox.quota_refresh_s < REFRESH_S) {
+        return cfg->outbox.quota_refresh_s;
+    }
+    return REFRESH_S;
+}
+
+/* The daily quota, for the outbox: -1 Max24HourSend is unlimited. */
+static void note_daily(struct quota *q, json_t *doc) {
+    json_t *max = json_object_get(doc, "Max24HourSend");
+    json_t *sent = json_object_get(doc, "SentLast24Hours");
+    if (q->on_daily == NULL || !json_is_number(max) || !json_is_number(sent)) {
+        return;
+    }
+    if (json_number_value(max) != q->max24 || json_number_value(sent) != q->sent24) {
+        char m[32], s[32];
+        snprintf(m, sizeof(m), "%g", json_number_value(max));
+        snprintf(s, sizeof(s), "%g", json_number_value(sent));
+        log_event(LOG_INFO, "daily quota from GetSendQuota", "max_24_hour_send", m,
+                  "sent_last_24_hours", s, NULL);
+    }
+    q->max24 = json_number_value(max);
+    q->sent24 = json_number_value(sent);
+    q->on_daily(q->daily_arg, q->max24, q->sent24);
 }
 
 static void on_answer(struct upstream_req *u, void *arg) {
@@ -75,6 +108,7 @@ static void on_answer(struct upstream_req *u, void *arg) {
         return;
     }
     double r = json_number_value(rate);
+    note_daily(q, doc);
     json_decref(doc);
     if (r != q->max_send_rate) {
         char buf[32];
@@ -83,11 +117,14 @@ static void on_answer(struct upstream_req *u, void *arg) {
     }
     q->max_send_rate = r;
     /* MaxSendRate is the account's: Redis enforces it across replicas, the
-     * local bucket gets this replica's share (all of it without Redis). */
-    throttle_redis_set_limit(q->px->send_bucket, r, r, throttle_redis_share(q->px->cfg),
-                             q->px->throttle->now());
+     * local bucket gets this replica's share (all of it without Redis).
+     * With a configured rate, GetSendQuota runs for the outbox only. */
+    if (q->px->cfg->throttle.send_rate_auto) {
+        throttle_redis_set_limit(q->px->send_bucket, r, r, throttle_redis_share(q->px->cfg),
+                                 q->px->throttle->now());
+    }
     q->backoff_s = 0;
-    arm(q, REFRESH_S);
+    arm(q, refresh_s(q));
 }
 
 static void on_creds(void *arg);
@@ -103,6 +140,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
         /* The first credentials are on their way: ask once they are here. */
         q->cwait.cb = on_creds;
         q->cwait.arg = q;
+        q->waiting_creds = 1;
         creds_store_wait(px->creds, &q->cwait);
         return;
     }
@@ -136,7 +174,24 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
-static void on_creds(void *arg) { on_timer(-1, 0, arg); }
+static void on_creds(void *arg) {
+    struct quota *q = arg;
+    q->waiting_creds = 0;
+    on_timer(-1, 0, q);
+}
+
+void quota_on_daily(struct quota *q, quota_daily_fn fn, void *arg) {
+    q->on_daily = fn;
+    q->daily_arg = arg;
+}
+
+void quota_refresh_now(struct quota *q) {
+    if (q == NULL || q->inflight != NULL || q->waiting_creds) {
+        return; /* an answer is on its way already */
+    }
+    evtimer_del(q->timer);
+    arm(q, 0);
+}
 
 struct quota *quota_start(struct proxy *px) {
     struct quota *q = calloc(1, sizeof(*q));

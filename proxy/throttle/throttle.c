@@ -247,6 +247,31 @@ void throttle_remote_done(struct throttle_ticket *tk, int granted, uint64_t retr
     tk->cb(tk->arg, granted, retry_after_us);
 }
 
+/* A now_only ticket on the local buckets: all its tokens at once, or
+ * nothing. */
+static enum throttle_result acquire_now(struct throttle *t, struct throttle_ticket *tk,
+                                        uint64_t *retry_after_us) {
+    uint64_t now = t->now();
+    uint64_t wait = 0;
+    for (int i = 0; i < tk->n_stages; i++) {
+        struct throttle_bucket *b = tk->stages[i];
+        uint64_t w = throttle_bucket_wait_us(b, tk->tokens[i], now);
+        wait = w > wait ? w : wait;
+        if (b->queued > 0 && wait == 0) {
+            wait = 1000; /* someone waits: look again soon */
+        }
+    }
+    if (wait > 0) {
+        *retry_after_us = wait;
+        return THROTTLE_REFUSED;
+    }
+    for (int i = 0; i < tk->n_stages; i++) {
+        (void)throttle_bucket_try_take(tk->stages[i], tk->tokens[i], now);
+    }
+    tk->stage = tk->n_stages;
+    return THROTTLE_GRANTED;
+}
+
 enum throttle_result throttle_acquire(struct throttle *t, struct throttle_ticket *tk,
                                       uint64_t *retry_after_us) {
     if (tk->n_stages == 0) {
@@ -263,6 +288,9 @@ enum throttle_result throttle_acquire(struct throttle *t, struct throttle_ticket
             t->rejected_total++;
             return THROTTLE_REFUSED;
         }
+    }
+    if (tk->now_only) {
+        return acquire_now(t, tk, retry_after_us);
     }
     uint64_t now = t->now();
     /* The whole wait is the sum over stages (each starts after the last). */

@@ -90,6 +90,11 @@ struct throttle_ticket {
     throttle_granted_fn cb;
     void *arg;
     int queued;
+    /* Only tokens free now, and only if no call waits in any of its
+     * buckets: never queued, never a reservation ahead of a caller (the
+     * outbox's deliveries yield to synchronous calls). REFUSED otherwise,
+     * with the time until it could be served. */
+    int now_only;
     int remote; /* decided by the shared backend (see throttle_remote_ops) */
     void *remote_state;
     TAILQ_ENTRY(throttle_ticket) link;

@@ -442,7 +442,7 @@ static void decided(struct throttle_redis *r, struct pending *p,
         free_pending(p);
         fallback(r, tk);
     } else {
-        r->stats.refused_total++;
+        r->stats.refused_total += !tk->now_only; /* the outbox's polls are not refusals */
         free_pending(p);
         throttle_remote_done(tk, 0, v->wait_us);
     }
@@ -708,7 +708,7 @@ static int on_acquire(void *ctx, struct throttle_ticket *tk, uint64_t *retry_aft
         return -1;
     }
     uint64_t now = now_us(r);
-    if (r->state == RS_UP && queue_full(r, tk, now, retry_after_us)) {
+    if (r->state == RS_UP && !tk->now_only && queue_full(r, tk, now, retry_after_us)) {
         return 1; /* counted by the throttle (rejected_total) */
     }
     for (int i = tk->stage; i < tk->n_stages; i++) {
@@ -717,7 +717,9 @@ static int on_acquire(void *ctx, struct throttle_ticket *tk, uint64_t *retry_aft
         /* Lets a penalised bucket climb back (its rate scales ours). */
         throttle_bucket_refill(tk->stages[i], now);
     }
-    if (r->state == RS_UP && submit(r, tk, r->t->max_wait_us, 0) == 0) {
+    /* now_only: a reservation that must start now, so that nothing
+     * reserved by any replica's callers is overtaken. */
+    if (r->state == RS_UP && submit(r, tk, tk->now_only ? 0 : r->t->max_wait_us, 0) == 0) {
         return 0;
     }
     r->stats.fallback_total++;

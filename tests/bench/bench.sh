@@ -28,6 +28,15 @@
 #   WARMUP=2s  IDLE_CONNS=10000  SES_WORKERS=1
 #   BENCH_PROFILE=1   also perf record -g ses-proxy during one more wrk run and
 #                     print the top of perf report (needs perf)
+#   OUTBOX=0          skip the outbox's part: a SendEmail accepted with
+#                     Prefer: respond-async (202) by a proxy with the file
+#                     store and one with the Redis store (redis-server with
+#                     appendonly yes, appendfsync always; skipped without
+#                     one), beside the same SendEmail answered synchronously,
+#                     ROUNDS rounds each; then the file store's memory and
+#                     disk per queued message. The outbox proxies hold no
+#                     credentials, so nothing is delivered: the figures are
+#                     what accepting costs.
 #   BENCH_KEEP=1      keep the temporary directory (logs, wrk outputs)
 # Needs nginx, wrk, curl, python3.
 set -euo pipefail
@@ -273,6 +282,111 @@ wait "$HOLD_PID" 2>/dev/null || true
 printf '   idle (after start and one call)      %6d kB  (target < 10240 kB)\n' "$RSS_IDLE"
 printf '   after the benchmark rounds           %6d kB\n' "$RSS_AFTER"
 printf '   holding %5d idle connections       %6d kB  (target < 65536 kB)\n' "$HELD" "$RSS_CONNS"
+
+if [ "${OUTBOX:-1}" = 1 ]; then
+    echo
+    echo "== the outbox: SendEmail, Prefer: respond-async (202 once on disk and fsync'd, or in Redis)"
+    SEND_PORT=$(free_port)
+    mkdir -p "$TMP/send" "$TMP/outbox-file" "$TMP/redis"
+    SEND_XML='<SendEmailResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><SendEmailResult><MessageId>0100018f-bench-000000</MessageId></SendEmailResult><ResponseMetadata><RequestId>f2b2a0c4-1b7e-4c2e-9d7a-3f0e4c1b2a11</RequestId></ResponseMetadata></SendEmailResponse>'
+    {
+        echo "worker_processes $SES_WORKERS;"
+        nginx_common "$TMP/send"
+        echo "http {"
+        http_common "$TMP/send"
+        cat <<EOF
+    server {
+        listen 127.0.0.1:$SEND_PORT;
+        location / {
+            default_type text/xml;
+            return 200 '$SEND_XML';
+        }
+    }
+}
+EOF
+    } >"$TMP/send/nginx.conf"
+    start_nginx "$TMP/send"
+    # $1 = name, $2 = the "outbox" member ("" for none), $3 = 1 with
+    # credentials, $4 = more throttle members
+    start_outbox_proxy() {
+        local port
+        port=$(free_port)
+        cat >"$TMP/outbox-$1.json" <<EOF
+{
+  "listen": ["127.0.0.1:$port"],
+  "region": "us-east-1",
+  "throttle": {"operations": {"*": {"rate": 1e9, "burst": 1e9}}, "send_rate": 1e9$4},
+  "log": {"level": "warn"}$2
+}
+EOF
+        local creds=(AWS_EC2_METADATA_DISABLED=true)
+        if [ "$3" = 1 ]; then
+            creds+=(AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE AWS_SECRET_ACCESS_KEY=bench/secret/not/real/EXAMPLEKEY)
+        fi
+        env -i PATH=/usr/bin:/bin HOME="$TMP/proxy" "${creds[@]}" \
+            AWS_REGION=us-east-1 AWS_ENDPOINT_URL_SES="http://127.0.0.1:$SEND_PORT" \
+            "$PROXY_BIN" --config "$TMP/outbox-$1.json" >"$TMP/outbox-$1.log" 2>&1 &
+        PIDS+=($!)
+        eval "OB_PID_$1=$!"
+        eval "OB_URL_$1=http://127.0.0.1:$port/"
+        for _ in $(seq 100); do
+            curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0
+            sleep 0.1
+        done
+        die "ses-proxy ($1) did not come up: $(tail -5 "$TMP/outbox-$1.log")"
+    }
+    OB_NAMES="sync file"
+    start_outbox_proxy sync "" 1 ""
+    LIMITS='"max_messages": 100000000, "max_bytes": 1099511627776'
+    start_outbox_proxy file ", \"outbox\": {\"path\": \"$TMP/outbox-file\", $LIMITS}" 0 ""
+    if command -v redis-server >/dev/null 2>&1; then
+        REDIS_PORT=$(free_port)
+        redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes \
+            --appendfsync always --dir "$TMP/redis" --daemonize no --loglevel warning \
+            >"$TMP/redis/log" 2>&1 &
+        PIDS+=($!)
+        for _ in $(seq 100); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+            sleep 0.1
+        done
+        start_outbox_proxy redis ", \"outbox\": {\"store\": \"redis\", $LIMITS}" 0 \
+            ", \"redis_url\": \"redis://127.0.0.1:$REDIS_PORT\""
+        OB_NAMES="$OB_NAMES redis"
+    else
+        echo "   (no redis-server: the Redis store is skipped)"
+    fi
+    ob_wrk() { # $1 = name, $2 = duration, $3 = output
+        local url async=1
+        eval "url=\$OB_URL_$1"
+        [ "$1" = sync ] && async=0
+        ASYNC=$async wrk -t"$THREADS" -c"$CONNS" -d"$2" --latency -s "$HERE/send.lua" "$url" \
+            >"$3" 2>&1
+    }
+    RSS_FILE_IDLE=$(rss_kb "$OB_PID_file")
+    for name in $OB_NAMES; do
+        ob_wrk "$name" "$WARMUP" "$TMP/out/outbox-warm-$name.txt"
+        for r in $(seq "$ROUNDS"); do
+            ob_wrk "$name" "$DURATION" "$TMP/out/outbox-$name-$r.txt"
+        done
+        echo "   $name done"
+    done
+    echo
+    "$PYTHON" "$HERE/bench_report.py" --outbox "$TMP/out" "$ROUNDS" $OB_NAMES
+    QUEUED=$(curl -fsS "${OB_URL_file}metrics" |
+        awk '$1 == "ses_proxy_outbox_messages{status=\"queued\"}" {print $2}')
+    RSS_FILE=$(rss_kb "$OB_PID_file")
+    DISK=$(du -sb "$TMP/outbox-file" | cut -f1)
+    echo
+    echo "== the file store holding $QUEUED queued SendEmail messages"
+    "$PYTHON" - "$QUEUED" "$RSS_FILE_IDLE" "$RSS_FILE" "$DISK" <<'EOF'
+import sys
+n, idle, rss, disk = (float(x) for x in sys.argv[1:])
+print("   resident memory  %8.0f kB idle, %8.0f kB now: %6.1f bytes per queued message"
+      % (idle, rss, (rss - idle) * 1024 / n if n else float("nan")))
+print("   disk (outbox.db and its WAL)  %8.1f MB: %6.0f bytes per queued message"
+      % (disk / 1e6, disk / n if n else float("nan")))
+EOF
+fi
 
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
     command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf"

@@ -3,7 +3,11 @@
 
 Reads OUTDIR/{nginx,ses-proxy}-R.txt (wrk --latency output, R = 1..ROUNDS)
 and prints requests/s, p50 and p99 per round, the medians, and the ratios
-ses-proxy / nginx (DESIGN targets: throughput >= 1.0, p99 <= 1.5)."""
+ses-proxy / nginx (DESIGN targets: throughput >= 1.0, p99 <= 1.5).
+
+bench_report.py --outbox OUTDIR ROUNDS NAME... - the same table for the
+outbox's runs (OUTDIR/outbox-NAME-R.txt): a synchronous SendEmail beside
+the asynchronous ones (202) with each store."""
 import os
 import re
 import statistics
@@ -41,7 +45,33 @@ def parse(path):
     return out
 
 
+def outbox_main(outdir, rounds, names):
+    res = {n: [parse(os.path.join(outdir, "outbox-%s-%d.txt" % (n, r)))
+               for r in range(1, rounds + 1)] for n in names}
+    head = "%-14s %-9s" % ("", "") + "".join("%12s" % ("round %d" % r)
+                                              for r in range(1, rounds + 1)) + "%12s" % "median"
+    print(head)
+    print("-" * len(head))
+    for n in names:
+        for key, label, fmt in (("rps", "req/s", "%12.0f"), ("p50", "p50 ms", "%12.3f"),
+                                ("p99", "p99 ms", "%12.3f")):
+            row = "%-14s %-9s" % (n if key == "rps" else "", label)
+            row += "".join(fmt % x[key] for x in res[n])
+            row += fmt % statistics.median(x[key] for x in res[n])
+            print(row)
+    print("-" * len(head))
+    for n in names:
+        bad = sum(x["non2xx"] for x in res[n])
+        err = sum(x["errors"] for x in res[n])
+        if bad or err:
+            print("WARNING: %s: %d non-2xx answers, %d socket errors over the rounds"
+                  % (n, bad, err))
+
+
 def main():
+    if sys.argv[1] == "--outbox":
+        outbox_main(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
+        return
     outdir, rounds = sys.argv[1], int(sys.argv[2])
     names = ["nginx", "ses-proxy"]
     res = {n: [parse(os.path.join(outdir, "%s-%d.txt" % (n, r)))

@@ -8,6 +8,7 @@
  * exit 2: no such action, or stdin is not a JSON object with "Action". */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/form_params.h"
@@ -21,12 +22,28 @@ static int on_write(void *ctx, const void *data, size_t len) {
 
 /* --form OP: the parameters of the form body on stdin. */
 static json_t *from_form(const struct model_op *op, struct sp_err *err) {
-    static char body[64 << 20];
-    size_t len = fread(body, 1, sizeof(body), stdin);
-    json_t *params = NULL;
-    if (form_params_parse(&model_ses, op, body, len, &params, err) < 0) {
-        return NULL;
+    size_t cap = 1 << 16, len = 0, n;
+    char *body = malloc(cap);
+    while (body != NULL && (n = fread(body + len, 1, cap - len, stdin)) > 0) {
+        len += n;
+        if (len == cap) {
+            char *bigger = realloc(body, cap * 2);
+            if (bigger == NULL) {
+                free(body);
+                body = NULL;
+                break;
+            }
+            body = bigger;
+            cap *= 2;
+        }
     }
+    json_t *params = NULL;
+    if (body == NULL) {
+        sp_fail(err, "InternalError", "out of memory");
+    } else if (form_params_parse(&model_ses, op, body, len, &params, err) < 0) {
+        params = NULL;
+    }
+    free(body);
     return params;
 }
 
