@@ -168,7 +168,8 @@ static void expire(struct outbox *ob, struct outbox_msg *m) {
 /* ------------------------------------------------------------ the answer */
 
 /* What a JSON-mode caller would have got: its status, Error, MessageId and
- * (bulk) Status list. */
+ * the per-destination results of a bulk send (v1 SendBulkTemplatedEmail's
+ * Status, v2 SendBulkEmail's BulkEmailEntryResults). */
 struct reading {
     const char *code, *message;
     const char *message_id;
@@ -187,6 +188,9 @@ static json_t *read_answer(struct evbuffer *body, struct reading *rd) {
     rd->message = json_string_value(json_object_get(e, "Message"));
     rd->message_id = json_string_value(json_object_get(doc, "MessageId"));
     json_t *st = json_object_get(doc, "Status");
+    if (!json_is_array(st)) {
+        st = json_object_get(doc, "BulkEmailEntryResults");
+    }
     rd->results = json_is_array(st) ? st : NULL;
     return doc;
 }
@@ -657,6 +661,9 @@ struct outbox_pending *outbox_accept(struct outbox *ob, const struct outbox_inta
     if (p == NULL || rec == NULL) {
         goto fail;
     }
+    /* "SendEmail" or "v2:SendEmail": one key cannot stand for both. */
+    char op_name[80];
+    snprintf(op_name, sizeof(op_name), "%s%s", model_op_prefix(call->op), call->op->name);
     struct outbox_request req = {.recipients = call->recipients};
     snprintf(req.api, sizeof(req.api), "%s", call->svc->service_id);
     snprintf(req.op, sizeof(req.op), "%s", call->op->name);
@@ -676,7 +683,7 @@ struct outbox_pending *outbox_accept(struct outbox *ob, const struct outbox_inta
     req.body_len = call->body != NULL ? evbuffer_get_length(call->body) : 0;
     req.body = req.body_len > 0 ? evbuffer_pullup(call->body, -1) : (const uint8_t *)"";
     if ((req.body == NULL && req.body_len > 0) || outbox_request_encode(&req, rec) < 0 ||
-        idem_hash(in, call->op->name, m.idem_hash) < 0) {
+        idem_hash(in, op_name, m.idem_hash) < 0) {
         goto fail;
     }
     make_id(m.id);
@@ -684,7 +691,7 @@ struct outbox_pending *outbox_accept(struct outbox *ob, const struct outbox_inta
     outbox_status_init(&m.st);
     m.st.state = OUTBOX_QUEUED;
     m.st.created_ms = m.st.updated_ms = now;
-    snprintf(m.st.op, sizeof(m.st.op), "%s", call->op->name);
+    snprintf(m.st.op, sizeof(m.st.op), "%s", op_name);
     client_address(client, m.st.client, sizeof(m.st.client));
     snprintf(m.st.request_id, sizeof(m.st.request_id), "%s", request_id);
     m.record_len = evbuffer_get_length(rec);
