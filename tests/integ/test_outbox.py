@@ -57,6 +57,8 @@ class Ses:
         standin.responder = self.answer
 
     def answer(self, rec):
+        if rec.api == "v2":
+            return None          # the stand-in's own SES v2 answers
         if rec.action == "GetSendQuota":
             with self.lock:
                 xml = QUOTA_ANSWER.format(max=self.max24, rate=self.rate, sent=self.sent24)
@@ -341,6 +343,48 @@ def test_bulk_results(start_proxy, standin, tmp_path):
     assert st["Results"][1] == {"Status": "MessageRejected",
                                 "Error": "Email address is not verified."}, st
     assert "MessageId" not in st
+
+
+def test_v2_sends(start_proxy, standin, tmp_path):
+    """SES v2's SendEmail and SendBulkEmail queue like v1's: the stored call
+    is replayed to /v2/email/outbound-emails, signed, and its answer read
+    (MessageId; the bulk's BulkEmailEntryResults). An idempotency key names
+    the API too: v1's SendEmail and v2's are not the same call."""
+    Ses(standin)
+    p = start_proxy(outbox_cfg(tmp_path))
+    simple = {"FromEmailAddress": "sender@example.com",
+              "Destination": {"ToAddresses": ["a@example.com"]},
+              "Content": {"Simple": {"Subject": {"Data": "v2-subject"},
+                                     "Body": {"Text": {"Data": "v2-body"}}}}}
+    r = p.call(simple, path="/v2/SendEmail",
+               headers=dict(ASYNC, **{"Idempotency-Key": "v2-order"}))
+    assert r.status == 202, r
+    oid = r.json["OutboxId"]
+    st = wait_status(p, oid, {"sent"})
+    assert st["Operation"] == "v2:SendEmail" and st["Attempts"] == 1, st
+    got = standin.sent_messages()
+    assert [m.subject for m in got] == ["v2-subject"], got
+    assert got[0].message_id == st["MessageId"] and got[0].record.auth.ok
+    # The same key again: the same call, not a second message.
+    again = p.call(simple, path="/v2/SendEmail",
+                   headers=dict(ASYNC, **{"Idempotency-Key": "v2-order"}))
+    assert again.status == 202 and again.json["OutboxId"] == oid, again
+    # The same key on v1's SendEmail: another operation.
+    v1 = post_async(p, mail("v1"), key="v2-order")
+    assert v1.status == 422 and v1.error_code == "IdempotencyKeyReused", v1
+    bulk = {"FromEmailAddress": "sender@example.com",
+            "DefaultContent": {"Template": {"TemplateName": "t", "TemplateData": "{}"}},
+            "BulkEmailEntries": [
+                {"Destination": {"ToAddresses": ["b@example.com"]}},
+                {"Destination": {"ToAddresses": ["c@example.com"]}}]}
+    r = p.call(bulk, path="/v2/SendBulkEmail", headers=ASYNC)
+    assert r.status == 202, r
+    st = wait_status(p, r.json["OutboxId"], {"sent"})
+    assert st["Operation"] == "v2:SendBulkEmail", st
+    assert [x["Status"] for x in st["Results"]] == ["SUCCESS", "SUCCESS"], st
+    ids = [m.message_id for m in standin.sent_messages() if m.operation == "SendBulkEmail"]
+    assert [x["MessageId"] for x in st["Results"]] == ids, (st, ids)
+    assert "v2-body" not in p.output
 
 
 def test_synchronous_calls_go_first(start_proxy, standin, tmp_path):
