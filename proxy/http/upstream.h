@@ -55,9 +55,9 @@ struct upstream_req {
     char amzn_error_type[128];  /* x-amzn-ErrorType, when sent */
     char amzn_query_error[128]; /* x-amzn-query-error, when sent */
     char content_type[128];     /* Content-Type, when sent */
-    int written;              /* the whole request reached the socket */
-    int got_head;             /* some response arrived */
-    int reused;               /* sent on a kept-alive connection */
+    int written;                /* the whole request reached the socket */
+    int got_head;               /* some response arrived */
+    int reused;                 /* sent on a kept-alive connection */
     uint64_t started_us, first_byte_us, done_us;
     /* private */
     struct upstream *u;
