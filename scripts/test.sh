@@ -9,12 +9,35 @@
 #   5. clang-format over the C sources;
 #   6. the container image, built from the Dockerfile with Podman and checked
 #      (scripts/image-test.sh).
-# Stops at the first failing stage and exits non-zero.
+# Stops at the first failing stage and exits non-zero; prints each stage's time
+# and the total at the end either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --test
 jobs=$(nproc)
-stage() { printf '\n=== %s ===\n' "$*"; }
+t0=$SECONDS
+t_stage=$SECONDS
+name_stage=""
+times=()
+end_stage() {
+  [[ -n "$name_stage" ]] && times+=("$(printf '%6ds  %s' $((SECONDS - t_stage)) "$name_stage")")
+  t_stage=$SECONDS
+}
+stage() {
+  end_stage
+  name_stage="$*"
+  printf '\n=== %s ===\n' "$*"
+}
+report() {
+  local rc=$?
+  end_stage
+  printf '\n=== %s ===\n' "$([[ $rc == 0 ]] && echo "all tests passed" || echo "FAILED (exit $rc)")"
+  printf '%s\n' "${times[@]}"
+  printf '%6ds  total\n' $((SECONDS - t0))
+}
+trap report EXIT
+
+stage "dependencies (scripts/install-deps.sh --test)"
+scripts/install-deps.sh --test
 
 stage "build (-Werror)"
 cmake -S . -B build -DWERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -62,5 +85,3 @@ echo "clang-format: clean"
 
 stage "container image (scripts/image-test.sh)"
 scripts/image-test.sh
-
-stage "all tests passed"
