@@ -85,11 +85,13 @@ MAX_LIST = 3
 # SES reads them as mail, and so does the proxy (every raw message's header
 # section, for the policy and the recipients), so random bytes will not do.
 RAW_MESSAGE_SHAPES = ("RawMessageData",)
-_LOCAL = string.ascii_lowercase + string.digits + "._+-"
+_ATOM = string.ascii_lowercase + string.digits + "_+-"
 
 
 def _address(rng):
-    local = "".join(rng.choice(_LOCAL) for _ in range(rng.randint(1, 10))).strip("._+-") or "x"
+    """A dot-atom address: atoms joined by single dots."""
+    local = ".".join("".join(rng.choice(_ATOM) for _ in range(rng.randint(1, 5)))
+                     for _ in range(rng.randint(1, 3)))
     domain = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 8)))
     return "%s@%s.%s" % (local, domain, rng.choice(["com", "example", "org"]))
 
