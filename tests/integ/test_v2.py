@@ -424,3 +424,49 @@ def test_multi_region_sends_are_sigv4a(proxy, standin):
                            [e["MessageId"] for e in got["BulkEmailEntryResults"]])
             seen.append((op_name, "EndpointId" in params, algorithm))
     print("\nv2 multi-region: %s" % seen)
+
+
+# ---- SES's errors, every form botocore reads ---------------------------------------
+
+ERROR_SEEDS = range(40)
+
+
+def test_error_answers_both_modes(start_proxy, standin):
+    """SES v2's errors in every form botocore reads (sesv2gen.error_answer:
+    x-amzn-ErrorType with or without the Coral suffix, __type with a
+    namespace, code, x-amzn-query-error, bare 5xx, bodies that are not JSON):
+    in JSON mode the proxy's answer is botocore's parse (plus SES's request
+    id where botocore's generic 5xx parse keeps none, README "Request ids");
+    through boto3 the answer is SES's, status and bytes, and boto3 parses it
+    as botocore parses what SES sent (not retried: one attempt each)."""
+    p = start_proxy({"retry": {"max_attempts": 1}})
+    client = sesv2_client(p)
+    forms = set()
+    for seed in ERROR_SEEDS:
+        status, fields, body = sesv2gen.error_answer(seed)
+        fields = dict(fields)
+        forms.add(tuple(sorted(k.lower() for k in fields)))
+        # JSON mode
+        standin.clear()
+        standin.push(standin_ses.Scripted.v2(status, body, headers=fields))
+        r = p.call({}, path="/v2/GetAccount")
+        rec = standin.last
+        want = standin_ses.v2_expected_json(rec)
+        want["ResponseMetadata"].setdefault("RequestId", rec.request_id)
+        want["ResponseMetadata"].update(HTTPStatusCode=status, RetryAttempts=0)
+        assert (r.status, r.json) == (status, want), (seed, fields, body, r)
+        assert r.header("x-amzn-RequestId") == rec.request_id
+        assert standin.count == 1
+        # boto3
+        standin.clear()
+        standin.push(standin_ses.Scripted.v2(status, body, headers=fields))
+        with capture(client) as seen:
+            got = client_error(client, client.get_account)
+        rec = standin.last
+        assert (seen.last.status_code, seen.last.content) == (status, body), seed
+        want = standin_ses.v2_parse(rec)
+        assert got[:2] == (status, want["Error"]["Code"]), (seed, fields, body, got, want)
+        assert got[2] == want["ResponseMetadata"].get("RequestId"), (seed, got, want)
+        assert got[3] == want["Error"]["Message"], (seed, got, want)
+        assert standin.count == 1
+    print("\nv2 error answers: %d, header sets %s" % (len(ERROR_SEEDS), sorted(forms)))
