@@ -257,3 +257,34 @@ def test_v1_and_v2_actions_are_distinct(start_proxy, standin, rules, v1_ok, v2_o
         assert standin.count == sent, rules
     # the access log names the v2 call v2:SendEmail, whatever the verdict
     assert '"action":"v2:SendEmail"' in p.stdout
+
+
+def test_rules_keyed_by_v2_names(start_proxy, standin):
+    """An object's operation globs name v2 operations as v2:<Operation>:
+    {"v2:Send*": [...]} is the rule for v2's sending calls, in both modes."""
+    p = start_proxy({"policy": {
+        "identities": {"v2:Send*": ["alerts@example.com"], "*": ["example.com"]},
+        "templates": {"v2:*Template*": ["app-*"]}}})
+    client = sesv2_client(p)
+    sent = 0
+    for sender, status in (("alerts@example.com", 200), ("ceo@example.com", 403)):
+        for via in ("json", "sdk"):
+            if via == "json":
+                r = p.call(send(FromEmailAddress=sender), path="/v2/SendEmail")
+                got = r.status if r.status == 200 else error_of(r)[0]
+            else:
+                try:
+                    client.send_email(**send(FromEmailAddress=sender))
+                    got = 200
+                except client.exceptions.ClientError as e:
+                    got = e.response["ResponseMetadata"]["HTTPStatusCode"]
+            assert got == status, (sender, via)
+            sent += status == 200
+            assert standin.count == sent
+    # the "*" rule for everything else: an identity operation
+    assert error_of(p.call({"EmailIdentity": "victim.com"}, path="/v2/GetEmailIdentity"))[0] == 403
+    assert p.call({"EmailIdentity": "example.com"}, path="/v2/GetEmailIdentity").status == 200
+    # the template rule by its v2 glob
+    assert error_of(p.call({"TemplateName": "other"}, path="/v2/GetEmailTemplate"))[0] == 403
+    assert p.call({"TemplateName": "app-x"}, path="/v2/GetEmailTemplate").status == 200
+    assert standin.count == sent + 2
