@@ -94,6 +94,7 @@ OPERATIONS = [
     ("UntagResource", {"ResourceArn": "arn:aws:ses:us-east-1:123456789012:configuration-set/c",
                        "TagKeys": ["a", "b c"]}),
     ("GetMessageInsights", {"MessageId": "0100-abc"}),
+    ("GetEmailAddressInsights", {"EmailAddress": "someone@example.com"}),
     ("ListEmailIdentities", {"PageSize": 5}),
 ]
 ROW_NAMES = {1: "SendEmail (raw)"}

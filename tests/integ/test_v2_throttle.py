@@ -251,6 +251,20 @@ def test_v2_operation_bucket(start_proxy, standin):
     assert 'bucket="v2:ListEmailTemplates"' in metrics and 'bucket="v2:GetAccount"' in metrics
 
 
+def test_ses_rate_limit_slows_the_v2_bucket(start_proxy, standin):
+    """Configured 4/s; SES v2 says TooManyRequestsException once: the
+    bucket's rate halves, so the next calls are spaced wider than 0.25 s."""
+    p = start_proxy({"throttle": {"operations": proxyproc.Replace(
+        {"v2:GetAccount": {"rate": 4, "burst": 1}}), "max_wait_ms": 10000},
+        "retry": {"max_attempts": 1}})
+    standin.push(Scripted.v2_throttling())
+    assert p.call({}, path="/v2/GetAccount").status == 429
+    res = together([lambda: p.call({}, path="/v2/GetAccount") for _ in range(3)])
+    assert [r.status for r in res] == [200] * 3, res
+    t = arrivals(standin, 4, "GetAccount")
+    assert gaps(t)[0] >= 0.4, gaps(t)
+
+
 # ---- Redis ------------------------------------------------------------------------
 
 needs_redis = pytest.mark.skipif(redis_helpers.redis_server_binary() is None,
