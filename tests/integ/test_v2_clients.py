@@ -114,6 +114,8 @@ GET_ACCOUNT = {"SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0,
 CLI_ROWS = ("SendEmail", "SendEmail (raw)", "GetAccount", "GetEmailIdentity",
             "PutEmailIdentityDkimAttributes", "DeleteEmailIdentity", "ListSuppressedDestinations",
             "BatchGetMetricData") + tuple(row for row, _, _ in ERRORS)
+# aws-sdk v2 is in maintenance mode: its SESV2 has no GetEmailAddressInsights.
+JS_V2_ROWS = tuple(row for row, _, _ in SCENARIOS if row != "GetEmailAddressInsights")
 # Attempts each client makes for one call by default: boto3 and the CLI in
 # "standard" mode and the JS SDK v3 make 3, the JS SDK v2 4 (maxRetries 3).
 SDK_ATTEMPTS = {"boto3": 3, "aws-cli": 3, "js-v3": 3, "js-v2": 4}
@@ -404,7 +406,7 @@ def test_js_sdk_v2(node, v2_proxy, standin):
         return [{"ok": r["ok"], "code": r.get("code"), "status": r.get("httpStatusCode"),
                  "requestId": r.get("requestId"), "message": r.get("message"),
                  "data": r.get("data"), "sent": None} for r in out]
-    problems = run_scenarios("js-v2", p, standin, call_all)
+    problems = run_scenarios("js-v2", p, standin, call_all, JS_V2_ROWS)
     assert not problems, "\n".join(problems)
 
 
