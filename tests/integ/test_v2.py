@@ -470,3 +470,17 @@ def test_error_answers_both_modes(start_proxy, standin):
         assert got[3] == want["Error"]["Message"], (seed, got, want)
         assert standin.count == 1
     print("\nv2 error answers: %d, header sets %s" % (len(ERROR_SEEDS), sorted(forms)))
+
+
+def test_multi_region_with_a_session_token(start_proxy, standin, creds_token):
+    """Temporary credentials: the session token is sent and signed under
+    SigV4a as under SigV4 (the stand-in checks both)."""
+    standin.credentials = creds_token
+    p = start_proxy()
+    for params, algorithm in ((dict(SEND, EndpointId=ENDPOINT_ID), SIGV4A), (SEND, SIGV4)):
+        r = p.call(params, path="/v2/SendEmail")
+        assert r.status == 200, r
+        rec = standin.last
+        assert rec.algorithm == algorithm and rec.auth.ok, rec.auth
+        assert rec.header("X-Amz-Security-Token") == creds_token.token
+        assert "x-amz-security-token" in rec.auth.signed_headers
