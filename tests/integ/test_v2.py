@@ -24,8 +24,15 @@ Then what must be refused with nothing sent, in each mode and in the
 caller's shape (JSON; REST-JSON with x-amzn-ErrorType, parsed by boto3 as
 the right code): unknown members, wrong types, a member twice or in two
 places, bad percent-encoding, a path no operation has, an EndpointId that
-is not a host label. And the multi-region endpoints (SigV4a with region set
-"*", EndpointId kept in the body).
+is not a host label. SES's error answers in every form botocore reads,
+through both modes. And the multi-region endpoints (SigV4a with region set
+"*", EndpointId kept in the body, a session token signed too).
+
+botocore needed no special treatment beyond what standin_v2 does for it: an
+EndpointId must be a host label for its endpoint rules (gen() sets one), its
+URL handling re-encodes a '%' that starts no escape (so malformed escapes
+are sent raw, signed_raw), and boto3 cannot be made to send an unknown
+member or a key twice (tamper() edits its request before signing).
 """
 
 import http.client
