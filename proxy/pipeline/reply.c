@@ -116,7 +116,7 @@ void reply_error_body(struct evbuffer *out, enum reply_style style, const char *
 
 void reply_send(struct server_conn *conn, int status, const char *content_type,
                 struct evbuffer *body, const struct reply_headers *h) {
-    struct server_header extra[4];
+    struct server_header extra[5];
     size_t n = 0;
     char ra[24];
     if (h != NULL) {
@@ -128,6 +128,9 @@ void reply_send(struct server_conn *conn, int status, const char *content_type,
         }
         if (h->error_type != NULL) {
             extra[n++] = (struct server_header){"x-amzn-ErrorType", h->error_type};
+        }
+        if (h->query_error != NULL && h->query_error[0] != '\0') {
+            extra[n++] = (struct server_header){"x-amzn-query-error", h->query_error};
         }
         if (h->retry_after_s > 0) {
             snprintf(ra, sizeof(ra), "%d", h->retry_after_s);

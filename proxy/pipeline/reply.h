@@ -59,6 +59,7 @@ struct reply_headers {
     const char *amzn_request_id; /* x-amzn-RequestId; NULL or "": none */
     const char *amz_id_2;        /* x-amz-id-2, SES's, passed on; NULL or "": none */
     const char *error_type;      /* x-amzn-ErrorType (REST-JSON errors); NULL: none */
+    const char *query_error;     /* x-amzn-query-error, SES's, passed on; NULL or "": none */
     int retry_after_s;           /* > 0: Retry-After */
 };
 

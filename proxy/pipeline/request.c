@@ -352,9 +352,11 @@ static void on_answer(struct upstream_req *u, void *arg) {
                            : r->ses_request_id[0] != '\0' ? r->ses_request_id
                                                           : r->request_id,
         .amz_id_2 = r->ses_id_2,
-        /* SES v2 SDKs read the error's code from this header. */
+        /* SES v2 SDKs read the error's code from this header... */
         .error_type =
             r->call.passthrough && u->amzn_error_type[0] != '\0' ? u->amzn_error_type : NULL,
+        /* ...and botocore from this one first, when SES sends it. */
+        .query_error = r->call.passthrough ? u->amzn_query_error : NULL,
     };
     if (r->call.passthrough) {
         /* SES's bytes and status, untouched. */

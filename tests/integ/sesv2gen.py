@@ -22,6 +22,8 @@ characters, non-ASCII and astral characters, within min/max (in code
 points); URI labels are never empty, "." or ".."; header values are
 printable ASCII without edge blanks; numbers include negatives, floats with
 long and short reprs and exponents, whole floats (5.0) and ints for doubles.
+A raw message (Content.Raw.Data) is a MIME message (raw_message), as SES and
+the proxy, which reads every raw message's header section, require.
 
     want = sesv2gen.wire_params(op_model, bc)
 
@@ -59,7 +61,8 @@ import json
 import random
 import string
 
-__all__ = ["params", "wire_params", "answer", "error_answer", "to_proxy", "iso", "STRING_POOL"]
+__all__ = ["params", "wire_params", "answer", "error_answer", "to_proxy", "iso", "raw_message",
+           "STRING_POOL"]
 
 UTC = datetime.timezone.utc
 
@@ -77,6 +80,62 @@ TOKEN_POOL = list(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
 
 MAX_STRING = 20
 MAX_LIST = 3
+
+# Blob shapes that hold a whole MIME message (SendEmail's Content.Raw.Data):
+# SES reads them as mail, and so does the proxy (every raw message's header
+# section, for the policy and the recipients), so random bytes will not do.
+RAW_MESSAGE_SHAPES = ("RawMessageData",)
+_ATOM = string.ascii_lowercase + string.digits + "_+-"
+
+
+def _address(rng):
+    """A dot-atom address: atoms joined by single dots."""
+    local = ".".join("".join(rng.choice(_ATOM) for _ in range(rng.randint(1, 5)))
+                     for _ in range(rng.randint(1, 3)))
+    domain = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 8)))
+    return "%s@%s.%s" % (local, domain, rng.choice(["com", "example", "org"]))
+
+
+def raw_message(rng):
+    """A MIME message as bytes: one From, 1 to 3 To, maybe Cc and Bcc
+    (at most 9 recipients), a Subject in ASCII or as an RFC 2047 encoded
+    word, a text/plain or multipart/mixed body with a binary attachment;
+    line endings all CRLF or all LF."""
+    eol = rng.choice([b"\r\n", b"\n"])
+    name = rng.choice(["", "Sender ", '"Doe, J" '])
+    fields = [("From", "%s<%s>" % (name, _address(rng)) if name else _address(rng)),
+              ("To", ", ".join(_address(rng) for _ in range(rng.randint(1, 3))))]
+    for key in ("Cc", "Bcc"):
+        if rng.random() < 0.5:
+            fields.append((key, ", ".join(_address(rng) for _ in range(rng.randint(1, 3)))))
+    text = "".join(rng.choice(STRING_POOL[:62] + [" ", "\u00e9", "\u65e5"])
+                   for _ in range(rng.randint(0, 30)))
+    if rng.random() < 0.5:
+        subject = "=?utf-8?b?%s?=" % base64.b64encode(text.encode("utf-8")).decode("ascii")
+    else:
+        subject = text.encode("ascii", "ignore").decode("ascii").strip() or "s"
+    fields += [("Subject", subject), ("MIME-Version", "1.0")]
+    body_text = base64.encodebytes(text.encode("utf-8"))
+    if rng.random() < 0.5:
+        fields.append(("Content-Type", "text/plain; charset=utf-8"))
+        fields.append(("Content-Transfer-Encoding", "base64"))
+        body = body_text
+    else:
+        boundary = "b%08x" % rng.getrandbits(32)
+        fields.append(("Content-Type", 'multipart/mixed; boundary="%s"' % boundary))
+        attachment = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 60)))
+        body = b"".join([
+            b"--%s\n" % boundary.encode(),
+            b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n",
+            body_text,
+            b"--%s\n" % boundary.encode(),
+            b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n"
+            b'Content-Disposition: attachment; filename="a.bin"\n\n',
+            base64.encodebytes(attachment),
+            b"--%s--\n" % boundary.encode()])
+    rng.shuffle(fields)
+    head = b"".join(b"%s: %s\n" % (k.encode("ascii"), v.encode("ascii")) for k, v in fields)
+    return (head + b"\n" + body).replace(b"\n", eol)
 
 
 def iso(dt):
@@ -228,6 +287,9 @@ class _Gen:
         return v, v
 
     def _blob(self, shape, depth, where):
+        if shape.name in RAW_MESSAGE_SHAPES:
+            data = raw_message(self.rng)
+            return data, base64.b64encode(data).decode("ascii")
         lo = shape.metadata.get("min", 0)
         hi = min(shape.metadata.get("max", lo + 40), lo + 40)
         data = bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(lo, hi)))

@@ -771,10 +771,15 @@ def render_mime(message_id, from_address, destination, reply_to, subject, text, 
     for name, value in fields:
         if not value or not name:
             continue
-        try:
-            msg[_one_line(name)] = _one_line(value)
-        except (ValueError, TypeError):
-            msg[_one_line(name)] = _one_line(value).encode("ascii", "replace").decode()
+        # The email package parses address fields and raises on some that SES
+        # takes as text (ValueError, or AttributeError for a group where a
+        # mailbox is expected): such a field is left out of the rendering.
+        for v in (_one_line(value), _one_line(value).encode("ascii", "replace").decode()):
+            try:
+                msg[_one_line(name)] = v
+                break
+            except (ValueError, TypeError, AttributeError, IndexError):
+                continue
     if text is not None:
         msg.set_content(text)
     if html is not None:
