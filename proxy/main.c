@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/model.h"
 #include "proxy/config.h"
 #include "proxy/creds/creds_env.h"
 #include "proxy/daemon.h"
@@ -19,6 +20,7 @@
 #include "proxy/hygiene.h"
 #include "proxy/log.h"
 #include "proxy/outbox/outbox.h"
+#include "proxy/policy.h"
 #include "proxy/proxy.h"
 
 struct main_state {
@@ -48,6 +50,10 @@ static void usage(FILE *f) {
 static struct config *load(struct main_state *m, struct sp_err *err) {
     struct config *cfg = config_load(m->config_path, err);
     if (cfg != NULL && m->n_listen > 0 && config_set_listen(cfg, m->listen, m->n_listen, err) < 0) {
+        config_unref(cfg);
+        return NULL;
+    }
+    if (cfg != NULL && policy_check_v2_rules(cfg, &model_sesv2, err) < 0) {
         config_unref(cfg);
         return NULL;
     }

@@ -4,7 +4,9 @@
 
 #include <arpa/inet.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -529,6 +531,66 @@ int policy_check_call(const struct config *cfg, const struct policy_account *acc
     if (roles_walk(svc, op, params, POLICY_ROLES, on_role, &c) < 0) {
         *status = c.status;
         return -1;
+    }
+    return 0;
+}
+
+/* ---- rules that miss SES v2 -------------------------------------------- */
+
+/* The policy lists and the roles each one reads (policy_check_call). */
+static const struct {
+    const char *key;
+    size_t offset; /* of the struct config_rules in struct config */
+    uint32_t roles;
+} rule_lists[] = {
+    {"identities", offsetof(struct config, policy.identities),
+     ROLES_BIT(MODEL_ROLE_IDENTITY) | ROLES_BIT(MODEL_ROLE_MAILBOX) |
+         ROLES_BIT(MODEL_ROLE_IDENTITY_ARN) | ROLES_BIT(MODEL_ROLE_RESOURCE_ARN) |
+         ROLES_BIT(MODEL_ROLE_RAW_MESSAGE) | ROLES_BIT(MODEL_ROLE_HEADERS)},
+    {"configuration_sets", offsetof(struct config, policy.configuration_sets),
+     ROLES_BIT(MODEL_ROLE_CONFIGURATION_SET) | ROLES_BIT(MODEL_ROLE_RESOURCE_ARN) |
+         ROLES_BIT(MODEL_ROLE_RAW_MESSAGE) | ROLES_BIT(MODEL_ROLE_HEADERS)},
+    {"templates", offsetof(struct config, policy.templates),
+     ROLES_BIT(MODEL_ROLE_TEMPLATE) | ROLES_BIT(MODEL_ROLE_TEMPLATE_ARN) |
+         ROLES_BIT(MODEL_ROLE_CUSTOM_VERIFICATION_TEMPLATE) | ROLES_BIT(MODEL_ROLE_RESOURCE_ARN)},
+    {"contact_lists", offsetof(struct config, policy.contact_lists),
+     ROLES_BIT(MODEL_ROLE_CONTACT_LIST) | ROLES_BIT(MODEL_ROLE_RESOURCE_ARN)},
+    {"tenants", offsetof(struct config, policy.tenants),
+     ROLES_BIT(MODEL_ROLE_TENANT) | ROLES_BIT(MODEL_ROLE_RESOURCE_ARN)},
+};
+
+int policy_check_v2_rules(const struct config *cfg, const struct model_service *v2,
+                          struct sp_err *err) {
+    for (size_t k = 0; k < sizeof(rule_lists) / sizeof(rule_lists[0]); k++) {
+        const struct config_rules *rules =
+            (const struct config_rules *)((const char *)cfg + rule_lists[k].offset);
+        for (size_t i = 0; i < v2->n_ops && rules->n_rules > 0; i++) {
+            const struct model_op *op = &v2->ops[i];
+            const struct model_shape *in = model_shape_at(v2, op->input);
+            char name[96];
+            snprintf(name, sizeof(name), "v2:%s", op->name);
+            if (in == NULL || (in->roles & rule_lists[k].roles) == 0 ||
+                !policy_action_allowed(cfg, name)) {
+                continue;
+            }
+            const struct config_rule *bare = policy_rule(rules, op->name);
+            const struct config_rule *got = policy_rule(rules, name);
+            if (bare == NULL || got == bare ||
+                (got != NULL && strncmp(got->action, "v2:", 3) == 0)) {
+                continue;
+            }
+            char falls[128];
+            if (got != NULL) {
+                snprintf(falls, sizeof(falls), "falls to \"%s\"", got->action);
+            } else {
+                snprintf(falls, sizeof(falls), "is unconstrained");
+            }
+            return sp_fail(err, "InvalidConfig",
+                           "policy.%s: \"%s\" rules SES v1 names only, and SES v2's %s, which "
+                           "allow_actions allows, %s; rule SES v2 explicitly (e.g. \"v2:%s\" "
+                           "before it)",
+                           rule_lists[k].key, bare->action, name, falls, bare->action);
+        }
     }
     return 0;
 }

@@ -76,4 +76,16 @@ int policy_check_call(const struct config *cfg, const struct policy_account *acc
                       const char *op_name, const json_t *params, const struct rawmsg *raw,
                       int *status, struct sp_err *err) SP_WARN_UNUSED;
 
+/* A rule keyed by an operation glob without "v2:" ("Send*") rules SES v1's
+ * operations only. An operator who writes one and allows SES v2's
+ * operations too has almost surely meant it for both, and SES v2's
+ * same-named call would then escape it. This refuses such a policy: -1 with
+ * err naming the list, the rule and the first SES v2 operation that is
+ * allowed (allow_actions/deny_actions), reads a value that list checks, and
+ * whose bare name the rule matches while "v2:Name" gets another rule that is
+ * not a "v2:" one (or none). 0 when every such operation is ruled
+ * explicitly. */
+int policy_check_v2_rules(const struct config *cfg, const struct model_service *v2,
+                          struct sp_err *err) SP_WARN_UNUSED;
+
 #endif

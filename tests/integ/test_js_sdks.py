@@ -438,12 +438,28 @@ def cli_env(tmp_path):
             "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-def cli_json(v):
-    """--cli-input-json takes a blob as text (CLI v1)."""
+_CLI_V2 = []
+
+
+def cli_is_v2(tmp_path):
+    """Whether the aws first on PATH is the CLI v2 (Debian's), whose
+    cli_binary_format default reads a blob in --cli-input-json as base64."""
+    if not _CLI_V2:
+        r = subprocess.run(["aws", "--version"], capture_output=True, text=True, timeout=60,
+                           env=cli_env(tmp_path))
+        _CLI_V2.append((r.stdout + r.stderr).startswith("aws-cli/2."))
+    return _CLI_V2[0]
+
+
+def cli_json(v, blobs_base64):
+    """--cli-input-json's form: a blob as its text for the CLI v1, as base64
+    for the v2."""
     if isinstance(v, bytes):
-        return v.decode()
+        return base64.b64encode(v).decode() if blobs_base64 else v.decode()
     if isinstance(v, dict):
-        return {k: cli_json(x) for k, x in v.items()}
+        return {k: cli_json(x, blobs_base64) for k, x in v.items()}
+    if isinstance(v, list):
+        return [cli_json(x, blobs_base64) for x in v]
     return v
 
 
@@ -452,7 +468,7 @@ def run_cli(service, op, params, url, tmp_path):
     cmd = ["aws", service, botocore.xform_name(op, "-"), "--endpoint-url", url,
            "--output", "json", "--no-paginate", "--debug"]
     if params:
-        cmd += ["--cli-input-json", json.dumps(cli_json(params))]
+        cmd += ["--cli-input-json", json.dumps(cli_json(params, cli_is_v2(tmp_path)))]
     r = subprocess.run(cmd, env=cli_env(tmp_path), capture_output=True, text=True, timeout=120)
     ids = CLI_REQUEST_ID.findall(r.stderr)
     statuses = CLI_STATUS.findall(r.stderr)
@@ -483,9 +499,9 @@ def test_aws_cli(sdk_proxy, standin, tmp_path):
 # ---------------------------------------------------------------- SES v2
 
 def test_sesv2_clients_parse_rest_json_errors(node, sdk_proxy, standin, tmp_path):
-    """Until SES v2's pass-through lands, a v2 SDK call still gets the
-    proxy's refusals in SES v2's REST-JSON shape: a body over the limit is
-    RequestEntityTooLarge to every v2 client, with the proxy's request id."""
+    """A v2 SDK call gets the proxy's own refusals in SES v2's REST-JSON
+    shape: a body over the limit is RequestEntityTooLarge to every v2
+    client, with the proxy's request id."""
     p = sdk_proxy
     op, params = V2_CALL
     results = {}

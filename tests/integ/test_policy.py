@@ -16,7 +16,9 @@ import pytest
 
 import botocore_models
 
+# SES v2's sends are ruled explicitly (a "Send*" rule names v1's only).
 POLICY = {"policy": {"identities": {"Send*": ["alerts@example.com", "*.example.com"],
+                                    "v2:Send*": ["alerts@example.com", "*.example.com"],
                                     "*": ["example.com"]}}}
 
 
@@ -65,6 +67,27 @@ def test_bad_identities_config(proxy_bin, proxy_env, tmp_path):
     r = proxyproc.run_binary(proxy_bin, ["--check-config", "--config", str(cfg)], proxy_env())
     assert r.returncode != 0
     assert b"policy.identities.Send*" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("policy,escapes", [
+    ({"identities": {"Send*": ["alerts@example.com"], "*": ["example.com"]}},
+     b'SES v2\'s v2:SendBulkEmail, which allow_actions allows, falls to "*"'),
+    ({"allow_actions": ["Send*", "v2:*"], "templates": {"CreateEmailTemplate": ["app-*"]}},
+     b'SES v2\'s v2:CreateEmailTemplate, which allow_actions allows, is unconstrained'),
+])
+def test_rule_that_misses_ses_v2_is_refused(proxy_bin, proxy_env, tmp_path, policy, escapes):
+    """A rule keyed "Send*" rules SES v1's sends only (a glob that starts
+    with "*" matches "v2:..." too): with SES v2's allowed, v2's SendEmail
+    would escape it, so such a policy does not load."""
+    import proxyproc
+    cfg = tmp_path / "escape.json"
+    cfg.write_text(json.dumps({"policy": policy}))
+    r = proxyproc.run_binary(proxy_bin, ["--check-config", "--config", str(cfg)], proxy_env())
+    assert r.returncode != 0 and escapes in r.stderr, r.stderr
+    policy = dict(policy, deny_actions=["v2:*"])
+    cfg.write_text(json.dumps({"policy": policy}))
+    r = proxyproc.run_binary(proxy_bin, ["--check-config", "--config", str(cfg)], proxy_env())
+    assert r.returncode == 0, r.stderr
 
 
 ACCOUNT = "123456789012"

@@ -335,9 +335,7 @@ def _cli_params(v, blobs_base64):
 
 def test_aws_cli(v2_proxy, standin, tmp_path):
     p = v2_proxy
-    version = subprocess.run(["aws", "--version"], capture_output=True, text=True, timeout=60,
-                             env=test_js_sdks.cli_env(tmp_path))
-    v2_cli = (version.stdout + version.stderr).startswith("aws-cli/2.")
+    v2_cli = test_js_sdks.cli_is_v2(tmp_path)
 
     def one(scenario):
         _, op_name, params = scenario

@@ -591,6 +591,68 @@ static void test_v2(void) {
     CHECK(v2_verdict("GetEmailTemplate", "{\"TemplateName\": \"app-x\"}") == 0);
 }
 
+/* A rule keyed without "v2:" rules SES v1 only; a policy where it would
+ * leave an allowed same-named SES v2 call to a broader rule, or to none, is
+ * refused at load. */
+static int v2_rules_ok(const char *text, const char *want_in_msg) {
+    struct config *cfg = load_text(text);
+    if (cfg == NULL) {
+        return -2;
+    }
+    struct sp_err err;
+    sp_err_clear(&err);
+    int rc = policy_check_v2_rules(cfg, &model_sesv2, &err);
+    if (rc < 0 && want_in_msg != NULL && strstr(err.msg, want_in_msg) == NULL) {
+        fprintf(stderr, "  unexpected message: %s\n", err.msg);
+        rc = -3;
+    }
+    config_unref(cfg);
+    return rc;
+}
+
+static void test_v2_rules(void) {
+    /* v2:SendEmail falls to "*" or to nothing while "Send*" rules v1's. */
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"identities\": "
+                      "{\"Send*\": [\"a@example.com\"], \"*\": [\"example.com\"]}}}",
+                      "policy.identities: \"Send*\" rules SES v1 names only, and SES v2's "
+                      "v2:SendBulkEmail, which allow_actions allows, falls to \"*\"") == -1);
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"identities\": "
+                      "{\"SendEmail\": [\"a@example.com\"]}}}",
+                      "v2:SendEmail, which allow_actions allows, is unconstrained") == -1);
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"templates\": "
+                      "{\"Create*\": [\"app-*\"]}}}",
+                      "policy.templates: \"Create*\"") == -1);
+    /* A glob that starts with "*" matches "v2:..." too: one rule for both. */
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"templates\": "
+                      "{\"*Template*\": [\"app-*\"]}}}",
+                      NULL) == 0);
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"configuration_sets\": "
+                      "{\"Send*\": [\"app-*\"]}}}",
+                      "policy.configuration_sets") == -1);
+    /* Ruled explicitly: a v2: glob before the catch-all, or the same rule. */
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"identities\": "
+                      "{\"v2:Send*\": [\"b@example.com\"], \"Send*\": [\"a@example.com\"], "
+                      "\"*\": [\"example.com\"]}}}",
+                      NULL) == 0);
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"identities\": "
+                      "{\"Send*\": [\"a@example.com\"], \"v2:*\": [\"example.com\"]}}}",
+                      NULL) == 0);
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"identities\": "
+                      "[\"example.com\"], \"templates\": {\"*\": [\"app-*\"]}}}",
+                      NULL) == 0);
+    /* SES v2 not allowed, or the same-named call denied: nothing escapes. */
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"Send*\"], \"identities\": "
+                      "{\"Send*\": [\"a@example.com\"]}}}",
+                      NULL) == 0);
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"deny_actions\": "
+                      "[\"v2:*\"], \"identities\": {\"Send*\": [\"a@example.com\"]}}}",
+                      NULL) == 0);
+    /* A rule whose glob matches no v2 operation with such a value. */
+    CHECK(v2_rules_ok("{\"policy\": {\"allow_actions\": [\"*\"], \"identities\": "
+                      "{\"SendRawEmail\": [\"a@example.com\"]}}}",
+                      NULL) == 0);
+}
+
 int main(void) {
     unsetenv("AWS_REGION");
     unsetenv("AWS_DEFAULT_REGION");
@@ -599,6 +661,7 @@ int main(void) {
     test_cidr();
     test_actions();
     test_rules();
+    test_v2_rules();
     policy_cfg = load_text(
         "{\"policy\": {\"identities\": [\"example.com\", \"*.example.org\", "
         "\"alerts@other.net\", \"b\\u00fccher.de\"], \"configuration_sets\": [\"app-*\"], "
