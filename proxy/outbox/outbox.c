@@ -662,7 +662,7 @@ struct outbox_pending *outbox_accept(struct outbox *ob, const struct outbox_inta
         goto fail;
     }
     /* "SendEmail" or "v2:SendEmail": one key cannot stand for both. */
-    char op_name[80];
+    char op_name[sizeof(((struct outbox_status *)0)->op)];
     snprintf(op_name, sizeof(op_name), "%s%s", model_op_prefix(call->op), call->op->name);
     struct outbox_request req = {.recipients = call->recipients};
     snprintf(req.api, sizeof(req.api), "%s", call->svc->service_id);
