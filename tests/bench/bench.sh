@@ -16,7 +16,8 @@
 # wrk drives nginx #2 and ses-proxy in turn with the same JSON POST
 # (post.lua), the same threads/connections/duration, ROUNDS rounds with the
 # order alternating; bench_report.py prints req/s, p50 and p99 per round,
-# the medians and the ratios ses-proxy / nginx. Then: build/tests/sigv4_bench
+# the medians and the ratios ses-proxy / nginx, and the CPU each spent per
+# call (user and kernel, from /proc/PID/stat). Then: build/tests/sigv4_bench
 # (signatures/s), build/tests/pipeline_bench (CPU per call of each user-space
 # stage: JSON parse, validation, serialization, signing, XML to JSON), and
 # ses-proxy's resident memory idle and while holding IDLE_CONNS idle client
@@ -187,6 +188,7 @@ start_nginx() { # $1 = dir
 }
 start_nginx "$TMP/ses"
 start_nginx "$TMP/front"
+FRONT_MASTER=$!
 env -i PATH=/usr/bin:/bin HOME="$TMP/proxy" \
     AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE AWS_SECRET_ACCESS_KEY=bench/secret/not/real/EXAMPLEKEY \
     AWS_REGION=us-east-1 AWS_ENDPOINT_URL_SES="http://127.0.0.1:$SES_PORT" \
@@ -220,6 +222,20 @@ esac
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 RSS_IDLE=$(rss_kb "$PROXY_PID")
+# CPU per call: the user and system time (clock ticks, /proc/PID/stat fields
+# 14 and 15) of the process serving the calls, nginx's one worker or
+# ses-proxy, before and after each run; bench_report.py divides by the calls.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
+child_of() { # the first process whose parent is $1
+    local f
+    for f in /proc/[0-9]*/stat; do
+        [ "$(sed 's/^.*) //' "$f" 2>/dev/null | awk '{print $2}')" = "$1" ] &&
+            { basename "$(dirname "$f")"; return 0; }
+    done
+    return 1
+}
+FRONT_WORKER=$(child_of "$FRONT_MASTER") || die "cannot find nginx's worker process"
+echo "$(getconf CLK_TCK)" >"$TMP/out/clk_tck"
 
 echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS rounds (warm-up $WARMUP each)"
@@ -229,10 +245,13 @@ echo "   stand-in  http://127.0.0.1:$SES_PORT/  (nginx, $SES_WORKERS worker(s), 
 
 URL_nginx="http://127.0.0.1:$NGINX_PORT/"
 URL_ses_proxy="http://127.0.0.1:$PROXY_PORT/"
-run_wrk() { # $1 = name, $2 = duration, $3 = output file
-    local url
-    if [ "$1" = nginx ]; then url=$URL_nginx; else url=$URL_ses_proxy; fi
+run_wrk() { # $1 = name, $2 = duration, $3 = output file (and $3.cpu)
+    local url pid
+    if [ "$1" = nginx ]; then url=$URL_nginx pid=$FRONT_WORKER; else url=$URL_ses_proxy pid=$PROXY_PID; fi
+    local before
+    before=$(cpu_ticks "$pid")
     wrk -t"$THREADS" -c"$CONNS" -d"$2" --latency -s "$HERE/post.lua" "$url" >"$3" 2>&1
+    echo "$before $(cpu_ticks "$pid")" >"$3.cpu"
 }
 run_wrk nginx "$WARMUP" "$TMP/out/warm-nginx.txt"
 run_wrk ses-proxy "$WARMUP" "$TMP/out/warm-ses-proxy.txt"
