@@ -25,17 +25,14 @@
  *
  * Never: blocks the loop (host names resolve through evdns; hiredis runs
  * on the libevent adapter), logs a message body. */
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,16 +42,17 @@
 #include "proxy/outbox/outbox_quota.h"
 #include "proxy/outbox/outbox_redis_script.h"
 #include "proxy/outbox/outbox_store.h"
+#include "proxy/redis/redis_conn.h"
 
 #define GROUP "ses-proxy"
 #define TIMEOUT_MIN_US 2000000u
-#define BACKOFF_MIN_MS 100u
-#define BACKOFF_MAX_MS 5000u
 /* Entries one replica holds at most (in flight or waiting for a retry);
  * beyond that it reads no new ones. */
 #define OWN_MAX 256
 #define MAX_ARGS (16 + OWN_MAX)
 
+/* The store's own state: CONNECTING is the connection up (redis_conn.h)
+ * with the init command's answer awaited. */
 enum rstate { RS_DOWN, RS_CONNECTING, RS_UP };
 
 struct redis_store;
@@ -108,22 +106,14 @@ struct redo {
 
 struct redis_store {
     struct outbox_store base;
-    struct event_base *ev;
-    struct evdns_base *dns;
-    char *host, *unix_path;
-    int port, db;
-    char addr[300];
+    struct redis_conn *conn;
     char prefix[200]; /* <redis_key_prefix>{<region>}:outbox: */
     char consumer[128];
     uint64_t timeout_us;
     enum rstate state;
-    redisAsyncContext *ac;
-    struct evdns_getaddrinfo_request *dns_req;
-    int resolving;
     char sha[41];
-    unsigned backoff_ms;
     int announced;
-    struct event *retry_timer, *io_timer, *deferred_ev;
+    struct event *io_timer, *deferred_ev;
     TAILQ_HEAD(, rcmd) flight;
     struct wait_list waits;    /* puts and gets sent to Redis */
     struct wait_list deferred; /* answered from the loop */
@@ -159,37 +149,23 @@ static void arm_us(struct event *ev, uint64_t us) {
 
 /* ------------------------------------------------------- the connection */
 
-static void connect_start(struct redis_store *rs);
 static void flush_redo(struct redis_store *rs);
 
-static void lost(struct redis_store *rs, const char *reason, int free_ac) {
+/* The connection went (any failure); it reconnects with backoff. The
+ * commands in flight are called back with NULL right after this. */
+static void on_down(void *arg, const char *reason, int conn_was_up) {
+    struct redis_store *rs = arg;
+    (void)conn_was_up; /* UP here is after init's answer */
     int was_up = rs->state == RS_UP;
+    const char *addr = redis_conn_addr(rs->conn);
     rs->state = RS_DOWN;
-    snprintf(rs->why, sizeof(rs->why), "Redis (%s) is unavailable: %s", rs->addr, reason);
+    snprintf(rs->why, sizeof(rs->why), "Redis (%s) is unavailable: %s", addr, reason);
     if (was_up || rs->announced != 0) {
-        log_event(LOG_WARN, "outbox: Redis store down; asynchronous calls get 503", "redis",
-                  rs->addr, "reason", reason, NULL);
+        log_event(LOG_WARN, "outbox: Redis store down; asynchronous calls get 503", "redis", addr,
+                  "reason", reason, NULL);
         rs->announced = 0;
     }
     evtimer_del(rs->io_timer);
-    if (rs->dns_req != NULL) {
-        struct evdns_getaddrinfo_request *req = rs->dns_req;
-        rs->dns_req = NULL;
-        rs->resolving = 0;
-        evdns_getaddrinfo_cancel(req);
-    }
-    rs->backoff_ms = rs->backoff_ms < BACKOFF_MIN_MS        ? BACKOFF_MIN_MS
-                     : rs->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS
-                                                            : rs->backoff_ms * 2;
-    arm_us(rs->retry_timer, (uint64_t)rs->backoff_ms * 1000u);
-    redisAsyncContext *ac = rs->ac;
-    rs->ac = NULL;
-    if (ac != NULL) {
-        ac->data = NULL;
-        if (free_ac) {
-            redisAsyncFree(ac); /* every command's callback runs with NULL */
-        }
-    }
 }
 
 static void rearm_io(struct redis_store *rs) {
@@ -207,8 +183,11 @@ static void on_io_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     struct redis_store *rs = arg;
-    if (rs->state == RS_CONNECTING) {
-        lost(rs, "not connected in time", 1);
+    char why[64];
+    if (rs->state == RS_CONNECTING) { /* init's answer */
+        snprintf(why, sizeof(why), "not connected within %llu ms",
+                 (unsigned long long)(rs->timeout_us / 1000u));
+        redis_conn_drop(rs->conn, why);
         return;
     }
     struct rcmd *c = TAILQ_FIRST(&rs->flight);
@@ -219,10 +198,9 @@ static void on_io_timer(evutil_socket_t fd, short what, void *arg) {
         rearm_io(rs);
         return;
     }
-    char why[64];
     snprintf(why, sizeof(why), "no answer within %llu ms",
              (unsigned long long)(rs->timeout_us / 1000u));
-    lost(rs, why, 1);
+    redis_conn_drop(rs->conn, why);
 }
 
 static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -230,7 +208,7 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     struct redis_store *rs = c->rs;
     TAILQ_REMOVE(&rs->flight, c, link);
     const redisReply *rep = reply;
-    int live = ac->data == rs;
+    int live = redis_conn_owns(rs->conn, ac);
     if (live) {
         rearm_io(rs);
     }
@@ -245,12 +223,12 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     }
     c->on_reply(rs, c->arg, why == NULL ? rep : NULL, why);
     free(c);
-    if (why != NULL && rep != NULL && live && rs->ac == ac) {
+    if (why != NULL && rep != NULL && live && redis_conn_owns(rs->conn, ac)) {
         /* An error answer (NOSCRIPT after a failover, OOM, a read-only
          * replica): start over with a fresh connection. */
-        lost(rs, why, 1);
-    } else if (rep == NULL && live && rs->ac == ac) {
-        lost(rs, why, 0);
+        redis_conn_drop(rs->conn, why);
+    } else if (rep == NULL && live) {
+        redis_conn_gone(rs->conn, ac);
     }
 }
 
@@ -262,7 +240,8 @@ static int send_script(struct redis_store *rs, int n_keys, const char *const *ke
                        void (*on_reply)(struct redis_store *, void *, const redisReply *,
                                         const char *),
                        void *arg) {
-    if (rs->state != RS_UP || rs->ac == NULL || n_args > MAX_ARGS) {
+    redisAsyncContext *ac = redis_conn_ac(rs->conn);
+    if (rs->state != RS_UP || ac == NULL || n_args > MAX_ARGS) {
         return -1;
     }
     const char *argv[MAX_ARGS + 8];
@@ -292,7 +271,7 @@ static int send_script(struct redis_store *rs, int n_keys, const char *const *ke
     c->on_reply = on_reply;
     c->arg = arg;
     c->sent_us = clock_monotonic_us();
-    if (redisAsyncCommandArgv(rs->ac, on_cmd_reply, c, argc, argv, argvlen) != REDIS_OK) {
+    if (redisAsyncCommandArgv(ac, on_cmd_reply, c, argc, argv, argvlen) != REDIS_OK) {
         free(c);
         return -1;
     }
@@ -306,15 +285,15 @@ static int send_script(struct redis_store *rs, int n_keys, const char *const *ke
 static void on_init(struct redis_store *rs, void *arg, const redisReply *rep, const char *why) {
     (void)arg;
     if (rep == NULL) {
-        (void)why; /* lost() follows */
+        (void)why; /* on_cmd_reply drops the connection */
         return;
     }
     rs->state = RS_UP;
-    rs->backoff_ms = 0;
+    redis_conn_reset_backoff(rs->conn);
     evtimer_del(rs->io_timer);
     if (rs->announced != 1) {
-        log_event(LOG_INFO, "outbox: Redis store up", "redis", rs->addr, "consumer", rs->consumer,
-                  NULL);
+        log_event(LOG_INFO, "outbox: Redis store up", "redis", redis_conn_addr(rs->conn),
+                  "consumer", rs->consumer, NULL);
         rs->announced = 1;
     }
     flush_redo(rs);
@@ -323,140 +302,20 @@ static void on_init(struct redis_store *rs, void *arg, const redisReply *rep, co
     }
 }
 
-static void on_loaded(redisAsyncContext *ac, void *reply, void *privdata) {
-    struct redis_store *rs = privdata;
-    const redisReply *rep = reply;
-    if (ac->data != rs) {
-        return;
-    }
-    if (rep == NULL || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-        char why[240];
-        snprintf(why, sizeof(why), "SCRIPT LOAD failed: %.200s",
-                 rep == NULL                      ? (ac->errstr[0] ? ac->errstr : "no answer")
-                 : rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                  : "unexpected answer");
-        lost(rs, why, rep != NULL);
-        return;
-    }
-    memcpy(rs->sha, rep->str, 40);
-    rs->sha[40] = '\0';
+/* The connection is up (SELECT, SCRIPT LOAD): the init command (the
+ * stream and its group) makes the store UP. */
+static void on_up(void *arg, const char *sha) {
+    struct redis_store *rs = arg;
+    memcpy(rs->sha, sha, sizeof(rs->sha));
     /* UP for this one command; init's answer makes it UP for good. */
     rs->state = RS_UP;
     const char *keys[] = {""};
     const char *args[] = {"init", rs->prefix};
     if (send_script(rs, 0, keys, args, NULL, 2, on_init, NULL) < 0) {
-        lost(rs, "cannot send the init command", 1);
+        redis_conn_drop(rs->conn, "cannot send the init command");
         return;
     }
     rs->state = RS_CONNECTING;
-}
-
-static void on_selected(redisAsyncContext *ac, void *reply, void *privdata) {
-    struct redis_store *rs = privdata;
-    const redisReply *rep = reply;
-    if (ac->data == rs && rep != NULL && rep->type == REDIS_REPLY_ERROR) {
-        char why[240];
-        snprintf(why, sizeof(why), "SELECT %d failed: %.200s", rs->db, rep->str);
-        lost(rs, why, 1);
-    }
-}
-
-static void on_connect(const redisAsyncContext *ac, int status) {
-    struct redis_store *rs = ac->data;
-    if (rs != NULL && status != REDIS_OK) {
-        lost(rs, ac->errstr[0] != '\0' ? ac->errstr : "connect failed", 0);
-    }
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status) {
-    struct redis_store *rs = ac->data;
-    if (rs != NULL) {
-        lost(rs, status == REDIS_OK || ac->errstr[0] == '\0' ? "connection closed" : ac->errstr, 0);
-    }
-}
-
-static void connect_to(struct redis_store *rs, const char *ip) {
-    redisAsyncContext *ac =
-        ip != NULL ? redisAsyncConnect(ip, rs->port) : redisAsyncConnectUnix(rs->unix_path);
-    if (ac == NULL) {
-        lost(rs, "out of memory", 0);
-        return;
-    }
-    if (ac->err) {
-        char why[160];
-        snprintf(why, sizeof(why), "%s", ac->errstr);
-        redisAsyncFree(ac);
-        lost(rs, why, 0);
-        return;
-    }
-    ac->data = rs;
-    rs->ac = ac;
-    if (redisLibeventAttach(ac, rs->ev) != REDIS_OK ||
-        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
-        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
-        lost(rs, "cannot attach the connection to the event loop", 1);
-        return;
-    }
-    if ((rs->db != 0 && redisAsyncCommand(ac, on_selected, rs, "SELECT %d", rs->db) != REDIS_OK) ||
-        redisAsyncCommand(ac, on_loaded, rs, "SCRIPT LOAD %s", outbox_redis_script) != REDIS_OK) {
-        lost(rs, "cannot queue the handshake", 1);
-    }
-}
-
-static void on_resolved(int result, struct evutil_addrinfo *res, void *arg) {
-    if (result == EVUTIL_EAI_CANCEL) {
-        return;
-    }
-    struct redis_store *rs = arg;
-    rs->dns_req = NULL;
-    rs->resolving = 0;
-    if (result != 0 || res == NULL) {
-        char why[300];
-        snprintf(why, sizeof(why), "cannot resolve %s: %s", rs->host,
-                 result != 0 ? evutil_gai_strerror(result) : "no address");
-        if (res != NULL) {
-            evutil_freeaddrinfo(res);
-        }
-        lost(rs, why, 0);
-        return;
-    }
-    char ip[64];
-    const void *a = res->ai_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)res->ai_addr)->sin_addr;
-    const char *s = evutil_inet_ntop(res->ai_family, a, ip, sizeof(ip));
-    evutil_freeaddrinfo(res);
-    if (s == NULL) {
-        lost(rs, "cannot print the resolved address", 0);
-        return;
-    }
-    connect_to(rs, ip);
-}
-
-static void connect_start(struct redis_store *rs) {
-    rs->state = RS_CONNECTING;
-    arm_us(rs->io_timer, rs->timeout_us);
-    if (rs->unix_path != NULL) {
-        connect_to(rs, NULL);
-        return;
-    }
-    struct evutil_addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    rs->resolving = 1;
-    struct evdns_getaddrinfo_request *req =
-        evdns_getaddrinfo(rs->dns, rs->host, NULL, &hints, on_resolved, rs);
-    if (rs->resolving) {
-        rs->dns_req = req;
-    }
-}
-
-static void on_retry(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    connect_start(arg);
 }
 
 /* ------------------------------------------------------ deferred answers */
@@ -659,8 +518,9 @@ static void rs_get(struct outbox_store *s, const char *id, outbox_get_fn cb, voi
     char key[300];
     snprintf(key, sizeof(key), "%sm:%s", rs->prefix, id);
     struct rcmd *c = calloc(1, sizeof(*c));
-    if (rs->state != RS_UP || c == NULL ||
-        redisAsyncCommand(rs->ac, on_cmd_reply, c, "HGET %s st", key) != REDIS_OK) {
+    redisAsyncContext *ac = redis_conn_ac(rs->conn);
+    if (rs->state != RS_UP || ac == NULL || c == NULL ||
+        redisAsyncCommand(ac, on_cmd_reply, c, "HGET %s st", key) != REDIS_OK) {
         free(c);
         w->get_found = -1;
         snprintf(w->get_why, sizeof(w->get_why), "%.190s", rs->why);
@@ -1153,18 +1013,10 @@ static void rs_free(struct outbox_store *s) {
     }
     rs->state = RS_DOWN;
     rs->take_cb = NULL;
-    if (rs->dns_req != NULL) {
-        evdns_getaddrinfo_cancel(rs->dns_req);
-        rs->dns_req = NULL;
-    }
     struct outbox_wait *w;
     TAILQ_FOREACH(w, &rs->waits, link) { w->cancelled = 1; }
-    redisAsyncContext *ac = rs->ac;
-    rs->ac = NULL;
-    if (ac != NULL) {
-        ac->data = NULL;
-        redisAsyncFree(ac); /* every command's callback runs, with NULL */
-    }
+    redis_conn_free(rs->conn); /* every command's callback runs, with NULL */
+    rs->conn = NULL;
     while ((w = TAILQ_FIRST(&rs->deferred)) != NULL) {
         TAILQ_REMOVE(&rs->deferred, w, link);
         free(w);
@@ -1185,14 +1037,12 @@ static void rs_free(struct outbox_store *s) {
         free(r->status);
         free(r);
     }
-    struct event *evs[] = {rs->retry_timer, rs->io_timer, rs->deferred_ev};
-    for (size_t i = 0; i < 3; i++) {
+    struct event *evs[] = {rs->io_timer, rs->deferred_ev};
+    for (size_t i = 0; i < 2; i++) {
         if (evs[i] != NULL) {
             event_free(evs[i]);
         }
     }
-    free(rs->host);
-    free(rs->unix_path);
     free(rs);
 }
 
@@ -1226,10 +1076,6 @@ struct outbox_store *outbox_store_redis_open(struct event_base *base, struct evd
         return NULL;
     }
     rs->base.ops = &redis_ops;
-    rs->ev = base;
-    rs->dns = dns;
-    rs->port = cfg->throttle.redis_port;
-    rs->db = cfg->throttle.redis_db;
     uint64_t t = (uint64_t)cfg->throttle.redis_timeout_ms * 1000u;
     rs->timeout_us = t > TIMEOUT_MIN_US ? t : TIMEOUT_MIN_US;
     rs->announced = -1;
@@ -1246,25 +1092,34 @@ struct outbox_store *outbox_store_redis_open(struct event_base *base, struct evd
     (void)gethostname(host, sizeof(host) - 1);
     uint32_t rnd = arc4random();
     snprintf(rs->consumer, sizeof(rs->consumer), "%.60s-%ld-%08x", host, (long)getpid(), rnd);
-    rs->host = cfg->throttle.redis_host != NULL ? strdup(cfg->throttle.redis_host) : NULL;
-    rs->unix_path = cfg->throttle.redis_unix != NULL ? strdup(cfg->throttle.redis_unix) : NULL;
-    if (rs->unix_path != NULL) {
-        snprintf(rs->addr, sizeof(rs->addr), "unix:%s", rs->unix_path);
-    } else {
-        snprintf(rs->addr, sizeof(rs->addr), "%s:%d/%d", rs->host != NULL ? rs->host : "?",
-                 rs->port, rs->db);
+    struct redis_conn_cfg cc = {
+        .base = base,
+        .dns = dns,
+        .host = cfg->throttle.redis_host,
+        .port = cfg->throttle.redis_port,
+        .unix_path = cfg->throttle.redis_unix,
+        .db = cfg->throttle.redis_db,
+        .script = outbox_redis_script,
+        .connect_timeout_us = rs->timeout_us,
+        .up = on_up,
+        .down = on_down,
+        .arg = rs,
+    };
+    rs->conn = redis_conn_new(&cc, err);
+    if (rs->conn == NULL) {
+        rs_free(&rs->base);
+        return NULL;
     }
-    snprintf(rs->why, sizeof(rs->why), "the outbox's Redis (%s) is not connected yet", rs->addr);
-    rs->retry_timer = evtimer_new(base, on_retry, rs);
+    const char *addr = redis_conn_addr(rs->conn);
+    snprintf(rs->why, sizeof(rs->why), "the outbox's Redis (%s) is not connected yet", addr);
     rs->io_timer = evtimer_new(base, on_io_timer, rs);
     rs->deferred_ev = event_new(base, -1, 0, on_deferred, rs);
-    if ((rs->host == NULL && rs->unix_path == NULL) || rs->retry_timer == NULL ||
-        rs->io_timer == NULL || rs->deferred_ev == NULL) {
+    if (rs->io_timer == NULL || rs->deferred_ev == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         rs_free(&rs->base);
         return NULL;
     }
-    log_event(LOG_INFO, "outbox: Redis store", "redis", rs->addr, "keys", rs->prefix, NULL);
-    connect_start(rs);
+    log_event(LOG_INFO, "outbox: Redis store", "redis", addr, "keys", rs->prefix, NULL);
+    redis_conn_start(rs->conn);
     return &rs->base;
 }

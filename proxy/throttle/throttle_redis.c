@@ -1,14 +1,14 @@
 /* throttle_redis.c - shared buckets in Redis, local fallback (see
  * throttle_redis.h).
  *
- * A connection goes DOWN -> CONNECTING (resolve through evdns, connect,
+ * The connection (redis_conn.h) goes DOWN -> CONNECTING (resolve, connect,
  * SELECT, SCRIPT LOAD, all under one deadline) -> UP, and back to DOWN on
  * any failure: a connect error, a closed connection, an error answer, or an
- * answer slower than redis_timeout_ms. DOWN re-arms the reconnect timer with
- * backoff. A slow Redis is dropped rather than waited for: its late answers
- * could only grant calls the local buckets have decided already, and a
- * fresh connection (connect + SCRIPT LOAD under a deadline) is the health
- * check.
+ * answer slower than redis_timeout_ms (this file keeps that deadline). DOWN
+ * reconnects with backoff. A slow Redis is dropped rather than waited for:
+ * its late answers could only grant calls the local buckets have decided
+ * already, and a fresh connection (connect + SCRIPT LOAD under a deadline)
+ * is the health check.
  *
  * Every call Redis decides is one struct pending: FLIGHT (sent, in
  * r->flight, which is Redis's answer order) then, when the answer is "go
@@ -18,10 +18,8 @@
  * its ticket (tk = NULL). */
 #include "proxy/throttle/throttle_redis.h"
 
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
@@ -29,20 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
+#include "proxy/redis/redis_conn.h"
 #include "proxy/throttle/redis_script.h"
 
-#define BACKOFF_MIN_MS 100u
-#define BACKOFF_MAX_MS 5000u
 /* Connect + SELECT + SCRIPT LOAD: at least this long, whatever the
  * per-answer timeout (a TCP handshake to another host can take a while). */
 #define CONNECT_TIMEOUT_MIN_US 1000000u
 
-enum rstate { RS_DOWN, RS_CONNECTING, RS_UP };
 enum pstate { PS_FLIGHT, PS_WAIT };
 
 struct pending {
@@ -66,7 +61,6 @@ struct throttle_redis {
     struct proxy *px;
     struct throttle *t;
     struct event_base *base;
-    struct evdns_base *dns;
     /* What it was built for (throttle_redis_same). */
     char *host;
     int port;
@@ -77,24 +71,17 @@ struct throttle_redis {
     uint64_t timeout_us;
     double share;
     char prefix[REDIS_SCRIPT_KEY_MAX / 2]; /* <cfg_prefix>{<region>}: */
-    char addr[300];                        /* for logs */
 
-    enum rstate state;
-    redisAsyncContext *ac; /* ac->data == this while it is the live one */
-    struct evdns_getaddrinfo_request *dns_req;
-    int resolving;
+    struct redis_conn *conn;
     char sha[41];
     /* Redis's clock on ours: off_us = our time - Redis's for the fastest
      * answer seen (see answer_lag), allowed to drift 1 ms per second. */
     int off_valid;
     int64_t off_us;
     uint64_t off_at_us;
-    struct event *io_timer;    /* the connect deadline, or the oldest answer's */
-    struct event *retry_timer; /* reconnect */
-    unsigned backoff_ms;
-    int announced;  /* -1 never, 0 down, 1 up: one log line per transition */
-    int local_only; /* handing tickets to the local buckets: acquire says no */
-    int closing;
+    struct event *io_timer; /* the oldest answer's deadline */
+    int announced;          /* -1 never, 0 down, 1 up: one log line per transition */
+    int local_only;         /* handing tickets to the local buckets: acquire says no */
     struct pending_list flight;
     struct pending_list waiting;
     struct throttle_redis_stats stats;
@@ -134,12 +121,7 @@ int throttle_redis_adopt(struct throttle_bucket *b, double share, uint64_t now) 
     return 1;
 }
 
-unsigned throttle_redis_next_backoff(unsigned ms) {
-    if (ms < BACKOFF_MIN_MS) {
-        return BACKOFF_MIN_MS;
-    }
-    return ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : ms * 2;
-}
+unsigned throttle_redis_next_backoff(unsigned ms) { return redis_conn_next_backoff(ms); }
 
 /* ------------------------------------------------------------ the backend */
 
@@ -161,13 +143,13 @@ static void announce(struct throttle_redis *r, int up, const char *reason, size_
         char n[24];
         snprintf(n, sizeof(n), "%zu", handed);
         log_event(LOG_INFO, "throttle backend up: Redis decides for every replica", "redis",
-                  r->addr, "script_sha", r->sha, "handed_to_redis", n, NULL);
+                  redis_conn_addr(r->conn), "script_sha", r->sha, "handed_to_redis", n, NULL);
         return;
     }
     char share[32];
     snprintf(share, sizeof(share), "1/%g", r->share);
     log_event(LOG_WARN, "throttle backend down: the local buckets decide at this replica's share",
-              "redis", r->addr, "reason", reason, "share", share, NULL);
+              "redis", redis_conn_addr(r->conn), "reason", reason, "share", share, NULL);
 }
 
 static void free_pending(struct pending *p) {
@@ -196,50 +178,27 @@ static void fallback(struct throttle_redis *r, struct throttle_ticket *tk) {
     /* QUEUED: the local bucket calls back. */
 }
 
-static void schedule_reconnect(struct throttle_redis *r) {
-    r->backoff_ms = throttle_redis_next_backoff(r->backoff_ms);
-    arm_us(r->retry_timer, (uint64_t)r->backoff_ms * 1000u);
-}
-
-/* Any failure: DOWN, logged once, reconnect later. free_ac = 0 when hiredis
- * is freeing the connection itself (its callbacks with a NULL answer, its
- * disconnect callback). The tickets in flight go to the local buckets from
- * their callbacks, which hiredis runs with NULL as the connection goes
- * (at once, or when the current callback returns). */
-static void lost(struct throttle_redis *r, const char *reason, int free_ac) {
-    enum rstate was = r->state;
-    r->state = RS_DOWN;
+/* The connection went DOWN (any failure), logged once; it reconnects
+ * later. The tickets in flight go to the local buckets from their
+ * callbacks, which hiredis runs with NULL as the connection goes (right
+ * after this, or when the current callback returns). */
+static void on_down(void *arg, const char *reason, int was_up) {
+    struct throttle_redis *r = arg;
     r->stats.up = 0;
-    if (was == RS_UP) {
+    if (was_up) {
         r->stats.down_total++;
     }
     evtimer_del(r->io_timer);
-    announce(r, 0, reason, 0); /* reason may live in ac: before freeing it */
-    if (was != RS_UP) {
-        log_event(LOG_DEBUG, "Redis connection failed", "redis", r->addr, "reason", reason, NULL);
-    }
-    if (r->dns_req != NULL) {
-        struct evdns_getaddrinfo_request *req = r->dns_req;
-        r->dns_req = NULL;
-        r->resolving = 0;
-        evdns_getaddrinfo_cancel(req);
-    }
-    if (!r->closing) {
-        schedule_reconnect(r);
-    }
-    redisAsyncContext *ac = r->ac;
-    r->ac = NULL;
-    if (ac != NULL) {
-        ac->data = NULL;
-        if (free_ac) {
-            redisAsyncFree(ac);
-        }
+    announce(r, 0, reason, 0);
+    if (!was_up) {
+        log_event(LOG_DEBUG, "Redis connection failed", "redis", redis_conn_addr(r->conn), "reason",
+                  reason, NULL);
     }
 }
 
 /* Aims the io timer at the oldest unanswered call's deadline. */
 static void rearm_io(struct throttle_redis *r) {
-    if (r->state != RS_UP) {
+    if (!redis_conn_is_up(r->conn)) {
         return;
     }
     evtimer_del(r->io_timer);
@@ -255,8 +214,9 @@ static void rearm_io(struct throttle_redis *r) {
 static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg);
 
 static int send_call(struct throttle_redis *r, struct pending *p) {
-    if (r->ac == NULL || redisAsyncCommandArgv(r->ac, on_take_reply, p, p->call.argc, p->call.argv,
-                                               p->call.argvlen) != REDIS_OK) {
+    redisAsyncContext *ac = redis_conn_ac(r->conn);
+    if (ac == NULL || redisAsyncCommandArgv(ac, on_take_reply, p, p->call.argc, p->call.argv,
+                                            p->call.argvlen) != REDIS_OK) {
         return -1;
     }
     p->sent_us = now_us(r);
@@ -292,12 +252,13 @@ static int submit(struct throttle_redis *r, struct throttle_ticket *tk, uint64_t
  * it, the place goes back; otherwise it is spent, which only ever errs on
  * the slow side. Fire and forget. */
 static void give_back(struct throttle_redis *r, struct pending *p, const char (*tats)[24]) {
-    if (r->state != RS_UP || r->ac == NULL || p->call.n_keys == 0) {
+    redisAsyncContext *ac = redis_conn_ac(r->conn);
+    if (ac == NULL || p->call.n_keys == 0) {
         return;
     }
     struct redis_script_call give;
     redis_script_give(&give, r->sha, &p->call, tats);
-    (void)redisAsyncCommandArgv(r->ac, NULL, NULL, give.argc, give.argv, give.argvlen);
+    (void)redisAsyncCommandArgv(ac, NULL, NULL, give.argc, give.argv, give.argvlen);
 }
 
 static void on_wait_done(evutil_socket_t fd, short what, void *arg) {
@@ -425,7 +386,7 @@ static void granted(struct throttle_redis *r, struct pending *p,
 static void decided(struct throttle_redis *r, struct pending *p,
                     const struct redis_script_verdict *v) {
     struct throttle_ticket *tk = p->tk;
-    r->backoff_ms = 0; /* Redis works: a later failure starts over */
+    redis_conn_reset_backoff(r->conn); /* Redis works: a later failure starts over */
     if (!v->granted || v->wait_us == 0) {
         (void)answer_lag(r, p, now_us(r), v->now_us); /* a sample for the map */
     }
@@ -456,13 +417,11 @@ static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg) {
     struct pending *p = arg;
     struct throttle_redis *r = p->r;
     const redisReply *rep = reply;
-    int live = ac->data == r;
+    int live = redis_conn_owns(r->conn, ac);
     TAILQ_REMOVE(&r->flight, p, link);
     rearm_io(r);
     if (rep == NULL) { /* the connection is going: hiredis frees it */
-        if (live) {
-            lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
-        }
+        redis_conn_gone(r->conn, ac);
     } else if (is_noscript(rep)) {
         /* Flushed, or a failover to a node that never saw it: EVAL sends
          * the text (and Redis caches it again). Once per call. */
@@ -482,7 +441,7 @@ static void on_take_reply(redisAsyncContext *ac, void *reply, void *arg) {
             return;
         }
         if (live) {
-            lost(r, err.msg, 1);
+            redis_conn_drop(r->conn, err.msg);
         }
     }
     struct throttle_ticket *tk = p->tk;
@@ -526,178 +485,32 @@ static size_t migrate(struct throttle_redis *r) {
     return handed;
 }
 
-static void on_loaded(redisAsyncContext *ac, void *reply, void *arg) {
+/* The handshake is done: Redis decides from now on. */
+static void on_up(void *arg, const char *sha) {
     struct throttle_redis *r = arg;
-    const redisReply *rep = reply;
-    if (ac->data != r) {
-        return; /* an old connection going away */
-    }
-    if (rep == NULL) {
-        lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
-        return;
-    }
-    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-        char why[256];
-        snprintf(why, sizeof(why), "SCRIPT LOAD failed: %.200s",
-                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected answer");
-        lost(r, why, 1);
-        return;
-    }
-    memcpy(r->sha, rep->str, 40);
-    r->sha[40] = '\0';
-    r->state = RS_UP;
+    memcpy(r->sha, sha, sizeof(r->sha));
+    r->off_valid = 0; /* another path, another trip */
     r->stats.up = 1;
-    evtimer_del(r->io_timer);
     size_t handed = migrate(r);
     announce(r, 1, NULL, handed);
-}
-
-static void on_selected(redisAsyncContext *ac, void *reply, void *arg) {
-    struct throttle_redis *r = arg;
-    const redisReply *rep = reply;
-    if (ac->data != r) {
-        return;
-    }
-    if (rep == NULL) {
-        lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost", 0);
-    } else if (rep->type == REDIS_REPLY_ERROR) {
-        char why[256];
-        snprintf(why, sizeof(why), "SELECT %d failed: %.200s", r->db, rep->str);
-        lost(r, why, 1);
-    }
-}
-
-static void on_connect(const redisAsyncContext *ac, int status) {
-    struct throttle_redis *r = ac->data;
-    if (r == NULL || status == REDIS_OK) {
-        return; /* connected: SCRIPT LOAD's answer says UP */
-    }
-    lost(r, ac->errstr[0] != '\0' ? ac->errstr : "connect failed", 0);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status) {
-    struct throttle_redis *r = ac->data;
-    if (r == NULL) {
-        return; /* we closed it */
-    }
-    lost(r, status == REDIS_OK || ac->errstr[0] == '\0' ? "connection closed" : ac->errstr, 0);
-}
-
-static void connect_to(struct throttle_redis *r, const char *ip) {
-    redisAsyncContext *ac =
-        ip != NULL ? redisAsyncConnect(ip, r->port) : redisAsyncConnectUnix(r->unix_path);
-    if (ac == NULL) {
-        lost(r, "out of memory", 0);
-        return;
-    }
-    if (ac->err) {
-        char why[160];
-        snprintf(why, sizeof(why), "%s", ac->errstr);
-        redisAsyncFree(ac);
-        lost(r, why, 0);
-        return;
-    }
-    ac->data = r;
-    r->ac = ac;
-    r->off_valid = 0; /* another path, another trip */
-    if (redisLibeventAttach(ac, r->base) != REDIS_OK ||
-        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
-        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
-        lost(r, "cannot attach the connection to the event loop", 1);
-        return;
-    }
-    /* Sent as soon as the connection is up; answered in this order. */
-    if ((r->db != 0 && redisAsyncCommand(ac, on_selected, r, "SELECT %d", r->db) != REDIS_OK) ||
-        redisAsyncCommand(ac, on_loaded, r, "SCRIPT LOAD %s", redis_script_text) != REDIS_OK) {
-        lost(r, "cannot queue the handshake", 1);
-    }
-}
-
-static void on_resolved(int result, struct evutil_addrinfo *res, void *arg) {
-    if (result == EVUTIL_EAI_CANCEL) {
-        return; /* lost() or free cancelled it and forgot the request */
-    }
-    struct throttle_redis *r = arg;
-    r->dns_req = NULL;
-    r->resolving = 0;
-    if (result != 0 || res == NULL) {
-        char why[300];
-        snprintf(why, sizeof(why), "cannot resolve %s: %s", r->host,
-                 result != 0 ? evutil_gai_strerror(result) : "no address");
-        if (res != NULL) {
-            evutil_freeaddrinfo(res);
-        }
-        lost(r, why, 0);
-        return;
-    }
-    char ip[64];
-    const void *a = res->ai_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)res->ai_addr)->sin_addr;
-    const char *s = evutil_inet_ntop(res->ai_family, a, ip, sizeof(ip));
-    evutil_freeaddrinfo(res);
-    if (s == NULL) {
-        lost(r, "cannot print the resolved address", 0);
-        return;
-    }
-    connect_to(r, ip);
-}
-
-static void connect_start(struct throttle_redis *r) {
-    r->state = RS_CONNECTING;
-    uint64_t deadline =
-        r->timeout_us > CONNECT_TIMEOUT_MIN_US ? r->timeout_us : CONNECT_TIMEOUT_MIN_US;
-    arm_us(r->io_timer, deadline);
-    if (r->unix_path != NULL) {
-        connect_to(r, NULL);
-        return;
-    }
-    /* evdns, not getaddrinfo(3): a name must never block the loop. Numeric
-     * addresses are answered at once, from inside this call. */
-    struct evutil_addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    r->resolving = 1;
-    struct evdns_getaddrinfo_request *req =
-        evdns_getaddrinfo(r->dns, r->host, NULL, &hints, on_resolved, r);
-    if (r->resolving) {
-        r->dns_req = req;
-    }
-}
-
-static void on_retry(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    connect_start(arg);
 }
 
 static void on_io_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     struct throttle_redis *r = arg;
-    char why[96];
-    if (r->state == RS_CONNECTING) {
-        snprintf(
-            why, sizeof(why), "not connected within %llu ms",
-            (unsigned long long)((r->timeout_us > CONNECT_TIMEOUT_MIN_US ? r->timeout_us
-                                                                         : CONNECT_TIMEOUT_MIN_US) /
-                                 1000u));
-        lost(r, why, 1);
-        return;
-    }
     struct pending *head = TAILQ_FIRST(&r->flight);
-    if (r->state != RS_UP || head == NULL) {
+    if (!redis_conn_is_up(r->conn) || head == NULL) {
         return;
     }
     if (now_us(r) - head->sent_us < r->timeout_us) {
         rearm_io(r); /* woke early (see on_wait_done) */
         return;
     }
+    char why[96];
     snprintf(why, sizeof(why), "no answer within %llu ms",
              (unsigned long long)(r->timeout_us / 1000u));
-    lost(r, why, 1);
+    redis_conn_drop(r->conn, why);
 }
 
 /* ---- the throttle's view (struct throttle_remote_ops) ---- */
@@ -708,7 +521,7 @@ static int on_acquire(void *ctx, struct throttle_ticket *tk, uint64_t *retry_aft
         return -1;
     }
     uint64_t now = now_us(r);
-    if (r->state == RS_UP && !tk->now_only && queue_full(r, tk, now, retry_after_us)) {
+    if (redis_conn_is_up(r->conn) && !tk->now_only && queue_full(r, tk, now, retry_after_us)) {
         return 1; /* counted by the throttle (rejected_total) */
     }
     for (int i = tk->stage; i < tk->n_stages; i++) {
@@ -719,7 +532,7 @@ static int on_acquire(void *ctx, struct throttle_ticket *tk, uint64_t *retry_aft
     }
     /* now_only: a reservation that must start now, so that nothing
      * reserved by any replica's callers is overtaken. */
-    if (r->state == RS_UP && submit(r, tk, tk->now_only ? 0 : r->t->max_wait_us, 0) == 0) {
+    if (redis_conn_is_up(r->conn) && submit(r, tk, tk->now_only ? 0 : r->t->max_wait_us, 0) == 0) {
         return 0;
     }
     r->stats.fallback_total++;
@@ -807,7 +620,6 @@ struct throttle_redis *throttle_redis_new(struct proxy *px, const struct config 
     r->px = px;
     r->t = px->throttle;
     r->base = px->base;
-    r->dns = px->dns;
     r->port = cfg->throttle.redis_port;
     r->db = cfg->throttle.redis_db;
     r->timeout_us = (uint64_t)cfg->throttle.redis_timeout_ms * 1000u;
@@ -821,20 +633,34 @@ struct throttle_redis *throttle_redis_new(struct proxy *px, const struct config 
     r->cfg_prefix = dup_or_null(cfg->throttle.redis_key_prefix, &failed);
     r->region = dup_or_null(cfg->region, &failed);
     snprintf(r->prefix, sizeof(r->prefix), "%s{%s}:", prefix, cfg->region);
-    if (r->unix_path != NULL) {
-        snprintf(r->addr, sizeof(r->addr), "unix:%s", r->unix_path);
-    } else {
-        snprintf(r->addr, sizeof(r->addr), "%s:%d/%d", r->host, r->port, r->db);
-    }
     r->io_timer = evtimer_new(r->base, on_io_timer, r);
-    r->retry_timer = evtimer_new(r->base, on_retry, r);
-    if (failed || r->io_timer == NULL || r->retry_timer == NULL) {
+    if (failed || r->io_timer == NULL) {
         sp_fail(err, "InternalError", "out of memory");
         throttle_redis_free(r);
         return NULL;
     }
+    /* Connect + SELECT + SCRIPT LOAD: at least CONNECT_TIMEOUT_MIN_US. */
+    struct redis_conn_cfg cc = {
+        .base = px->base,
+        .dns = px->dns,
+        .host = r->host,
+        .port = r->port,
+        .unix_path = r->unix_path,
+        .db = r->db,
+        .script = redis_script_text,
+        .connect_timeout_us =
+            r->timeout_us > CONNECT_TIMEOUT_MIN_US ? r->timeout_us : CONNECT_TIMEOUT_MIN_US,
+        .up = on_up,
+        .down = on_down,
+        .arg = r,
+    };
+    r->conn = redis_conn_new(&cc, err);
+    if (r->conn == NULL) {
+        throttle_redis_free(r);
+        return NULL;
+    }
     throttle_set_remote(r->t, &remote_ops, r);
-    connect_start(r);
+    redis_conn_start(r->conn);
     return r;
 }
 
@@ -842,7 +668,6 @@ void throttle_redis_free(struct throttle_redis *r) {
     if (r == NULL) {
         return;
     }
-    r->closing = 1;
     r->local_only = 1; /* still the remote: cancels reach on_cancel */
     struct pending *p;
     /* Reserved in Redis but not yet due: nobody will keep the time for
@@ -867,23 +692,9 @@ void throttle_redis_free(struct throttle_redis *r) {
     if (r->t != NULL && r->t->remote_ctx == r) {
         throttle_set_remote(r->t, NULL, NULL);
     }
-    if (r->dns_req != NULL) {
-        struct evdns_getaddrinfo_request *req = r->dns_req;
-        r->dns_req = NULL;
-        evdns_getaddrinfo_cancel(req);
-    }
-    r->state = RS_DOWN;
-    redisAsyncContext *ac = r->ac;
-    r->ac = NULL;
-    if (ac != NULL) {
-        ac->data = NULL;
-        redisAsyncFree(ac); /* calls back every FLIGHT pending, which frees it */
-    }
+    redis_conn_free(r->conn); /* calls back every FLIGHT pending, which frees it */
     if (r->io_timer != NULL) {
         event_free(r->io_timer);
-    }
-    if (r->retry_timer != NULL) {
-        event_free(r->retry_timer);
     }
     free(r->host);
     free(r->unix_path);
