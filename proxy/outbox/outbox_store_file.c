@@ -699,11 +699,22 @@ static void fs_get(struct outbox_store *s, const char *id, outbox_get_fn cb, voi
     sqlite3_clear_bindings(st);
 }
 
+static void redo_writes(struct file_store *fs);
+
 static void fs_take(struct outbox_store *s, size_t n, int64_t now_ms, outbox_take_fn cb,
                     void *arg) {
     struct file_store *fs = fs_of(s);
     struct outbox_msg_list list;
     TAILQ_INIT(&list);
+    /* While a state change waits to be written (a full disk), the rows do
+     * not say what is under way: a message whose "sending" was not written
+     * still reads as queued and would be taken, and sent, again. Nothing is
+     * taken until the writes go through (fs_tick tries them each second). */
+    redo_writes(fs);
+    if (!TAILQ_EMPTY(&fs->redo)) {
+        cb(arg, &list);
+        return;
+    }
     sqlite3_stmt *st = fs->take;
     sqlite3_bind_int64(st, 1, fs->durable_seq);
     sqlite3_bind_int64(st, 2, now_ms);

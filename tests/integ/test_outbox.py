@@ -507,14 +507,19 @@ def test_disk_full(start_proxy, standin, tmp_path, proxy_bin, proxy_env, creds):
     """A file-size limit (RLIMIT_FSIZE, as a full disk would) stops the
     store's writes: new messages get 503 and nothing of them is stored, the
     ones stored stay, /readyz says not ready; after a restart without the
-    limit every accepted message is delivered."""
+    limit every accepted message is delivered. While the store cannot
+    record a delivery's progress, nothing is taken for delivery (a message
+    whose "sending" was not written would read as queued and go out again
+    and again)."""
     ses = Ses(standin)
     ses.down = True   # nothing goes out while the store fills
     cfg = proxyproc.deep_merge(proxyproc.DEFAULT_CONFIG, outbox_cfg(tmp_path))
     workdir = tmp_path / "full"
     workdir.mkdir()
     p = proxyproc.ProxyProcess(proxy_bin, workdir, cfg, proxy_env(creds, standin.url))
-    p.wrapper = ["prlimit", "--fsize=400000", "--"]
+    # Each message is written about five times its size (stored, then
+    # sending and queued again, each rewriting its row): a dozen fit.
+    p.wrapper = ["prlimit", "--fsize=1500000", "--"]
     p.start()
     accepted, refused = [], 0
     for i in range(200):
@@ -529,6 +534,10 @@ def test_disk_full(start_proxy, standin, tmp_path, proxy_bin, proxy_env, creds):
     assert refused >= 3 and len(accepted) >= 3, (len(accepted), refused)
     ready = p.get("/readyz")
     assert ready.status == 503 and "cannot write" in ready.json["reason"], ready
+    tries = len([r for r in standin.snapshot() if r.action == "SendEmail"])
+    time.sleep(2.5)   # past the first retries and two of the store's ticks
+    again = len([r for r in standin.snapshot() if r.action == "SendEmail"]) - tries
+    assert again <= len(accepted), (again, len(accepted))
     for oid in accepted:
         assert status(p, oid).json["Status"] in ("queued", "sending")
     p.stop()
