@@ -57,8 +57,15 @@ void metrics_text_counter(struct evbuffer *out, const char *name, const char *he
 }
 
 /* The shortest decimal form that reads back as v (0.1, not 0.10000000000000001). */
+/* Integers as integers (a count of 384400 is not "3.844e+05"), anything
+ * else in the shortest form that reads back the same. */
 static void put_double(struct evbuffer *out, double v) {
     char buf[40];
+    if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)v);
+        evbuffer_add(out, buf, strlen(buf));
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof(buf), "%.*g", prec, v);
         if (strtod(buf, NULL) == v) {
