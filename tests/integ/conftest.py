@@ -107,7 +107,7 @@ def start_proxy(request, proxy_bin, proxy_env, tmp_path):
 
     def start(config=None, env=None, creds=None, creds_via="env",
               endpoint=None, region="us-east-1", extra_args=(),
-              ready_timeout=10.0, check_exit=True):
+              ready_timeout=10.0, check_exit=True, wrapper=None):
         """Start a ready proxy.
 
         config: overrides deep-merged into proxyproc.DEFAULT_CONFIG.
@@ -117,6 +117,11 @@ def start_proxy(request, proxy_bin, proxy_env, tmp_path):
         creds_via: "env" (AWS_* variables), "config" (credentials.access_key_id
           + secret_access_key_file, long-term keys only), or "none".
         endpoint: AWS_ENDPOINT_URL_SES (default: the stand-in's URL).
+        wrapper: argv run before the binary (e.g. prlimit ... --), instead
+          of $SES_PROXY_WRAPPER.
+        Every proxy started here is stopped when the test ends, failed or
+        not: one left running would deliver into a later stand-in that
+        happens to get its port.
         """
         if "standin" in request.fixturenames:
             s = request.getfixturevalue("standin")
@@ -144,6 +149,8 @@ def start_proxy(request, proxy_bin, proxy_env, tmp_path):
         p = proxyproc.ProxyProcess(proxy_bin, workdir, cfg, e,
                                    extra_args=extra_args)
         p.check_exit = check_exit
+        if wrapper is not None:
+            p.wrapper = list(wrapper)
         started.append(p)
         p.start(ready_timeout)
         return p

@@ -503,7 +503,7 @@ def test_store_is_locked(start_proxy, standin, tmp_path, proxy_bin, proxy_env):
     assert b"in use by another process" in r.stdout + r.stderr, r
 
 
-def test_disk_full(start_proxy, standin, tmp_path, proxy_bin, proxy_env, creds):
+def test_disk_full(start_proxy, standin, tmp_path):
     """A file-size limit (RLIMIT_FSIZE, as a full disk would) stops the
     store's writes: new messages get 503 and nothing of them is stored, the
     ones stored stay, /readyz says not ready; after a restart without the
@@ -513,14 +513,10 @@ def test_disk_full(start_proxy, standin, tmp_path, proxy_bin, proxy_env, creds):
     and again)."""
     ses = Ses(standin)
     ses.down = True   # nothing goes out while the store fills
-    cfg = proxyproc.deep_merge(proxyproc.DEFAULT_CONFIG, outbox_cfg(tmp_path))
-    workdir = tmp_path / "full"
-    workdir.mkdir()
-    p = proxyproc.ProxyProcess(proxy_bin, workdir, cfg, proxy_env(creds, standin.url))
     # Each message is written about five times its size (stored, then
     # sending and queued again, each rewriting its row): a dozen fit.
-    p.wrapper = ["prlimit", "--fsize=1500000", "--"]
-    p.start()
+    p = start_proxy(outbox_cfg(tmp_path), wrapper=["prlimit", "--fsize=1500000", "--"],
+                    check_exit=False)
     accepted, refused = [], 0
     for i in range(200):
         r = post_async(p, mail("full-%d" % i, text="y" * 20000))
