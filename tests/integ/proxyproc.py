@@ -335,6 +335,17 @@ class ProxyProcess:
                     self.stderr[-tail:]))
 
 
+def log_lines(p):
+    """The proxy's JSON log lines so far, parsed (other lines skipped)."""
+    out = []
+    for line in p.stdout.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
 def base_env(home):
     """The environment a proxy gets before credentials and endpoint are set."""
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}

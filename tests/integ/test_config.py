@@ -12,21 +12,12 @@ import signal
 import time
 
 import proxyproc
+from proxyproc import log_lines
 
 OP = "SetIdentityMailFromDomain"
 CALL = {"Action": OP, "Identity": "user@example.com",
         "MailFromDomain": "bounces.example.com",
         "BehaviorOnMXFailure": "UseDefaultValue"}
-
-
-def log_lines(p):
-    out = []
-    for line in p.stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 def rewrite(p, overrides):

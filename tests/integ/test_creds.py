@@ -30,6 +30,7 @@ import botocore.session
 import pytest
 
 import proxyproc
+from proxyproc import log_lines
 import standin_creds
 from standin_creds import Issuer, MultiCredsSES
 from standin_ses import Credentials
@@ -106,16 +107,6 @@ def write(path, text, mode=0o600):
     path.write_text(text)
     path.chmod(mode)
     return str(path)
-
-
-def log_lines(p):
-    out = []
-    for line in p.stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 def loaded_events(p):

@@ -28,7 +28,7 @@ import pytest
 
 import proxyproc
 import standin_ses
-from proxyproc import Replace
+from proxyproc import Replace, log_lines
 from standin_ses import Scripted
 
 OP = "SetIdentityMailFromDomain"
@@ -59,16 +59,6 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def log_lines(p):
-    out = []
-    for line in p.stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 def wait_until(pred, timeout, what):

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import stat
 import threading
@@ -24,6 +23,7 @@ import urllib.parse
 import pytest
 
 import proxyproc
+from proxyproc import log_lines
 import redis_helpers
 from standin_ses import Scripted
 
@@ -139,16 +139,6 @@ def wait_metric(p, value, name, timeout=10, **labels):
     while metric(p, name, **labels) != value:
         assert time.monotonic() < deadline, (name, labels, metric(p, name, **labels))
         time.sleep(0.1)
-
-
-def log_lines(p):
-    out = []
-    for line in p.stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 def call_from(host, p, path, timeout=10):
