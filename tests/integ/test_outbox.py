@@ -523,7 +523,11 @@ def test_disk_full(start_proxy, standin, tmp_path):
     tries = len([r for r in standin.snapshot() if r.action == "SendEmail"])
     time.sleep(2.5)   # past the first retries and two of the store's ticks
     again = len([r for r in standin.snapshot() if r.action == "SendEmail"]) - tries
-    assert again <= len(accepted), (again, len(accepted))
+    # When only a new message's write failed, the state changes still go
+    # in and the retries (1 s, then 2 s) go out as usual: at most three per
+    # message in 2.5 s. A message re-taken because its state was not
+    # written goes out at once, again and again (thousands).
+    assert again <= 3 * len(accepted), (again, len(accepted))
     for oid in accepted:
         assert status(p, oid).json["Status"] in ("queued", "sending")
     p.stop()
